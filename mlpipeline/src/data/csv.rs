@@ -1,0 +1,166 @@
+//! Reading trip records from CSV: a header row, then one trip per line.
+
+use std::path::Path;
+
+use super::{locate_columns, progress_bar, Trips, NAT};
+use crate::error::{PipelineError, Result};
+
+pub(super) fn load(path: &Path) -> Result<Trips> {
+    let file = std::fs::File::open(path).map_err(|source| PipelineError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(file);
+    let csv_err = |e: ::csv::Error| PipelineError::Csv {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(csv_err)?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let located = locate_columns(path, &headers)?;
+    let [p_pick, p_drop, p_pu, p_do, p_pc] = located.positions;
+    // ~100 bytes a line in TLC files.
+    let mut trips = Trips::with_capacity(located.color, (file_len / 100) as usize);
+    let bar = progress_bar(file_len / 100, "loading CSV");
+    let mut record = ::csv::ByteRecord::new();
+    let mut rows = 0u64;
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_err(e)),
+        }
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let field = |pos: usize| record.get(pos).unwrap_or(b"");
+        let parse_error = |pos: usize, expected: &'static str| PipelineError::Parse {
+            path: path.to_path_buf(),
+            line,
+            column: headers[pos].clone(),
+            value: String::from_utf8_lossy(field(pos)).into_owned(),
+            expected,
+        };
+        const TS: &str = "a timestamp YYYY-MM-DD HH:MM:SS";
+        const NUM: &str = "a number";
+        let pickup = parse_timestamp(field(p_pick)).ok_or_else(|| parse_error(p_pick, TS))?;
+        let dropoff = parse_timestamp(field(p_drop)).ok_or_else(|| parse_error(p_drop, TS))?;
+        let pu = parse_number(field(p_pu)).ok_or_else(|| parse_error(p_pu, NUM))?;
+        let dol = parse_number(field(p_do)).ok_or_else(|| parse_error(p_do, NUM))?;
+        let pc = parse_number(field(p_pc)).ok_or_else(|| parse_error(p_pc, NUM))?;
+        let (a, b, c, d, e) = trips.columns_mut();
+        a.push(pickup);
+        b.push(dropoff);
+        c.push(pu);
+        d.push(dol);
+        e.push(pc);
+        rows += 1;
+        if rows % 65_536 == 0 {
+            bar.set_position(rows);
+        }
+    }
+    bar.finish_and_clear();
+    trips.shrink_to_fit();
+    Ok(trips)
+}
+
+/// Parses a number; an empty field (or pandas' `NA`/`NaN` spellings) is missing (`NaN`).
+fn parse_number(field: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(field).ok()?.trim();
+    match s {
+        "" | "NA" | "NaN" | "nan" | "null" | "NULL" | "N/A" => Some(f64::NAN),
+        _ => s.parse::<f64>().ok(),
+    }
+}
+
+/// Parses `YYYY-MM-DD HH:MM:SS` (or with a `T`) into nanoseconds since the epoch;
+/// an empty field is missing ([`NAT`]).
+pub(crate) fn parse_timestamp(field: &[u8]) -> Option<i64> {
+    let s = field.trim_ascii();
+    if s.is_empty() {
+        return Some(NAT);
+    }
+    if s.len() != 19
+        || s[4] != b'-'
+        || s[7] != b'-'
+        || !(s[10] == b' ' || s[10] == b'T')
+        || s[13] != b':'
+        || s[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let mut v = 0i64;
+        for &c in &s[r] {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + i64::from(c - b'0');
+        }
+        Some(v)
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 59
+    {
+        return None;
+    }
+    let days = days_from_civil(y, mo, d);
+    Some((days * 86_400 + h * 3_600 + mi * 60 + se) * 1_000_000_000)
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        4 | 6 | 9 | 11 => 30,
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_parse_to_epoch_nanoseconds() {
+        assert_eq!(parse_timestamp(b"1970-01-01 00:00:00"), Some(0));
+        assert_eq!(
+            parse_timestamp(b"2021-01-01 00:02:11"),
+            Some(1_609_459_331_000_000_000)
+        );
+        assert_eq!(
+            parse_timestamp(b"2024-02-29T23:59:59"),
+            Some(1_709_251_199_000_000_000)
+        );
+        assert_eq!(parse_timestamp(b""), Some(NAT));
+        assert_eq!(parse_timestamp(b"2021-02-30 00:00:00"), None);
+        assert_eq!(parse_timestamp(b"2021-01-01 24:00:00"), None);
+        assert_eq!(parse_timestamp(b"yesterday"), None);
+    }
+
+    #[test]
+    fn numbers_parse_with_missing_as_nan() {
+        assert_eq!(parse_number(b"1.0"), Some(1.0));
+        assert_eq!(parse_number(b"255"), Some(255.0));
+        assert!(parse_number(b"").unwrap().is_nan());
+        assert_eq!(parse_number(b"one"), None);
+    }
+}

@@ -1,0 +1,307 @@
+//! Turning records into a feature matrix: scikit-learn's `DictVectorizer`.
+//!
+//! The notebook feeds `df.to_dict(orient="records")` to the vectorizer. [`Records`] is the same
+//! list of dicts held by column: a numeric column passes through as one feature named by the
+//! column; a categorical (string) column is one-hot encoded with one feature per `column=value`.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{PipelineError, Result};
+use crate::sparse::CsrMatrix;
+
+/// The values of one key of the records.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeatureColumn {
+    /// Numbers: one feature, named by the column, with the value as is.
+    Numeric(Vec<f64>),
+    /// Strings, dictionary-encoded: row `i` has the value `levels[codes[i]]`.
+    Categorical {
+        /// The distinct strings.
+        levels: Vec<String>,
+        /// For each row, the position of its string in `levels`.
+        codes: Vec<u32>,
+    },
+}
+
+impl FeatureColumn {
+    fn len(&self) -> usize {
+        match self {
+            FeatureColumn::Numeric(v) => v.len(),
+            FeatureColumn::Categorical { codes, .. } => codes.len(),
+        }
+    }
+
+    /// Dictionary-encodes string values.
+    pub fn from_strings<S: AsRef<str>>(values: &[S]) -> Self {
+        let mut index: HashMap<&str, u32> = HashMap::new();
+        let mut levels = Vec::new();
+        let codes = values
+            .iter()
+            .map(|v| {
+                let v = v.as_ref();
+                *index.entry(v).or_insert_with(|| {
+                    levels.push(v.to_string());
+                    (levels.len() - 1) as u32
+                })
+            })
+            .collect();
+        FeatureColumn::Categorical { levels, codes }
+    }
+}
+
+/// A list of records (dicts) with the same keys, held by column.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Records {
+    n_rows: usize,
+    columns: Vec<(String, FeatureColumn)>,
+}
+
+impl Records {
+    /// An empty set of `n_rows` records without keys.
+    pub fn new(n_rows: usize) -> Self {
+        Records {
+            n_rows,
+            columns: Vec::new(),
+        }
+    }
+
+    /// Adds a key with a value for every record.
+    ///
+    /// ```
+    /// use mlpipeline::features::{FeatureColumn, Records};
+    /// let mut r = Records::new(2);
+    /// r.push_column("passenger_count", FeatureColumn::Numeric(vec![1.0, 2.0]))?;
+    /// r.push_column("PULocationID", FeatureColumn::from_strings(&["132", "7"]))?;
+    /// assert_eq!(r.len(), 2);
+    /// # Ok::<(), mlpipeline::PipelineError>(())
+    /// ```
+    pub fn push_column(&mut self, name: impl Into<String>, column: FeatureColumn) -> Result<()> {
+        let name = name.into();
+        if column.len() != self.n_rows {
+            return Err(PipelineError::LengthMismatch {
+                column: name,
+                expected: self.n_rows,
+                actual: column.len(),
+            });
+        }
+        if let FeatureColumn::Categorical { levels, codes } = &column {
+            if let Some(&c) = codes.iter().find(|&&c| c as usize >= levels.len()) {
+                return Err(PipelineError::ShapeMismatch {
+                    context: format!("categorical column `{name}`: code below the number of levels"),
+                    expected: levels.len(),
+                    actual: c as usize,
+                });
+            }
+        }
+        self.columns.push((name, column));
+        Ok(())
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.n_rows
+    }
+    /// Whether there are no records.
+    pub fn is_empty(&self) -> bool {
+        self.n_rows == 0
+    }
+    /// The keys and their values.
+    pub fn columns(&self) -> &[(String, FeatureColumn)] {
+        &self.columns
+    }
+}
+
+/// Separator between a key and a string value in one-hot feature names (`PULocationID=132`).
+pub const SEPARATOR: &str = "=";
+
+/// scikit-learn's `DictVectorizer` (with `sort=True`, `separator="="`), before fitting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DictVectorizer;
+
+impl DictVectorizer {
+    /// A vectorizer with scikit-learn's defaults.
+    pub fn new() -> Self {
+        DictVectorizer
+    }
+
+    /// Learns the feature names from `records`: one per numeric key, one per `key=value` seen
+    /// for a string key; sorted as strings.
+    ///
+    /// ```
+    /// use mlpipeline::features::{DictVectorizer, FeatureColumn, Records};
+    /// let mut r = Records::new(3);
+    /// r.push_column("PULocationID", FeatureColumn::from_strings(&["2", "10", "2"]))?;
+    /// r.push_column("trip_distance", FeatureColumn::Numeric(vec![1.5, 0.3, 2.0]))?;
+    /// let dv = DictVectorizer::new().fit(&r);
+    /// assert_eq!(dv.feature_names(), ["PULocationID=10", "PULocationID=2", "trip_distance"]);
+    /// let x = dv.transform(&r)?;
+    /// assert_eq!(x.to_dense()[0], vec![0.0, 1.0, 1.5]);
+    /// # Ok::<(), mlpipeline::PipelineError>(())
+    /// ```
+    pub fn fit(&self, records: &Records) -> FittedDictVectorizer {
+        let mut names: Vec<String> = Vec::new();
+        for (key, column) in &records.columns {
+            match column {
+                FeatureColumn::Numeric(_) => names.push(key.clone()),
+                FeatureColumn::Categorical { levels, codes } => {
+                    let mut seen = vec![false; levels.len()];
+                    for &c in codes {
+                        seen[c as usize] = true;
+                    }
+                    names.extend(
+                        levels
+                            .iter()
+                            .zip(seen)
+                            .filter(|(_, s)| *s)
+                            .map(|(l, _)| format!("{key}{SEPARATOR}{l}")),
+                    );
+                }
+            }
+        }
+        names.sort_unstable();
+        names.dedup();
+        FittedDictVectorizer::from_sorted_names(names)
+    }
+}
+
+/// A fitted `DictVectorizer`: a fixed, sorted list of feature names.
+///
+/// Transforming always yields a matrix with exactly [`n_features`](Self::n_features) columns;
+/// values not seen at fit time are ignored (all-zero for that key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "VectorizerFile", into = "VectorizerFile")]
+pub struct FittedDictVectorizer {
+    feature_names: Vec<String>,
+    vocabulary: HashMap<String, u32>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct VectorizerFile {
+    feature_names: Vec<String>,
+}
+
+impl From<FittedDictVectorizer> for VectorizerFile {
+    fn from(v: FittedDictVectorizer) -> Self {
+        VectorizerFile {
+            feature_names: v.feature_names,
+        }
+    }
+}
+
+impl TryFrom<VectorizerFile> for FittedDictVectorizer {
+    type Error = String;
+    fn try_from(f: VectorizerFile) -> std::result::Result<Self, String> {
+        if let Some(w) = f.feature_names.windows(2).find(|w| w[0] >= w[1]) {
+            return Err(format!(
+                "feature names must be sorted and unique, found {:?} before {:?}",
+                w[0], w[1]
+            ));
+        }
+        if f.feature_names.len() > u32::MAX as usize {
+            return Err("too many feature names".into());
+        }
+        Ok(FittedDictVectorizer::from_sorted_names(f.feature_names))
+    }
+}
+
+impl FittedDictVectorizer {
+    fn from_sorted_names(feature_names: Vec<String>) -> Self {
+        let vocabulary = feature_names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i as u32))
+            .collect();
+        FittedDictVectorizer {
+            feature_names,
+            vocabulary,
+        }
+    }
+
+    /// The feature names, sorted (scikit-learn's `get_feature_names_out()`).
+    pub fn feature_names(&self) -> &[String] {
+        &self.feature_names
+    }
+
+    /// Number of features (columns of every transformed matrix).
+    pub fn n_features(&self) -> usize {
+        self.feature_names.len()
+    }
+
+    /// The column of a feature name.
+    pub fn feature_index(&self, name: &str) -> Option<usize> {
+        self.vocabulary.get(name).map(|&i| i as usize)
+    }
+
+    /// Turns records into a sparse matrix with [`n_features`](Self::n_features) columns.
+    pub fn transform(&self, records: &Records) -> Result<CsrMatrix> {
+        enum Map {
+            Numeric(Option<u32>),
+            Categorical(Vec<Option<u32>>),
+        }
+        let maps: Vec<Map> = records
+            .columns
+            .iter()
+            .map(|(key, column)| match column {
+                FeatureColumn::Numeric(_) => {
+                    Map::Numeric(self.vocabulary.get(key.as_str()).copied())
+                }
+                FeatureColumn::Categorical { levels, .. } => Map::Categorical(
+                    levels
+                        .iter()
+                        .map(|l| {
+                            self.vocabulary
+                                .get(&format!("{key}{SEPARATOR}{l}"))
+                                .copied()
+                        })
+                        .collect(),
+                ),
+            })
+            .collect();
+        let n = records.n_rows;
+        let k = records.columns.len();
+        let mut indptr = Vec::with_capacity(n + 1);
+        let mut indices: Vec<u32> = Vec::with_capacity(n * k);
+        let mut data: Vec<f64> = Vec::with_capacity(n * k);
+        indptr.push(0);
+        let mut row: Vec<(u32, f64)> = Vec::with_capacity(k);
+        for r in 0..n {
+            row.clear();
+            for ((_, column), map) in records.columns.iter().zip(&maps) {
+                match (column, map) {
+                    (FeatureColumn::Numeric(values), Map::Numeric(Some(j))) => {
+                        row.push((*j, values[r]))
+                    }
+                    (FeatureColumn::Categorical { codes, .. }, Map::Categorical(m)) => {
+                        if let Some(j) = m[codes[r] as usize] {
+                            row.push((j, 1.0));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            row.sort_unstable_by_key(|&(j, _)| j);
+            let start = indices.len();
+            for &(j, v) in &row {
+                // Two keys mapping to one feature add up, as in scikit-learn's matrix.
+                if indices.len() > start && indices[indices.len() - 1] == j {
+                    if let Some(last) = data.last_mut() {
+                        *last += v;
+                    }
+                } else {
+                    indices.push(j);
+                    data.push(v);
+                }
+            }
+            indptr.push(indices.len());
+        }
+        Ok(CsrMatrix::from_parts_unchecked(
+            n,
+            self.n_features(),
+            indptr,
+            indices,
+            data,
+        ))
+    }
+}

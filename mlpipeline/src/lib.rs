@@ -1,0 +1,32 @@
+//! The NYC taxi trip-duration pipeline of the MLOps course, as a Rust library.
+//!
+//! Each step of the course's notebook is a function here, with the same semantics as the pandas +
+//! scikit-learn original (see the parity tests):
+//!
+//! ```no_run
+//! use mlpipeline::data::load_data;
+//! use mlpipeline::metrics::rmse;
+//! use mlpipeline::model::LinearRegression;
+//! use mlpipeline::processing::{extract_x_y, process, Encoding, ProcessOptions};
+//!
+//! let options = ProcessOptions::with_encoding(Encoding::OneHot);
+//! let train = process(load_data("yellow_tripdata_2021-01.parquet")?, true, &options)?;
+//! let test = process(load_data("yellow_tripdata_2021-02.parquet")?, true, &options)?;
+//! let (x_train, y_train, dv) = extract_x_y(&train, None)?;
+//! let (x_test, y_test, _) = extract_x_y(&test, Some(&dv))?;
+//! let model = LinearRegression::new().fit(&x_train, y_train.as_deref().unwrap_or_default())?;
+//! let rmse_test = rmse(y_test.as_deref().unwrap_or_default(), &model.predict(&x_test)?)?;
+//! println!("{} features, test RMSE {rmse_test:.3}", dv.n_features());
+//! # Ok::<(), mlpipeline::PipelineError>(())
+//! ```
+#![warn(missing_docs)]
+
+pub mod data;
+pub mod error;
+pub mod features;
+pub mod metrics;
+pub mod model;
+pub mod processing;
+pub mod sparse;
+
+pub use error::{PipelineError, Result};

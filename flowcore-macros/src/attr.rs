@@ -1,0 +1,199 @@
+//! Parsing of `#[task(...)]` and `#[flow(...)]` arguments into typed settings.
+//!
+//! Each argument is `key = value`. An unknown key, a repeated key, or a value of the wrong kind is a
+//! `syn::Error` on the offending token, saying what was expected.
+
+use proc_macro2::Span;
+use syn::parse::{Parse, ParseStream};
+use syn::{Expr, Ident, LitBool, LitInt, LitStr, Token};
+
+/// Which macro is parsing: the two accept different keys.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Task,
+    Flow,
+}
+
+impl Kind {
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            Kind::Task => &["name", "tags", "retries", "retry_delay", "description"],
+            Kind::Flow => &[
+                "name",
+                "tags",
+                "retries",
+                "retry_delay",
+                "description",
+                "version",
+                "task_runner",
+                "validate_parameters",
+            ],
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Kind::Task => "#[task]",
+            Kind::Flow => "#[flow]",
+        }
+    }
+}
+
+/// The task runner named by `task_runner = …`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Runner {
+    Sequential,
+    Concurrent,
+}
+
+/// Parsed arguments of either macro.
+#[derive(Default)]
+pub(crate) struct Args {
+    pub(crate) name: Option<LitStr>,
+    pub(crate) tags: Vec<LitStr>,
+    pub(crate) retries: Option<LitInt>,
+    pub(crate) retry_delay: Option<Expr>,
+    pub(crate) description: Option<LitStr>,
+    pub(crate) version: Option<LitStr>,
+    pub(crate) task_runner: Option<(Runner, Span)>,
+    pub(crate) validate_parameters: Option<LitBool>,
+}
+
+impl Args {
+    /// The number of retries (0 when absent).
+    pub(crate) fn retries(&self) -> syn::Result<u32> {
+        match &self.retries {
+            None => Ok(0),
+            Some(lit) => lit.base10_parse::<u32>(),
+        }
+    }
+
+    pub(crate) fn parse(kind: Kind, input: ParseStream<'_>) -> syn::Result<Args> {
+        let mut args = Args::default();
+        let mut seen: Vec<String> = Vec::new();
+        while !input.is_empty() {
+            let key: Ident = input.parse()?;
+            let key_str = key.to_string();
+            if !kind.keys().contains(&key_str.as_str()) {
+                return Err(syn::Error::new(
+                    key.span(),
+                    format!(
+                        "unknown {} argument `{key_str}`; expected one of: {}",
+                        kind.what(),
+                        kind.keys().join(", ")
+                    ),
+                ));
+            }
+            if seen.contains(&key_str) {
+                return Err(syn::Error::new(
+                    key.span(),
+                    format!("expected only a single `{key_str}` argument"),
+                ));
+            }
+            seen.push(key_str.clone());
+            input.parse::<Token![=]>()?;
+            match key_str.as_str() {
+                "name" => {
+                    args.name = Some(lit_str(
+                        input,
+                        "name",
+                        "a string literal, e.g. `name = \"Load\"`",
+                    )?)
+                }
+                "description" => {
+                    args.description = Some(lit_str(input, "description", "a string literal")?)
+                }
+                "version" => {
+                    args.version = Some(lit_str(
+                        input,
+                        "version",
+                        "a string literal, e.g. `version = \"1.0\"`",
+                    )?)
+                }
+                "tags" => args.tags = tags(input)?,
+                "retries" => {
+                    let lit: LitInt = input.parse().map_err(|e| {
+                        syn::Error::new(
+                            e.span(),
+                            "`retries` expects a non-negative integer literal, e.g. `retries = 3`",
+                        )
+                    })?;
+                    lit.base10_parse::<u32>()?;
+                    args.retries = Some(lit);
+                }
+                "retry_delay" => args.retry_delay = Some(input.parse()?),
+                "task_runner" => {
+                    let ident: Ident = input.parse().map_err(|e| {
+                        syn::Error::new(
+                            e.span(),
+                            "`task_runner` expects `Sequential` or `Concurrent`",
+                        )
+                    })?;
+                    let runner = match ident.to_string().as_str() {
+                        "Sequential" => Runner::Sequential,
+                        "Concurrent" => Runner::Concurrent,
+                        other => {
+                            return Err(syn::Error::new(
+                                ident.span(),
+                                format!("unknown task runner `{other}`; expected `Sequential` or `Concurrent`"),
+                            ))
+                        }
+                    };
+                    args.task_runner = Some((runner, ident.span()));
+                }
+                "validate_parameters" => {
+                    args.validate_parameters = Some(input.parse().map_err(|e| {
+                        syn::Error::new(e.span(), "`validate_parameters` expects `true` or `false`")
+                    })?)
+                }
+                _ => unreachable!("every accepted key is handled"),
+            }
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>()?;
+        }
+        Ok(args)
+    }
+}
+
+fn lit_str(input: ParseStream<'_>, key: &str, expected: &str) -> syn::Result<LitStr> {
+    input
+        .parse::<LitStr>()
+        .map_err(|e| syn::Error::new(e.span(), format!("`{key}` expects {expected}")))
+}
+
+fn tags(input: ParseStream<'_>) -> syn::Result<Vec<LitStr>> {
+    let content;
+    syn::bracketed!(content in input);
+    let list = content.parse_terminated(
+        |p: ParseStream<'_>| {
+            p.parse::<LitStr>().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "`tags` expects a list of string literals, e.g. `tags = [\"io\"]`",
+                )
+            })
+        },
+        Token![,],
+    )?;
+    Ok(list.into_iter().collect())
+}
+
+/// `#[task(...)]` arguments.
+pub(crate) struct TaskArgs(pub(crate) Args);
+
+impl Parse for TaskArgs {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        Args::parse(Kind::Task, input).map(TaskArgs)
+    }
+}
+
+/// `#[flow(...)]` arguments.
+pub(crate) struct FlowArgs(pub(crate) Args);
+
+impl Parse for FlowArgs {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        Args::parse(Kind::Flow, input).map(FlowArgs)
+    }
+}

@@ -1,0 +1,424 @@
+//! Code generation: parsed arguments + the user's function → tokens that call the flowcore runtime.
+//!
+//! Generated code names the runtime by absolute path (`::flowcore::…`) and holds no logic of its own:
+//! it builds a static spec from the attribute, converts arguments, and hands boxed bodies to the runtime.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{
+    Attribute, FnArg, GenericArgument, ItemFn, Pat, PathArguments, ReturnType, Type, Visibility,
+};
+
+use crate::attr::{Args, Runner};
+
+/// One parameter of the user's function.
+struct Param {
+    ident: syn::Ident,
+    ty: Type,
+}
+
+/// What a body returns: its value type, and whether it is a `Result` to unwrap into the run's outcome.
+struct Output {
+    value: Type,
+    fallible: bool,
+}
+
+fn params(item: &ItemFn, what: &str) -> syn::Result<Vec<Param>> {
+    if !item.sig.generics.params.is_empty() {
+        return Err(syn::Error::new(
+            item.sig.generics.span(),
+            format!("{what} functions cannot be generic: give the parameters concrete types"),
+        ));
+    }
+    if let Some(variadic) = &item.sig.variadic {
+        return Err(syn::Error::new(
+            variadic.span(),
+            format!("{what} functions cannot be variadic"),
+        ));
+    }
+    item.sig
+        .inputs
+        .iter()
+        .map(|arg| match arg {
+            FnArg::Receiver(r) => Err(syn::Error::new(
+                r.span(),
+                format!("{what} must be a free function, not a method"),
+            )),
+            FnArg::Typed(pt) => {
+                let ident = match &*pt.pat {
+                    Pat::Ident(pi) if pi.subpat.is_none() => pi.ident.clone(),
+                    other => {
+                        return Err(syn::Error::new(
+                            other.span(),
+                            format!("{what} parameters must be plain names, e.g. `path: PathBuf`"),
+                        ))
+                    }
+                };
+                if let Type::ImplTrait(it) = &*pt.ty {
+                    return Err(syn::Error::new(
+                        it.span(),
+                        format!("{what} parameters need concrete types, not `impl Trait`"),
+                    ));
+                }
+                if let Type::Reference(r) = &*pt.ty {
+                    return Err(syn::Error::new(
+                        r.span(),
+                        format!("{what} parameters must be owned values (runs outlive the caller's borrows)"),
+                    ));
+                }
+                Ok(Param {
+                    ident,
+                    ty: (*pt.ty).clone(),
+                })
+            }
+        })
+        .collect()
+}
+
+fn output(ret: &ReturnType) -> Output {
+    let ty = match ret {
+        ReturnType::Default => {
+            return Output {
+                value: syn::parse_quote!(()),
+                fallible: false,
+            }
+        }
+        ReturnType::Type(_, ty) => (**ty).clone(),
+    };
+    if let Type::Path(tp) = &ty {
+        if let Some(last) = tp.path.segments.last() {
+            if last.ident == "Result" {
+                if let PathArguments::AngleBracketed(args) = &last.arguments {
+                    if let Some(GenericArgument::Type(value)) = args.args.first() {
+                        return Output {
+                            value: value.clone(),
+                            fallible: true,
+                        };
+                    }
+                }
+            }
+        }
+    }
+    Output {
+        value: ty,
+        fallible: false,
+    }
+}
+
+fn split_docs(attrs: &[Attribute]) -> (Vec<&Attribute>, Vec<&Attribute>) {
+    attrs.iter().partition(|a| a.path().is_ident("doc"))
+}
+
+fn opt_str(lit: &Option<syn::LitStr>) -> TokenStream {
+    match lit {
+        Some(l) => quote!(::core::option::Option::Some(#l)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn retry_delay(args: &Args) -> TokenStream {
+    match &args.retry_delay {
+        Some(expr) => quote_spanned!(expr.span()=> ::flowcore::__private::retry_delay(#expr)),
+        None => quote!(::std::time::Duration::ZERO),
+    }
+}
+
+/// How generated code converts the body's return value into `anyhow::Result<value>`.
+fn convert(out: &Output, call: TokenStream) -> TokenStream {
+    if out.fallible {
+        quote!(::core::result::Result::map_err(#call, ::flowcore::__private::into_anyhow))
+    } else {
+        quote!(::core::result::Result::Ok(#call))
+    }
+}
+
+/// The visibility, seen from a module nested in the item's module, that equals the item's own.
+fn vis_in_child(vis: &Visibility) -> TokenStream {
+    match vis {
+        Visibility::Public(_) => quote!(pub),
+        Visibility::Inherited => quote!(pub(super)),
+        Visibility::Restricted(r) => {
+            let path = &r.path;
+            let first = path.segments.first().map(|s| s.ident.to_string());
+            match first.as_deref() {
+                Some("crate") => quote!(pub(in #path)),
+                Some("self") if path.segments.len() == 1 => quote!(pub(super)),
+                _ => quote!(pub(in super::#path)),
+            }
+        }
+    }
+}
+
+pub(crate) fn task(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
+    let params = params(&item, "task")?;
+    let retries = args.retries()?;
+    let out = output(&item.sig.output);
+    let vis = &item.vis;
+    let ident = &item.sig.ident;
+    let raw = format_ident!("__flowcore_task_{}", ident);
+    let (docs, other_attrs) = split_docs(&item.attrs);
+    let name = match &args.name {
+        Some(l) => quote!(#l),
+        None => {
+            let s = ident.to_string();
+            quote!(#s)
+        }
+    };
+    let tags = &args.tags;
+    let description = opt_str(&args.description);
+    let delay = retry_delay(&args);
+    let value = &out.value;
+    let names: Vec<_> = params.iter().map(|p| &p.ident).collect();
+    let name_strs: Vec<_> = names.iter().map(|n| n.to_string()).collect();
+    let inputs = params.iter().map(|p| {
+        let (i, t) = (&p.ident, &p.ty);
+        quote_spanned!(t.span()=> #i: impl ::flowcore::IntoTaskInput<#t>)
+    });
+    let get = if retries > 0 {
+        quote!(__clone)
+    } else {
+        quote!(__take)
+    };
+    let take_args = params.iter().map(|p| {
+        let i = &p.ident;
+        quote_spanned!(p.ty.span()=> let #i = #i.#get();)
+    });
+    let body = if item.sig.asyncness.is_some() {
+        let result = convert(&out, quote!(#raw(#(#names),*).await));
+        quote! {
+            ::flowcore::__private::Body::Async(::std::boxed::Box::new(move || {
+                #(#take_args)*
+                ::std::boxed::Box::pin(async move { #result })
+            }))
+        }
+    } else {
+        let result = convert(&out, quote!(#raw(#(#names),*)));
+        quote! {
+            ::flowcore::__private::Body::Sync(::std::boxed::Box::new(move || {
+                #(#take_args)*
+                #result
+            }))
+        }
+    };
+    let mut raw_fn = item.clone();
+    raw_fn.sig.ident = raw.clone();
+    raw_fn.attrs = other_attrs.into_iter().cloned().collect();
+    let child_vis = vis_in_child(vis);
+    let mod_doc = format!("The untracked body of the task [`{ident}()`], like Prefect's `task.fn`: `{ident}::func(…)` calls the function itself, with no run, state or retries.");
+    let call_doc = if docs.is_empty() {
+        let d = format!("Calls the task `{ident}`: returns a [`TaskCall`](::flowcore::TaskCall) to `.await` (run now) or `.submit()` (run on the flow's task runner).");
+        quote!(#[doc = #d])
+    } else {
+        quote!(#(#docs)*)
+    };
+
+    Ok(quote! {
+        #[doc(hidden)]
+        #[allow(clippy::too_many_arguments)]
+        #raw_fn
+
+        #call_doc
+        #[allow(clippy::too_many_arguments)]
+        #vis fn #ident(#(#inputs),*) -> ::flowcore::TaskCall<#value> {
+            static SPEC: ::std::sync::LazyLock<::flowcore::TaskSpec> =
+                ::std::sync::LazyLock::new(|| ::flowcore::TaskSpec {
+                    name: #name,
+                    tags: &[#(#tags),*],
+                    retries: #retries,
+                    retry_delay: #delay,
+                    description: #description,
+                });
+            #(let mut #names = ::flowcore::IntoTaskInput::into_task_input(#names);)*
+            #[allow(unused_mut)]
+            let mut __edges = ::flowcore::__private::Edges::default();
+            #(#names.__register(#name_strs, &mut __edges);)*
+            ::flowcore::TaskCall::__new(&SPEC, __edges, #body)
+        }
+
+        #[doc = #mod_doc]
+        #vis mod #ident {
+            #[doc(inline)]
+            #child_vis use super::#raw as func;
+        }
+    })
+}
+
+pub(crate) fn flow(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
+    if item.sig.asyncness.is_none() {
+        return Err(syn::Error::new(
+            item.sig.fn_token.span(),
+            "a flow must be an `async fn`: write `async fn` (tasks inside it are awaited or submitted)",
+        ));
+    }
+    let params = params(&item, "flow")?;
+    let retries = args.retries()?;
+    let out = output(&item.sig.output);
+    let vis = &item.vis;
+    let ident = &item.sig.ident;
+    let (docs, other_attrs) = split_docs(&item.attrs);
+    let name = match &args.name {
+        Some(l) => quote!(#l),
+        None => {
+            let s = ident.to_string();
+            quote!(#s)
+        }
+    };
+    let tags = &args.tags;
+    let description = opt_str(&args.description);
+    let version = opt_str(&args.version);
+    let delay = retry_delay(&args);
+    let runner = match args.task_runner {
+        Some((Runner::Sequential, span)) => {
+            quote_spanned!(span=> ::flowcore::TaskRunner::Sequential)
+        }
+        Some((Runner::Concurrent, span)) => {
+            quote_spanned!(span=> ::flowcore::TaskRunner::Concurrent)
+        }
+        None => quote!(::flowcore::TaskRunner::Concurrent),
+    };
+    let validate = args.validate_parameters.as_ref().is_none_or(|b| b.value);
+    let value = &out.value;
+    let names: Vec<_> = params.iter().map(|p| &p.ident).collect();
+    let name_strs: Vec<_> = names.iter().map(|n| n.to_string()).collect();
+    let typed: Vec<_> = params
+        .iter()
+        .map(|p| {
+            let (i, t) = (&p.ident, &p.ty);
+            quote!(#i: #t)
+        })
+        .collect();
+    let record_params = params.iter().map(|p| {
+        let (i, t) = (&p.ident, &p.ty);
+        let s = i.to_string();
+        if validate {
+            quote_spanned!(t.span()=> __params.insert(#s.to_string(), ::flowcore::__private::to_param_json::<#t>(&#i));)
+        } else {
+            quote!(__params.insert(#s.to_string(), ::flowcore::__private::opaque_param(&#i));)
+        }
+    });
+    let args_tuple = quote!((#(#names,)*));
+    let get_args = if retries > 0 {
+        quote!(::core::clone::Clone::clone(&__args))
+    } else {
+        quote!(__args
+            .take()
+            .expect("flowcore: a flow without retries ran its body twice"))
+    };
+    let hold_args = if retries > 0 {
+        quote!(let __args = #args_tuple;)
+    } else {
+        quote!(let mut __args = ::core::option::Option::Some(#args_tuple);)
+    };
+    let result = convert(&out, quote!(Self::func(#(#names),*).await));
+    let json_entry = if validate {
+        let takes = params.iter().map(|p| {
+            let (t, s) = (&p.ty, p.ident.to_string());
+            quote_spanned!(t.span()=> __p.take::<#t>(#s)?,)
+        });
+        quote! {
+            /// Runs the flow from JSON parameters (as a deployment does). Parameters that do not fit
+            /// make the run `Failed` with a message naming the parameter and field; nothing panics.
+            #vis fn run_json(
+                &self,
+                parameters: ::flowcore::__private::serde_json::Value,
+            ) -> ::flowcore::__private::BoxFuture<'static, ::flowcore::FlowState<#value>> {
+                let parsed = (|| {
+                    let mut __p = ::flowcore::__private::JsonParameters::new(&parameters, self.spec().parameters)?;
+                    ::core::result::Result::Ok::<_, ::flowcore::ParameterError>((#(#takes)*))
+                })();
+                match parsed {
+                    ::core::result::Result::Ok(#args_tuple) => self.run(#(#names),*),
+                    ::core::result::Result::Err(e) => ::flowcore::__private::run_flow(
+                        self.spec(),
+                        parameters,
+                        ::core::result::Result::Err(e),
+                    ),
+                }
+            }
+        }
+    } else {
+        quote!()
+    };
+    let struct_docs = if docs.is_empty() {
+        let d = format!("The flow `{ident}`: `{ident}.run(…)` runs it as a tracked flow run.");
+        quote!(#[doc = #d])
+    } else {
+        quote!(#(#docs)*)
+    };
+    let block = &item.block;
+    let output_ty = &item.sig.output;
+    let validate_lit = validate;
+
+    Ok(quote! {
+        #struct_docs
+        #[allow(non_camel_case_types)]
+        #[derive(Debug, Clone, Copy, Default)]
+        #vis struct #ident;
+
+        impl #ident {
+            /// The flow's settings.
+            #vis fn spec(&self) -> &'static ::flowcore::FlowSpec {
+                static SPEC: ::std::sync::LazyLock<::flowcore::FlowSpec> =
+                    ::std::sync::LazyLock::new(|| ::flowcore::FlowSpec {
+                        name: #name,
+                        version: #version,
+                        description: #description,
+                        runner: #runner,
+                        retries: #retries,
+                        retry_delay: #delay,
+                        validate_parameters: #validate_lit,
+                        parameters: &[#(#name_strs),*],
+                        tags: &[#(#tags),*],
+                    });
+                &SPEC
+            }
+
+            /// The flow's body itself, untracked (like Prefect's `flow.fn`).
+            #(#other_attrs)*
+            #[allow(clippy::too_many_arguments)]
+            #vis async fn func(#(#typed),*) #output_ty #block
+
+            /// Runs the flow as a tracked flow run and returns its final [`FlowState`](::flowcore::FlowState).
+            /// Inside another flow it runs as a subflow, linked to its parent.
+            #[allow(clippy::too_many_arguments)]
+            #vis fn run(&self, #(#typed),*) -> ::flowcore::__private::BoxFuture<'static, ::flowcore::FlowState<#value>> {
+                #[allow(unused_mut)]
+                let mut __params = ::flowcore::__private::serde_json::Map::new();
+                #(#record_params)*
+                #hold_args
+                let __body: ::flowcore::__private::FlowBody<#value> = ::std::boxed::Box::new(move || {
+                    let #args_tuple = #get_args;
+                    ::std::boxed::Box::pin(async move { #result })
+                });
+                ::flowcore::__private::run_flow(
+                    self.spec(),
+                    ::flowcore::__private::serde_json::Value::Object(__params),
+                    ::core::result::Result::Ok(__body),
+                )
+            }
+
+            /// Runs the flow and gives its result, or the flow run's error.
+            #[allow(clippy::too_many_arguments)]
+            #vis fn call(&self, #(#typed),*) -> impl ::std::future::Future<Output = ::core::result::Result<#value, ::flowcore::FlowRunError>> + Send + 'static {
+                let run = self.run(#(#names),*);
+                async move { run.await.result() }
+            }
+
+            /// Runs the flow on a fresh tokio runtime and blocks until it ends: for `main` without
+            /// `#[tokio::main]`. Do not call it from inside an async runtime.
+            #[allow(clippy::too_many_arguments)]
+            #vis fn run_blocking(&self, #(#typed),*) -> ::flowcore::FlowState<#value> {
+                ::flowcore::__private::block_on(self.run(#(#names),*))
+            }
+
+            #json_entry
+        }
+
+        impl ::flowcore::Flow for #ident {
+            fn spec(&self) -> &'static ::flowcore::FlowSpec {
+                #ident::spec(self)
+            }
+        }
+    })
+}

@@ -1,0 +1,125 @@
+//! The flow run context: what a task call inside a flow needs to know about the flow run it belongs to.
+//!
+//! A flow run sets its context as a tokio task-local around its body and around every task it submits,
+//! so a task call finds its flow run (to name itself, register with it, and use its task runner) without
+//! any argument passing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use futures_util::future::BoxFuture;
+
+use crate::future::Upstream;
+use crate::record::{FlowRunMeta, TaskRunMeta};
+use crate::runner::TaskRunner;
+
+tokio::task_local! {
+    static FLOW_RUN: Arc<FlowRunContext>;
+}
+
+pub(crate) struct FlowRunContext {
+    pub(crate) meta: Arc<FlowRunMeta>,
+    pub(crate) runner: TaskRunner,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    task_runs: Vec<Arc<TaskRunMeta>>,
+    counters: HashMap<&'static str, u32>,
+    submitted: Vec<Arc<dyn Upstream>>,
+    sequential: Option<tokio::sync::mpsc::UnboundedSender<BoxFuture<'static, ()>>>,
+}
+
+impl FlowRunContext {
+    pub(crate) fn new(meta: Arc<FlowRunMeta>, runner: TaskRunner) -> Arc<FlowRunContext> {
+        Arc::new(FlowRunContext {
+            meta,
+            runner,
+            inner: Mutex::default(),
+        })
+    }
+
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The current flow run's context, if the caller runs inside one.
+    pub(crate) fn current() -> Option<Arc<FlowRunContext>> {
+        FLOW_RUN.try_with(Arc::clone).ok()
+    }
+
+    /// Runs `fut` with `ctx` as the current flow run.
+    pub(crate) async fn scope<F: std::future::Future>(
+        ctx: Arc<FlowRunContext>,
+        fut: F,
+    ) -> F::Output {
+        FLOW_RUN.scope(ctx, fut).await
+    }
+
+    /// The next run name for a task: `load_data-0`, `load_data-1`, …
+    pub(crate) fn next_task_run_name(&self, task_name: &'static str) -> String {
+        let n = {
+            let mut inner = self.inner();
+            let counter = inner.counters.entry(task_name).or_insert(0);
+            let n = *counter;
+            *counter += 1;
+            n
+        };
+        format!("{task_name}-{n}")
+    }
+
+    pub(crate) fn register_task_run(&self, meta: Arc<TaskRunMeta>) {
+        self.inner().task_runs.push(meta);
+    }
+
+    pub(crate) fn register_submitted(&self, upstream: Arc<dyn Upstream>) {
+        self.inner().submitted.push(upstream);
+    }
+
+    pub(crate) fn task_runs(&self) -> Vec<Arc<TaskRunMeta>> {
+        self.inner().task_runs.clone()
+    }
+
+    pub(crate) fn task_run_count(&self) -> usize {
+        self.inner().task_runs.len()
+    }
+
+    /// Queues a job on this flow run's sequential worker, starting the worker on first use.
+    pub(crate) fn enqueue_sequential(&self, job: BoxFuture<'static, ()>) {
+        let mut inner = self.inner();
+        let tx = inner.sequential.get_or_insert_with(|| {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<BoxFuture<'static, ()>>();
+            tokio::spawn(async move {
+                while let Some(job) = rx.recv().await {
+                    job.await;
+                }
+            });
+            tx
+        });
+        if let Err(returned) = tx.send(job) {
+            // The worker only stops when the sender is dropped; run the job on its own instead.
+            tokio::spawn(returned.0);
+        }
+    }
+
+    /// Waits until every task submitted in this flow run has finished, including tasks submitted by
+    /// tasks while waiting. Then stops the sequential worker.
+    pub(crate) async fn wait_for_submitted(&self) {
+        let mut seen = 0;
+        loop {
+            let batch: Vec<Arc<dyn Upstream>> = {
+                let inner = self.inner();
+                if seen == inner.submitted.len() {
+                    break;
+                }
+                inner.submitted[seen..].to_vec()
+            };
+            seen += batch.len();
+            for upstream in batch {
+                upstream.wait().await;
+            }
+        }
+        self.inner().sequential = None;
+    }
+}

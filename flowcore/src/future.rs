@@ -1,0 +1,174 @@
+//! Task futures: the handle `.submit()` returns.
+//!
+//! A [`TaskFuture<T>`] stands for the result of a task run that the flow's task runner executes. It is
+//! cheap to clone; every clone sees the same result. Passing one (or a reference to one) as a task
+//! argument makes an edge of the task graph: the runtime waits for it before the downstream task starts.
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::error::TaskRunError;
+use crate::record::{RunRecord, TaskRun, TaskRunMeta};
+use crate::state::State;
+
+pub(crate) type Outcome<T> = Result<Arc<T>, TaskRunError>;
+
+/// The shared completion cell behind a [`TaskFuture`].
+pub(crate) struct Completion<T> {
+    pub(crate) meta: Arc<TaskRunMeta>,
+    cell: OnceLock<Outcome<T>>,
+    notify: Notify,
+}
+
+impl<T> Completion<T> {
+    pub(crate) fn new(meta: Arc<TaskRunMeta>) -> Arc<Completion<T>> {
+        Arc::new(Completion {
+            meta,
+            cell: OnceLock::new(),
+            notify: Notify::new(),
+        })
+    }
+
+    pub(crate) fn complete(&self, outcome: Outcome<T>) {
+        let _ = self.cell.set(outcome);
+        self.notify.notify_waiters();
+    }
+
+    pub(crate) async fn wait(&self) -> &Outcome<T> {
+        loop {
+            if let Some(outcome) = self.cell.get() {
+                return outcome;
+            }
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(outcome) = self.cell.get() {
+                return outcome;
+            }
+            notified.await;
+        }
+    }
+
+    pub(crate) fn get(&self) -> Option<&Outcome<T>> {
+        self.cell.get()
+    }
+}
+
+/// A type-erased view of a task future: what the runtime needs to wait on it and draw its edge.
+pub(crate) trait Upstream: Send + Sync {
+    fn record(&self) -> &Arc<RunRecord>;
+    fn wait(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+    fn succeeded(&self) -> bool;
+}
+
+impl<T: Send + Sync + 'static> Upstream for Completion<T> {
+    fn record(&self) -> &Arc<RunRecord> {
+        &self.meta.record
+    }
+
+    fn wait(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            Completion::wait(self).await;
+        })
+    }
+
+    fn succeeded(&self) -> bool {
+        matches!(self.get(), Some(Ok(_)))
+    }
+}
+
+/// The future result of a submitted task run.
+pub struct TaskFuture<T> {
+    pub(crate) completion: Arc<Completion<T>>,
+}
+
+impl<T> Clone for TaskFuture<T> {
+    fn clone(&self) -> Self {
+        TaskFuture {
+            completion: Arc::clone(&self.completion),
+        }
+    }
+}
+
+impl<T> fmt::Debug for TaskFuture<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskFuture")
+            .field("task_run", &self.completion.meta.record.name())
+            .field("done", &self.completion.get().is_some())
+            .finish()
+    }
+}
+
+impl<T: Send + Sync + 'static> TaskFuture<T> {
+    /// The task run's id.
+    pub fn task_run_id(&self) -> Uuid {
+        self.completion.meta.record.id()
+    }
+
+    /// The task run's name, e.g. `load_data-0`.
+    pub fn task_run_name(&self) -> &str {
+        self.completion.meta.record.name()
+    }
+
+    /// Whether the task run has finished.
+    pub fn is_done(&self) -> bool {
+        self.completion.get().is_some()
+    }
+
+    /// The task run's current state (its final state once [`is_done`](Self::is_done)).
+    pub fn state(&self) -> Option<State> {
+        self.completion.meta.record.state()
+    }
+
+    /// A snapshot of the task run's record.
+    pub fn task_run(&self) -> TaskRun {
+        self.completion.meta.snapshot()
+    }
+
+    /// Waits for the task run to finish and returns its final state, without consuming the result.
+    /// A failure seen this way counts as observed: it no longer fails the flow by itself.
+    pub async fn wait(&self) -> State {
+        if self.completion.wait().await.is_err() {
+            self.completion.meta.record.mark_observed();
+        }
+        self.completion
+            .meta
+            .record
+            .state()
+            .expect("a finished task run has a state")
+    }
+
+    /// Waits for the result, shared: no clone of the value is made.
+    pub async fn result_shared(&self) -> Result<Arc<T>, TaskRunError> {
+        let outcome = self.completion.wait().await.clone();
+        if outcome.is_err() {
+            self.completion.meta.record.mark_observed();
+        }
+        outcome
+    }
+}
+
+/// Awaiting a task future gives the task's value (cloned: every clone of the future gets it) or the
+/// task run's error. An error received this way counts as observed.
+impl<T: Clone + Send + Sync + 'static> IntoFuture for TaskFuture<T> {
+    type Output = Result<T, TaskRunError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move { self.result_shared().await.map(|v| T::clone(&v)) })
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> IntoFuture for &TaskFuture<T> {
+    type Output = Result<T, TaskRunError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        self.clone().into_future()
+    }
+}

@@ -1,0 +1,223 @@
+//! Run states, as Prefect has them.
+//!
+//! A [`State`] is what a flow run or task run *is* at one moment: a [`StateType`] (the coarse kind that
+//! decides what may happen next), a name that refines it (`"AwaitingRetry"` is a `Scheduled` state,
+//! `"Retrying"` a `Running` one, `"UpstreamFailed"` a `Cancelled` one), an optional message, and the time
+//! it was entered. Every run keeps the full history of its states.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The coarse kind of a [`State`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StateType {
+    /// Waiting for a start time (scheduled runs, and tasks waiting between retries).
+    Scheduled,
+    /// Created, waiting for its inputs or for a worker.
+    Pending,
+    /// Executing.
+    Running,
+    /// Finished successfully (terminal).
+    Completed,
+    /// Finished with an error (terminal).
+    Failed,
+    /// Stopped before it finished, or never started (terminal).
+    Cancelled,
+    /// The process running it died without reporting a final state (terminal).
+    Crashed,
+}
+
+impl StateType {
+    /// Whether a run in this state is finished and will not change again.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            StateType::Completed | StateType::Failed | StateType::Cancelled | StateType::Crashed
+        )
+    }
+
+    /// The name a state of this type has when nothing more specific is said.
+    pub fn default_name(self) -> &'static str {
+        match self {
+            StateType::Scheduled => "Scheduled",
+            StateType::Pending => "Pending",
+            StateType::Running => "Running",
+            StateType::Completed => "Completed",
+            StateType::Failed => "Failed",
+            StateType::Cancelled => "Cancelled",
+            StateType::Crashed => "Crashed",
+        }
+    }
+}
+
+impl fmt::Display for StateType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.default_name())
+    }
+}
+
+/// One state of a flow run or task run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// The coarse kind.
+    #[serde(rename = "type")]
+    pub kind: StateType,
+    /// The refined name, e.g. `"AwaitingRetry"` or `"Completed"`.
+    pub name: Cow<'static, str>,
+    /// What happened, for people: the error of a failed run, the reason of a retry.
+    pub message: Option<String>,
+    /// When the run entered this state.
+    pub timestamp: DateTime<Utc>,
+}
+
+impl State {
+    /// A state of `kind` with its default name, no message, stamped now.
+    pub fn new(kind: StateType) -> State {
+        State {
+            kind,
+            name: Cow::Borrowed(kind.default_name()),
+            message: None,
+            timestamp: Utc::now(),
+        }
+    }
+
+    /// A state of `kind` with a specific name, stamped now.
+    pub fn named(kind: StateType, name: impl Into<Cow<'static, str>>) -> State {
+        State {
+            name: name.into(),
+            ..State::new(kind)
+        }
+    }
+
+    /// This state with a message.
+    pub fn with_message(mut self, message: impl Into<String>) -> State {
+        self.message = Some(message.into());
+        self
+    }
+
+    /// `Pending`.
+    pub fn pending() -> State {
+        State::new(StateType::Pending)
+    }
+
+    /// `Running`.
+    pub fn running() -> State {
+        State::new(StateType::Running)
+    }
+
+    /// `Running`, named `Retrying`: a later attempt of a run that failed before.
+    pub fn retrying() -> State {
+        State::named(StateType::Running, "Retrying")
+    }
+
+    /// `Completed`.
+    pub fn completed() -> State {
+        State::new(StateType::Completed)
+    }
+
+    /// `Failed` with a message.
+    pub fn failed(message: impl Into<String>) -> State {
+        State::new(StateType::Failed).with_message(message)
+    }
+
+    /// `Scheduled`, named `AwaitingRetry`: a failed attempt that will be tried again.
+    pub fn awaiting_retry(message: impl Into<String>) -> State {
+        State::named(StateType::Scheduled, "AwaitingRetry").with_message(message)
+    }
+
+    /// `Cancelled`, named `UpstreamFailed`: a task run that never ran because an input did not complete.
+    pub fn upstream_failed(message: impl Into<String>) -> State {
+        State::named(StateType::Cancelled, "UpstreamFailed").with_message(message)
+    }
+
+    /// `Crashed` with a message.
+    pub fn crashed(message: impl Into<String>) -> State {
+        State::new(StateType::Crashed).with_message(message)
+    }
+
+    /// Whether this state is terminal.
+    pub fn is_final(&self) -> bool {
+        self.kind.is_final()
+    }
+
+    /// Whether this is a `Completed` state.
+    pub fn is_completed(&self) -> bool {
+        self.kind == StateType::Completed
+    }
+
+    /// Whether this is a `Failed` state.
+    pub fn is_failed(&self) -> bool {
+        self.kind == StateType::Failed
+    }
+
+    /// Whether this is a `Cancelled` state.
+    pub fn is_cancelled(&self) -> bool {
+        self.kind == StateType::Cancelled
+    }
+
+    /// Whether this is a `Crashed` state.
+    pub fn is_crashed(&self) -> bool {
+        self.kind == StateType::Crashed
+    }
+
+    /// Whether this is a `Running` state.
+    pub fn is_running(&self) -> bool {
+        self.kind == StateType::Running
+    }
+
+    /// Whether this is a `Pending` state.
+    pub fn is_pending(&self) -> bool {
+        self.kind == StateType::Pending
+    }
+
+    /// Whether this is a `Scheduled` state.
+    pub fn is_scheduled(&self) -> bool {
+        self.kind == StateType::Scheduled
+    }
+}
+
+/// Prefect's notation: `Completed()`, `Failed('message')`.
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.message {
+            None => write!(f, "{}()", self.name),
+            Some(m) => write!(f, "{}('{}')", self.name, m),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_follows_prefect() {
+        assert_eq!(State::completed().to_string(), "Completed()");
+        assert_eq!(State::failed("boom").to_string(), "Failed('boom')");
+        let s = State::awaiting_retry("again");
+        assert_eq!(s.kind, StateType::Scheduled);
+        assert_eq!(s.to_string(), "AwaitingRetry('again')");
+    }
+
+    #[test]
+    fn finality() {
+        assert!(State::completed().is_final());
+        assert!(State::upstream_failed("x").is_final());
+        assert!(!State::retrying().is_final());
+        assert!(!State::awaiting_retry("x").is_final());
+        assert!(State::crashed("x").is_crashed());
+    }
+
+    #[test]
+    fn serde_uses_prefect_type_names() {
+        let json = serde_json::to_value(State::completed()).unwrap();
+        assert_eq!(json["type"], "COMPLETED");
+        assert_eq!(json["name"], "Completed");
+        let back: State = serde_json::from_value(json).unwrap();
+        assert!(back.is_completed());
+    }
+}

@@ -1,0 +1,242 @@
+//! Tasks: what `#[task]` generates code against.
+//!
+//! Calling a `#[task]` function does not run it: it returns a [`TaskCall`], which runs as a tracked task
+//! run when awaited (`task(x).await`: now, in the caller, giving the value or a [`TaskRunError`]) or when
+//! submitted (`task(x).submit()`: on the flow's task runner, giving a [`TaskFuture`] at once).
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+
+use crate::context::FlowRunContext;
+use crate::engine::{self, ExecMode};
+use crate::error::TaskRunError;
+use crate::event::{self, Event, RunKind};
+use crate::future::{Completion, TaskFuture, Upstream};
+use crate::record::{InputKind, RunRecord, TaskInput, TaskRunMeta};
+use crate::runner::TaskRunner;
+use crate::state::State;
+
+/// A task's settings, from its `#[task(...)]` attribute.
+#[derive(Debug, Clone)]
+pub struct TaskSpec {
+    /// The task's name (default: the function's name); task runs are named `{name}-{n}`.
+    pub name: &'static str,
+    /// Tags given to every run.
+    pub tags: &'static [&'static str],
+    /// How many times a failed run is tried again.
+    pub retries: u32,
+    /// The pause before each retry.
+    pub retry_delay: Duration,
+    /// A description for people.
+    pub description: Option<&'static str>,
+}
+
+/// The upstream edges of a task call. Built by generated code.
+#[doc(hidden)]
+#[derive(Default)]
+pub struct Edges {
+    pub(crate) inputs: Vec<TaskInput>,
+    pub(crate) upstream: Vec<Arc<dyn Upstream>>,
+}
+
+/// A task body, boxed so that retries can run it again. Built by generated code.
+#[doc(hidden)]
+pub enum Body<T> {
+    /// A sync function's body.
+    Sync(Box<dyn FnMut() -> anyhow::Result<T> + Send>),
+    /// An async function's body.
+    Async(Box<dyn FnMut() -> BoxFuture<'static, anyhow::Result<T>> + Send>),
+}
+
+/// A call of a task, ready to run: `.await` it or `.submit()` it.
+#[must_use = "a task call does nothing until it is awaited or submitted"]
+pub struct TaskCall<T> {
+    pub(crate) spec: &'static TaskSpec,
+    pub(crate) edges: Edges,
+    pub(crate) body: Body<T>,
+}
+
+impl<T: Send + 'static> TaskCall<T> {
+    #[doc(hidden)]
+    pub fn __new(spec: &'static TaskSpec, edges: Edges, body: Body<T>) -> TaskCall<T> {
+        TaskCall { spec, edges, body }
+    }
+
+    /// Makes this task run wait for `upstream` (one future, or an array or `Vec` of them) to finish
+    /// first, without using its result: an ordering edge of the task graph. If an upstream run fails,
+    /// this one does not run.
+    pub fn wait_for(mut self, upstream: impl WaitFor) -> TaskCall<T> {
+        upstream.add_to(&mut self.edges);
+        self
+    }
+
+    /// Creates the task run: names it, records its edges, registers it with the current flow run.
+    fn create(&self, ctx: Option<&Arc<FlowRunContext>>) -> Arc<TaskRunMeta> {
+        crate::logging::init();
+        let name = match ctx {
+            Some(ctx) => ctx.next_task_run_name(self.spec.name),
+            None => engine::standalone_task_run_name(self.spec.name),
+        };
+        let meta = Arc::new(TaskRunMeta {
+            record: RunRecord::new(RunKind::Task, name),
+            task_name: self.spec.name,
+            flow_run_id: ctx.map(|c| c.meta.record.id()),
+            tags: self.spec.tags.iter().map(|t| t.to_string()).collect(),
+            inputs: self.edges.inputs.clone(),
+        });
+        if let Some(ctx) = ctx {
+            ctx.register_task_run(Arc::clone(&meta));
+        }
+        event::emit(Event::TaskRunCreated {
+            run: meta.record.run.clone(),
+            task_name: self.spec.name.to_string(),
+            flow_run_id: meta.flow_run_id,
+            tags: meta.tags.clone(),
+            inputs: meta.inputs.clone(),
+            created: chrono::Utc::now(),
+        });
+        meta.record.set_state(State::pending());
+        meta
+    }
+
+    /// Hands the task to the current flow run's task runner and returns its future at once.
+    ///
+    /// Under [`TaskRunner::Sequential`] submitted tasks run one after another in submission order;
+    /// under [`TaskRunner::Concurrent`] (and outside any flow) they run as soon as their inputs are
+    /// ready. The flow run waits for every submitted task before it ends. Outside a flow this must be
+    /// called inside a tokio runtime.
+    pub fn submit(self) -> TaskFuture<T>
+    where
+        T: Sync,
+    {
+        let ctx = FlowRunContext::current();
+        let meta = self.create(ctx.as_ref());
+        let completion = Completion::new(meta);
+        let runner = ctx.as_ref().map_or(TaskRunner::Concurrent, |c| c.runner);
+        let mode = match runner {
+            TaskRunner::Sequential => ExecMode::Inline,
+            TaskRunner::Concurrent => ExecMode::Blocking,
+        };
+        let done = Arc::clone(&completion);
+        let job = async move {
+            let outcome = engine::run_task(self, &done.meta, mode).await;
+            done.complete(outcome.map(Arc::new));
+        };
+        match ctx {
+            Some(ctx) => {
+                ctx.register_submitted(completion.clone());
+                let scoped = FlowRunContext::scope(Arc::clone(&ctx), job);
+                match runner {
+                    TaskRunner::Sequential => ctx.enqueue_sequential(Box::pin(scoped)),
+                    TaskRunner::Concurrent => {
+                        tokio::spawn(scoped);
+                    }
+                }
+            }
+            None => {
+                tokio::spawn(job);
+            }
+        }
+        TaskFuture { completion }
+    }
+}
+
+/// Awaiting a task call runs it now, in the caller, as a tracked task run with its retries, and gives
+/// its value or its error. An error received this way counts as observed.
+impl<T: Send + 'static> IntoFuture for TaskCall<T> {
+    type Output = Result<T, TaskRunError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let ctx = FlowRunContext::current();
+            let meta = self.create(ctx.as_ref());
+            let outcome = engine::run_task(self, &meta, ExecMode::Inline).await;
+            if outcome.is_err() {
+                meta.record.mark_observed();
+            }
+            outcome
+        })
+    }
+}
+
+/// Futures a task can wait for without using their results: see [`TaskCall::wait_for`].
+pub trait WaitFor {
+    /// Adds the ordering edges.
+    #[doc(hidden)]
+    fn add_to(self, edges: &mut Edges);
+}
+
+impl<T: Send + Sync + 'static> WaitFor for &TaskFuture<T> {
+    fn add_to(self, edges: &mut Edges) {
+        let upstream: Arc<dyn Upstream> = self.completion.clone();
+        let record = upstream.record();
+        edges.inputs.push(TaskInput {
+            parameter: "wait_for".to_string(),
+            upstream_id: record.id(),
+            upstream_name: record.name().to_string(),
+            kind: InputKind::WaitFor,
+        });
+        edges.upstream.push(upstream);
+    }
+}
+
+impl<T: Send + Sync + 'static> WaitFor for TaskFuture<T> {
+    fn add_to(self, edges: &mut Edges) {
+        (&self).add_to(edges)
+    }
+}
+
+impl<W: WaitFor, const N: usize> WaitFor for [W; N] {
+    fn add_to(self, edges: &mut Edges) {
+        self.into_iter().for_each(|w| w.add_to(edges))
+    }
+}
+
+impl<W: WaitFor> WaitFor for Vec<W> {
+    fn add_to(self, edges: &mut Edges) {
+        self.into_iter().for_each(|w| w.add_to(edges))
+    }
+}
+
+/// What `retry_delay = …` accepts: seconds as a number (fractions allowed) or a [`Duration`].
+#[diagnostic::on_unimplemented(
+    message = "`retry_delay` must be a number of seconds or a `std::time::Duration`, not `{Self}`"
+)]
+pub trait IntoRetryDelay {
+    /// The delay.
+    fn into_retry_delay(self) -> Duration;
+}
+
+impl IntoRetryDelay for Duration {
+    fn into_retry_delay(self) -> Duration {
+        self
+    }
+}
+
+impl IntoRetryDelay for f64 {
+    fn into_retry_delay(self) -> Duration {
+        Duration::try_from_secs_f64(self.max(0.0)).unwrap_or(Duration::MAX)
+    }
+}
+
+impl IntoRetryDelay for f32 {
+    fn into_retry_delay(self) -> Duration {
+        f64::from(self).into_retry_delay()
+    }
+}
+
+macro_rules! int_delay {
+    ($($t:ty),*) => {$(
+        impl IntoRetryDelay for $t {
+            fn into_retry_delay(self) -> Duration {
+                Duration::from_secs(u64::try_from(self).unwrap_or(0))
+            }
+        }
+    )*};
+}
+int_delay!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);

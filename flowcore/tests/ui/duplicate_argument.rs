@@ -1,0 +1,6 @@
+use flowcore::prelude::*;
+
+#[task(name = "a", name = "b")]
+fn twice() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use flowcore::prelude::*;
+
+#[task(name = 5)]
+fn numbered() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use flowcore::prelude::*;
+
+#[task(retries = "3")]
+fn quoted() {}
+
+fn main() {}

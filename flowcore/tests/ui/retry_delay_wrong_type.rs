@@ -1,0 +1,6 @@
+use flowcore::prelude::*;
+
+#[task(retries = 1, retry_delay = "ten seconds")]
+fn words() {}
+
+fn main() {}

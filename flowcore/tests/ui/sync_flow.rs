@@ -1,0 +1,6 @@
+use flowcore::prelude::*;
+
+#[flow]
+fn not_async() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use flowcore::prelude::*;
+
+#[task(name = "x", retires = 3)]
+fn misspelled() {}
+
+fn main() {}

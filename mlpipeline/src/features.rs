@@ -89,7 +89,9 @@ impl Records {
         if let FeatureColumn::Categorical { levels, codes } = &column {
             if let Some(&c) = codes.iter().find(|&&c| c as usize >= levels.len()) {
                 return Err(PipelineError::ShapeMismatch {
-                    context: format!("categorical column `{name}`: code below the number of levels"),
+                    context: format!(
+                        "categorical column `{name}`: code below the number of levels"
+                    ),
                     expected: levels.len(),
                     actual: c as usize,
                 });

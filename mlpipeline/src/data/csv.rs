@@ -61,7 +61,7 @@ pub(super) fn load(path: &Path) -> Result<Trips> {
         d.push(dol);
         e.push(pc);
         rows += 1;
-        if rows % 65_536 == 0 {
+        if rows.is_multiple_of(65_536) {
             bar.set_position(rows);
         }
     }

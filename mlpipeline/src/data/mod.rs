@@ -221,7 +221,8 @@ impl Trips {
         self.dropoff_ns.extend_from_slice(&other.dropoff_ns);
         self.pu_location_id.extend_from_slice(&other.pu_location_id);
         self.do_location_id.extend_from_slice(&other.do_location_id);
-        self.passenger_count.extend_from_slice(&other.passenger_count);
+        self.passenger_count
+            .extend_from_slice(&other.passenger_count);
         self.duration = None;
     }
 
@@ -237,15 +238,7 @@ impl Trips {
         }
     }
 
-    pub(crate) fn columns_mut(
-        &mut self,
-    ) -> (
-        &mut Vec<i64>,
-        &mut Vec<i64>,
-        &mut Vec<f64>,
-        &mut Vec<f64>,
-        &mut Vec<f64>,
-    ) {
+    pub(crate) fn columns_mut(&mut self) -> ColumnsMut<'_> {
         (
             &mut self.pickup_ns,
             &mut self.dropoff_ns,
@@ -263,6 +256,15 @@ impl Trips {
         self.passenger_count.shrink_to_fit();
     }
 }
+
+/// Mutable access to the five loaded columns, for the readers.
+pub(crate) type ColumnsMut<'a> = (
+    &'a mut Vec<i64>,
+    &'a mut Vec<i64>,
+    &'a mut Vec<f64>,
+    &'a mut Vec<f64>,
+    &'a mut Vec<f64>,
+);
 
 /// The file formats [`load_data`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -346,9 +348,9 @@ pub(crate) fn locate_columns(path: &Path, names: &[String]) -> Result<ColumnPosi
     };
     let color = if find(TaxiColor::Yellow.pickup_column()).is_some() {
         TaxiColor::Yellow
-    } else if find(TaxiColor::Green.pickup_column()).is_some() {
-        TaxiColor::Green
-    } else if find(TaxiColor::Green.dropoff_column()).is_some() {
+    } else if find(TaxiColor::Green.pickup_column()).is_some()
+        || find(TaxiColor::Green.dropoff_column()).is_some()
+    {
         TaxiColor::Green
     } else {
         TaxiColor::Yellow

@@ -6,8 +6,8 @@ use std::path::Path;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, TimestampMicrosecondType,
-    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt16Type,
-    UInt32Type, UInt64Type, UInt8Type,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type,
+    UInt64Type, UInt8Type,
 };
 use arrow_array::{Array, ArrowPrimitiveType, PrimitiveArray};
 use arrow_schema::{DataType, TimeUnit};
@@ -109,18 +109,30 @@ where
 fn append_timestamps(a: &dyn Array, out: &mut Vec<i64>) {
     let scale = |k: i64| move |v: i64| v.saturating_mul(k);
     match a.data_type() {
-        DataType::Timestamp(TimeUnit::Second, _) => {
-            push_prim(a.as_primitive::<TimestampSecondType>(), out, NAT, scale(1_000_000_000))
-        }
-        DataType::Timestamp(TimeUnit::Millisecond, _) => {
-            push_prim(a.as_primitive::<TimestampMillisecondType>(), out, NAT, scale(1_000_000))
-        }
-        DataType::Timestamp(TimeUnit::Microsecond, _) => {
-            push_prim(a.as_primitive::<TimestampMicrosecondType>(), out, NAT, scale(1_000))
-        }
-        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
-            push_prim(a.as_primitive::<TimestampNanosecondType>(), out, NAT, scale(1))
-        }
+        DataType::Timestamp(TimeUnit::Second, _) => push_prim(
+            a.as_primitive::<TimestampSecondType>(),
+            out,
+            NAT,
+            scale(1_000_000_000),
+        ),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => push_prim(
+            a.as_primitive::<TimestampMillisecondType>(),
+            out,
+            NAT,
+            scale(1_000_000),
+        ),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => push_prim(
+            a.as_primitive::<TimestampMicrosecondType>(),
+            out,
+            NAT,
+            scale(1_000),
+        ),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => push_prim(
+            a.as_primitive::<TimestampNanosecondType>(),
+            out,
+            NAT,
+            scale(1),
+        ),
         // Types are checked before reading.
         _ => out.extend(std::iter::repeat_n(NAT, a.len())),
     }

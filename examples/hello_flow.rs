@@ -34,13 +34,21 @@ async fn hello_flow(name: String) -> Result<String, FlowError> {
     let greeting = greet(name).await?;
     let luck = flaky("first".to_string()).submit();
     let more = flaky("second".to_string()).submit();
-    Ok(format!("{greeting} Your numbers: {} and {}", luck.await?, more.await?))
+    Ok(format!(
+        "{greeting} Your numbers: {} and {}",
+        luck.await?,
+        more.await?
+    ))
 }
 
 fn main() -> anyhow::Result<()> {
     let state = hello_flow.run_blocking("Marvin".to_string());
     println!();
-    println!("Flow run '{}' finished in state {}", state.flow_run().name, state.state());
+    println!(
+        "Flow run '{}' finished in state {}",
+        state.flow_run().name,
+        state.state()
+    );
     for run in state.task_runs() {
         let history: Vec<_> = run.history.iter().map(|s| s.name.to_string()).collect();
         println!(

@@ -4,7 +4,8 @@
 //! cargo run --release --example overhead -- --tasks 10000 --mode seq --json overhead.json
 //! ```
 //! `--mode seq` awaits each task in turn (a plain call); `--mode submit` submits them all to the
-//! Concurrent runner and lets the flow wait for them. Prints (and with `--json` writes)
+//! Concurrent runner and lets the flow wait for them. `--body async` uses an `async fn` task instead of
+//! a sync one (sync bodies submitted to the Concurrent runner run on the blocking pool). Prints (and with `--json` writes)
 //! `{"tasks":N,"mode":"seq","wall_s":..,"us_per_task":..,"state":"Completed"}`.
 
 use std::path::PathBuf;
@@ -22,6 +23,15 @@ enum Mode {
     Submit,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Body {
+    /// `#[task] fn noop`.
+    Sync,
+    /// `#[task] async fn noop`.
+    Async,
+}
+
 #[derive(Parser)]
 #[command(about = "Measure flowcore's per-task overhead")]
 struct Cli {
@@ -31,6 +41,9 @@ struct Cli {
     /// Plain calls (seq) or submitted tasks (submit).
     #[arg(long, value_enum, default_value_t = Mode::Seq)]
     mode: Mode,
+    /// Sync task bodies (run on the blocking pool when submitted) or async ones.
+    #[arg(long, value_enum, default_value_t = Body::Sync)]
+    body: Body,
     /// Also write the result as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -41,18 +54,34 @@ fn noop(i: usize) -> usize {
     i
 }
 
+#[task]
+async fn noop_async(i: usize) -> usize {
+    i
+}
+
 #[flow(name = "overhead")]
-async fn overhead(tasks: usize, mode: Mode) -> Result<usize, FlowError> {
-    match mode {
-        Mode::Seq => {
+async fn overhead(tasks: usize, mode: Mode, body: Body) -> Result<usize, FlowError> {
+    match (mode, body) {
+        (Mode::Seq, Body::Sync) => {
             let mut sum = 0;
             for i in 0..tasks {
                 sum += noop(i).await?;
             }
             Ok(sum)
         }
-        Mode::Submit => {
+        (Mode::Seq, Body::Async) => {
+            let mut sum = 0;
+            for i in 0..tasks {
+                sum += noop_async(i).await?;
+            }
+            Ok(sum)
+        }
+        (Mode::Submit, Body::Sync) => {
             let futures: Vec<_> = (0..tasks).map(|i| noop(i).submit()).collect();
+            Ok(futures.len())
+        }
+        (Mode::Submit, Body::Async) => {
+            let futures: Vec<_> = (0..tasks).map(|i| noop_async(i).submit()).collect();
             Ok(futures.len())
         }
     }
@@ -61,11 +90,12 @@ async fn overhead(tasks: usize, mode: Mode) -> Result<usize, FlowError> {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let start = Instant::now();
-    let state = overhead.run_blocking(cli.tasks, cli.mode);
+    let state = overhead.run_blocking(cli.tasks, cli.mode, cli.body);
     let wall = start.elapsed().as_secs_f64();
     let report = serde_json::json!({
         "tasks": cli.tasks,
         "mode": cli.mode,
+        "body": cli.body,
         "wall_s": wall,
         "us_per_task": wall * 1e6 / cli.tasks.max(1) as f64,
         "state": state.state().name,

@@ -66,7 +66,11 @@ impl FlowRunContext {
             *counter += 1;
             n
         };
-        format!("{task_name}-{n}")
+        let mut name = String::with_capacity(task_name.len() + 6);
+        name.push_str(task_name);
+        name.push('-');
+        let _ = std::fmt::Write::write_fmt(&mut name, format_args!("{n}"));
+        name
     }
 
     pub(crate) fn register_task_run(&self, meta: Arc<TaskRunMeta>) {

@@ -20,19 +20,10 @@ use crate::context::FlowRunContext;
 use crate::error::{FlowRunError, ParameterError, TaskRunError, TaskRunFailure};
 use crate::event::{self, Event, RunKind};
 use crate::flow::{FlowSpec, FlowState};
-use crate::logging::{FLOW_RUN_SPAN, TARGET, TASK_RUN_SPAN};
+use crate::logging::{self, InRun, RunScope, FLOW_RUN_SPAN, TARGET, TASK_RUN_SPAN};
 use crate::record::{FlowRunMeta, RunRecord, TaskRunMeta};
 use crate::state::State;
 use crate::task::{Body, TaskCall};
-
-/// Where the body of a sync task runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ExecMode {
-    /// In the caller's thread.
-    Inline,
-    /// On tokio's blocking pool.
-    Blocking,
-}
 
 /// Task runs outside any flow are numbered process-wide.
 pub(crate) fn standalone_task_run_name(task_name: &str) -> String {
@@ -63,10 +54,12 @@ fn delay_words(delay: Duration) -> String {
 }
 
 /// Runs one task run to its final state.
+///
+/// A sync body runs in the thread that polls this future: the caller's for a plain call, a worker
+/// thread of the Concurrent runner for a submitted task.
 pub(crate) async fn run_task<T: Send + 'static>(
     call: TaskCall<T>,
     meta: &TaskRunMeta,
-    mode: ExecMode,
 ) -> Result<T, TaskRunError> {
     let TaskCall { spec, edges, body } = call;
     let record = &meta.record;
@@ -92,13 +85,20 @@ pub(crate) async fn run_task<T: Send + 'static>(
     }
     drop(edges);
 
-    let span = tracing::info_span!(
-        target: TARGET,
-        TASK_RUN_SPAN,
-        run_id = record.id().as_u128(),
-        run_name = record.name(),
-        flow_run_id = meta.flow_run_id.map_or(0, |id| id.as_u128()),
-    );
+    let span = if logging::wants_spans() {
+        tracing::info_span!(
+            target: TARGET,
+            TASK_RUN_SPAN,
+            run_id = %record.id(),
+            run_name = record.name(),
+        )
+    } else {
+        tracing::Span::none()
+    };
+    let scope = RunScope {
+        run: record.run.clone(),
+        flow_run_id: meta.flow_run_id,
+    };
     let mut body = body;
     let mut attempt: u32 = 0;
     loop {
@@ -110,37 +110,14 @@ pub(crate) async fn run_task<T: Send + 'static>(
         });
         let result = match body {
             Body::Sync(mut f) => {
-                let (f, result) = match mode {
-                    ExecMode::Inline => {
-                        let result = span.in_scope(|| catch(&mut f));
-                        (f, result)
-                    }
-                    ExecMode::Blocking => {
-                        let span = span.clone();
-                        match tokio::task::spawn_blocking(move || {
-                            let result = span.in_scope(|| catch(&mut f));
-                            (f, result)
-                        })
-                        .await
-                        {
-                            Ok(pair) => pair,
-                            Err(join) => {
-                                let failure = TaskRunFailure::Panic(format!(
-                                    "the blocking thread running the task was lost: {join}"
-                                ));
-                                record.set_state(State::crashed(failure_message(&failure)));
-                                return Err(error(failure));
-                            }
-                        }
-                    }
-                };
+                let result = span.in_scope(|| logging::in_run(&scope, || catch(&mut f)));
                 body = Body::Sync(f);
                 result
             }
             Body::Async(mut f) => {
                 let fut = f();
                 body = Body::Async(f);
-                match AssertUnwindSafe(fut.instrument(span.clone()))
+                match AssertUnwindSafe(InRun::new(scope.clone(), fut.instrument(span.clone())))
                     .catch_unwind()
                     .await
                 {
@@ -254,12 +231,20 @@ pub(crate) async fn run_flow<T: Send + 'static>(
             Err((message, Some(anyhow::Error::new(e))))
         }
         Ok(mut body) => {
-            let span = tracing::info_span!(
-                target: TARGET,
-                FLOW_RUN_SPAN,
-                run_id = record.id().as_u128(),
-                run_name = record.name(),
-            );
+            let span = if logging::wants_spans() {
+                tracing::info_span!(
+                    target: TARGET,
+                    FLOW_RUN_SPAN,
+                    run_id = %record.id(),
+                    run_name = record.name(),
+                )
+            } else {
+                tracing::Span::none()
+            };
+            let scope = RunScope {
+                run: record.run.clone(),
+                flow_run_id: Some(record.id()),
+            };
             let mut attempt = 0;
             loop {
                 attempt += 1;
@@ -269,7 +254,9 @@ pub(crate) async fn run_flow<T: Send + 'static>(
                     State::retrying()
                 });
                 let first_task = ctx.task_run_count();
-                let fut = AssertUnwindSafe(body().instrument(span.clone())).catch_unwind();
+                let fut =
+                    AssertUnwindSafe(InRun::new(scope.clone(), body().instrument(span.clone())))
+                        .catch_unwind();
                 let result = FlowRunContext::scope(Arc::clone(&ctx), fut).await;
                 ctx.wait_for_submitted().await;
                 let result: Result<T, (String, Option<anyhow::Error>)> = match result {

@@ -198,6 +198,8 @@ impl EventSink for MemorySink {
 
 enum Message {
     Event(Event),
+    /// A formatted log line to print, in order with the runtime's own lines.
+    Print(String),
     Flush(tokio::sync::oneshot::Sender<()>),
 }
 
@@ -224,6 +226,11 @@ fn reporter() -> &'static Reporter {
 pub(crate) fn emit(event: Event) {
     // The reporter lives as long as the process; a send can only fail during shutdown.
     let _ = reporter().tx.send(Message::Event(event));
+}
+
+/// Queues a formatted log line for printing on the reporter thread, in order with the lifecycle lines.
+pub(crate) fn print(line: String) {
+    let _ = reporter().tx.send(Message::Print(line));
 }
 
 /// Attaches a sink: every event reported from now on reaches it.
@@ -258,23 +265,28 @@ const MAX_BATCH: usize = 4096;
 fn report(rx: Receiver<Message>, sinks: Arc<RwLock<Vec<Arc<dyn EventSink>>>>) {
     let mut batch: Vec<Event> = Vec::with_capacity(MAX_BATCH);
     let mut flushes = Vec::new();
+    let mut out = String::new();
     while let Ok(first) = rx.recv() {
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
                 Message::Event(event) => {
-                    if let Some(line) = lifecycle_log(&event) {
-                        batch.push(event);
+                    let line = lifecycle_log(&event, &mut out);
+                    batch.push(event);
+                    if let Some(line) = line {
                         batch.push(Event::Log(line));
-                    } else {
-                        batch.push(event);
                     }
                 }
+                Message::Print(line) => out.push_str(&line),
                 Message::Flush(done) => flushes.push(done),
             }
             if batch.len() < MAX_BATCH {
                 next = rx.try_recv().ok();
             }
+        }
+        if !out.is_empty() {
+            let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), out.as_bytes());
+            out.clear();
         }
         let sinks = sinks.read().unwrap_or_else(|e| e.into_inner()).clone();
         if !batch.is_empty() {
@@ -294,8 +306,9 @@ fn report(rx: Receiver<Message>, sinks: Arc<RwLock<Vec<Arc<dyn EventSink>>>>) {
     }
 }
 
-/// The runtime's own log line for an event, printed through `tracing` and recorded with the run.
-fn lifecycle_log(event: &Event) -> Option<LogRecord> {
+/// The runtime's own log line for an event, recorded with the run and printed: into `out` when
+/// flowcore's own subscriber prints, through `tracing` (for the program's subscriber) otherwise.
+fn lifecycle_log(event: &Event, out: &mut String) -> Option<LogRecord> {
     let (run, flow_run_id, level, message, timestamp) = match event {
         Event::FlowRunCreated {
             run,
@@ -328,10 +341,16 @@ fn lifecycle_log(event: &Event) -> Option<LogRecord> {
         _ => return None,
     };
     let label = run.label();
-    match level {
-        LogLevel::Error => tracing::error!(target: "flowcore", run = %label, "{message}"),
-        LogLevel::Warning => tracing::warn!(target: "flowcore", run = %label, "{message}"),
-        _ => tracing::info!(target: "flowcore", run = %label, "{message}"),
+    if crate::logging::prints_itself() {
+        if crate::logging::enabled(level) {
+            crate::logging::format_line(out, timestamp, level, &label, &message);
+        }
+    } else {
+        match level {
+            LogLevel::Error => tracing::error!(target: "flowcore", run = %label, "{message}"),
+            LogLevel::Warning => tracing::warn!(target: "flowcore", run = %label, "{message}"),
+            _ => tracing::info!(target: "flowcore", run = %label, "{message}"),
+        }
     }
     Some(LogRecord {
         run: run.clone(),

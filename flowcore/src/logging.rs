@@ -5,20 +5,24 @@
 //! 12:01:02.345 | INFO    | Task run 'load_data-0' - Finished in state Completed()
 //! ```
 //!
-//! The runtime enters a `tracing` span for every flow run and task run; [`PrefectLayer`] finds the run of
-//! an event through that span, prints the line, and reports it as a [`LogRecord`](crate::event::LogRecord).
+//! The runtime marks the thread that executes a run's body (around every poll, and around every call of
+//! a sync task body); [`PrefectLayer`] finds an event's run there, prints the line, and reports it as a
+//! [`LogRecord`](crate::event::LogRecord). Under a subscriber of the program's own, the runtime also
+//! opens a `task_run` / `flow_run` span per run (target `flowcore`), so the program's output shows it.
 //!
 //! The first flow or task run installs a default subscriber ([`init`]) unless the program already set
 //! one: users keep their own subscriber. To capture run logs under your own subscriber, add
 //! [`capture_layer`] to it. `FLOWCORE_LOGGING_LEVEL` (`debug`, `info` (default), `warning`, `error`,
 //! `off`) sets what is printed and recorded.
 
+use std::cell::RefCell;
 use std::fmt::{self, Write as _};
-use std::io::Write as _;
-use std::sync::{Arc, OnceLock};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
+use std::task::Poll;
 
 use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -26,7 +30,7 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 use uuid::Uuid;
 
-use crate::event::{self, LogRecord, RunKind, RunRef};
+use crate::event::{self, LogLevel, LogRecord, RunRef};
 
 /// The target of the runtime's own spans and events.
 pub(crate) const TARGET: &str = "flowcore";
@@ -39,12 +43,77 @@ pub(crate) const TASK_RUN_SPAN: &str = "task_run";
 /// global default, unless one is already set. Returns whether it was installed. Called automatically
 /// by the first flow or task run.
 pub fn init() -> bool {
-    static INSTALLED: OnceLock<bool> = OnceLock::new();
     *INSTALLED.get_or_init(|| {
-        let subscriber = tracing_subscriber::registry()
-            .with(PrefectLayer::new(true, true).with_filter(level_from_env()));
+        let subscriber =
+            tracing_subscriber::registry().with(PrefectLayer::new(true, true).with_filter(level()));
         tracing::subscriber::set_global_default(subscriber).is_ok()
     })
+}
+
+static INSTALLED: OnceLock<bool> = OnceLock::new();
+
+/// Whether flowcore's own subscriber is installed, so the reporter prints lifecycle lines itself.
+pub(crate) fn prints_itself() -> bool {
+    INSTALLED.get().copied().unwrap_or(false)
+}
+
+fn level() -> LevelFilter {
+    static LEVEL: OnceLock<LevelFilter> = OnceLock::new();
+    *LEVEL.get_or_init(level_from_env)
+}
+
+/// Whether a line of this level passes `FLOWCORE_LOGGING_LEVEL`.
+pub(crate) fn enabled(level: LogLevel) -> bool {
+    let as_tracing = match level {
+        LogLevel::Trace => tracing::Level::TRACE,
+        LogLevel::Debug => tracing::Level::DEBUG,
+        LogLevel::Info => tracing::Level::INFO,
+        LogLevel::Warning => tracing::Level::WARN,
+        LogLevel::Error => tracing::Level::ERROR,
+    };
+    self::level() >= as_tracing
+}
+
+/// The local UTC offset, looked up at most once a second (time-zone rules are not cheap to apply).
+fn local_offset() -> chrono::FixedOffset {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static CACHED: AtomicI64 = AtomicI64::new(i64::MIN);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let cached = CACHED.load(Ordering::Relaxed);
+    // Packed as (unix second << 20) | (offset + 2^19): offsets are within ±18 h = ±64,800 s.
+    if cached != i64::MIN && cached >> 20 == now {
+        let secs = (cached & 0xFFFFF) as i32 - (1 << 19);
+        if let Some(offset) = chrono::FixedOffset::east_opt(secs) {
+            return offset;
+        }
+    }
+    let offset = *chrono::Local::now().offset();
+    let secs = chrono::Offset::fix(&offset).local_minus_utc();
+    CACHED.store((now << 20) | i64::from(secs + (1 << 19)), Ordering::Relaxed);
+    chrono::Offset::fix(&offset)
+}
+
+/// Appends one Prefect-style line: `12:01:02.345 | INFO    | Task run 'x' - message`.
+pub(crate) fn format_line(
+    out: &mut String,
+    timestamp: chrono::DateTime<chrono::Utc>,
+    level: LogLevel,
+    prefix: &str,
+    message: &str,
+) {
+    use chrono::Timelike;
+    let local = timestamp.with_timezone(&local_offset());
+    let _ = writeln!(
+        out,
+        "{:02}:{:02}:{:02}.{:03} | {:<7} | {prefix} - {message}",
+        local.hour(),
+        local.minute(),
+        local.second(),
+        local.nanosecond() / 1_000_000 % 1000,
+        level.as_str()
+    );
 }
 
 /// A layer that records run logs (without printing anything), for programs that install their own
@@ -60,7 +129,7 @@ pub fn capture_layer<S>() -> impl Layer<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    PrefectLayer::new(false, true).with_filter(level_from_env())
+    PrefectLayer::new(false, true).with_filter(level())
 }
 
 /// The level set by `FLOWCORE_LOGGING_LEVEL` (default `info`).
@@ -93,40 +162,64 @@ impl PrefectLayer {
     }
 }
 
-/// What the layer keeps in a run span's extensions.
-struct RunSpan {
-    run: RunRef,
-    flow_run_id: Option<Uuid>,
-    label: String,
+/// The run a thread is executing right now: set around every poll of a run's body and around every
+/// call of a sync task body, so that an event knows its run without any span bookkeeping.
+#[derive(Debug, Clone)]
+pub(crate) struct RunScope {
+    pub(crate) run: RunRef,
+    pub(crate) flow_run_id: Option<Uuid>,
 }
 
-#[derive(Default)]
-struct RunFields {
-    id: u128,
-    flow_run_id: u128,
-    name: Option<String>,
+thread_local! {
+    static CURRENT: RefCell<Option<RunScope>> = const { RefCell::new(None) };
 }
 
-impl Visit for RunFields {
-    fn record_u128(&mut self, field: &Field, value: u128) {
-        match field.name() {
-            "run_id" => self.id = value,
-            "flow_run_id" => self.flow_run_id = value,
-            _ => {}
-        }
-    }
+/// Restores the previous run scope when dropped (also on panic).
+struct Restore(Option<RunScope>);
 
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "run_name" {
-            self.name = Some(value.to_string());
-        }
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        CURRENT.with(|c| *c.borrow_mut() = previous);
     }
+}
 
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if field.name() == "run_name" {
-            self.name = Some(format!("{value:?}"));
-        }
+fn enter(scope: &RunScope) -> Restore {
+    Restore(CURRENT.with(|c| c.borrow_mut().replace(scope.clone())))
+}
+
+/// Runs `f` with `scope` as the current run.
+pub(crate) fn in_run<R>(scope: &RunScope, f: impl FnOnce() -> R) -> R {
+    let _restore = enter(scope);
+    f()
+}
+
+/// A future whose every poll runs with a run scope set.
+pub(crate) struct InRun<F> {
+    scope: RunScope,
+    inner: F,
+}
+
+impl<F> InRun<F> {
+    pub(crate) fn new(scope: RunScope, inner: F) -> InRun<F> {
+        InRun { scope, inner }
     }
+}
+
+impl<F: Future + Unpin> Future for InRun<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        let _restore = enter(&this.scope);
+        Pin::new(&mut this.inner).poll(cx)
+    }
+}
+
+/// Whether the runtime should also open `tracing` spans for runs: only when the program installed its
+/// own subscriber (which may show or export them); flowcore's own subscriber does not need them.
+pub(crate) fn wants_spans() -> bool {
+    !prints_itself()
 }
 
 #[derive(Default)]
@@ -164,80 +257,43 @@ impl<S> Layer<S> for PrefectLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let meta = attrs.metadata();
-        if meta.target() != TARGET {
-            return;
-        }
-        let kind = match meta.name() {
-            FLOW_RUN_SPAN => RunKind::Flow,
-            TASK_RUN_SPAN => RunKind::Task,
-            _ => return,
-        };
-        let mut fields = RunFields::default();
-        attrs.record(&mut fields);
-        let run = RunRef {
-            kind,
-            id: Uuid::from_u128(fields.id),
-            name: Arc::from(fields.name.unwrap_or_default()),
-        };
-        let flow_run_id = match kind {
-            RunKind::Flow => Some(run.id),
-            RunKind::Task => (fields.flow_run_id != 0).then(|| Uuid::from_u128(fields.flow_run_id)),
-        };
-        let label = run.label();
-        if let Some(span) = ctx.span(id) {
-            span.extensions_mut().insert(RunSpan {
-                run,
-                flow_run_id,
-                label,
-            });
-        }
-    }
-
-    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let meta = event.metadata();
         let mut fields = MessageFields::default();
         event.record(&mut fields);
         let mut message = fields.message;
         message.push_str(&fields.rest);
 
-        let mut owner: Option<(RunRef, Option<Uuid>, String)> = None;
-        if let Some(scope) = ctx.event_scope(event) {
-            for span in scope {
-                if let Some(run) = span.extensions().get::<RunSpan>() {
-                    owner = Some((run.run.clone(), run.flow_run_id, run.label.clone()));
-                    break;
-                }
-            }
-        }
+        let owner: Option<RunScope> = CURRENT.with(|c| c.borrow().clone());
 
+        let timestamp = chrono::Utc::now();
         if self.print {
-            let prefix = match (&owner, &fields.run_label) {
-                (Some((_, _, label)), _) => label.as_str(),
+            let label = owner.as_ref().map(|o| o.run.label());
+            let prefix = match (&label, &fields.run_label) {
+                (Some(label), _) => label.as_str(),
                 (None, Some(label)) => label.as_str(),
                 (None, None) => meta.target(),
             };
-            let level = crate::event::LogLevel::from(*meta.level()).as_str();
-            let line = format!(
-                "{} | {:<7} | {} - {}\n",
-                chrono::Local::now().format("%H:%M:%S%.3f"),
-                level,
+            let mut line = String::new();
+            format_line(
+                &mut line,
+                timestamp,
+                (*meta.level()).into(),
                 prefix,
-                message
+                &message,
             );
-            let _ = std::io::stderr().lock().write_all(line.as_bytes());
+            event::print(line);
         }
 
         if self.capture {
-            if let Some((run, flow_run_id, _)) = owner {
+            if let Some(RunScope { run, flow_run_id }) = owner {
                 event::emit(event::Event::Log(LogRecord {
                     run,
                     flow_run_id,
                     level: (*meta.level()).into(),
                     target: meta.target().to_string(),
                     message,
-                    timestamp: chrono::Utc::now(),
+                    timestamp,
                 }));
             }
         }

@@ -62,7 +62,10 @@ impl RunRecord {
                 id: Uuid::now_v7(),
                 name: name.into(),
             },
-            progress: Mutex::new(Progress::default()),
+            progress: Mutex::new(Progress {
+                history: Vec::with_capacity(4),
+                ..Progress::default()
+            }),
             observed: AtomicBool::new(false),
         })
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 
 use crate::context::FlowRunContext;
-use crate::engine::{self, ExecMode};
+use crate::engine;
 use crate::error::TaskRunError;
 use crate::event::{self, Event, RunKind};
 use crate::future::{Completion, TaskFuture, Upstream};
@@ -117,27 +117,37 @@ impl<T: Send + 'static> TaskCall<T> {
         let meta = self.create(ctx.as_ref());
         let completion = Completion::new(meta);
         let runner = ctx.as_ref().map_or(TaskRunner::Concurrent, |c| c.runner);
-        let mode = match runner {
-            TaskRunner::Sequential => ExecMode::Inline,
-            TaskRunner::Concurrent => ExecMode::Blocking,
-        };
+        let is_sync = matches!(self.body, Body::Sync(_));
+        let upstream = self.edges.upstream.clone();
         let done = Arc::clone(&completion);
         let job = async move {
-            let outcome = engine::run_task(self, &done.meta, mode).await;
+            let outcome = engine::run_task(self, &done.meta).await;
             done.complete(outcome.map(Arc::new));
         };
-        match ctx {
-            Some(ctx) => {
-                ctx.register_submitted(completion.clone());
-                let scoped = FlowRunContext::scope(Arc::clone(&ctx), job);
-                match runner {
-                    TaskRunner::Sequential => ctx.enqueue_sequential(Box::pin(scoped)),
-                    TaskRunner::Concurrent => {
-                        tokio::spawn(scoped);
-                    }
+        if let Some(ctx) = &ctx {
+            ctx.register_submitted(completion.clone());
+        }
+        let job: BoxFuture<'static, ()> = match &ctx {
+            Some(ctx) => Box::pin(FlowRunContext::scope(Arc::clone(ctx), job)),
+            None => Box::pin(job),
+        };
+        match (runner, ctx) {
+            (TaskRunner::Sequential, Some(ctx)) => ctx.enqueue_sequential(job),
+            _ if is_sync => {
+                let handle = tokio::runtime::Handle::current();
+                if upstream.is_empty() {
+                    crate::runner::run_on_pool(handle, job);
+                } else {
+                    // Wait for the inputs on the async side; hold no worker thread while waiting.
+                    tokio::spawn(async move {
+                        for up in &upstream {
+                            up.wait().await;
+                        }
+                        crate::runner::run_on_pool(handle, job);
+                    });
                 }
             }
-            None => {
+            _ => {
                 tokio::spawn(job);
             }
         }
@@ -155,7 +165,7 @@ impl<T: Send + 'static> IntoFuture for TaskCall<T> {
         Box::pin(async move {
             let ctx = FlowRunContext::current();
             let meta = self.create(ctx.as_ref());
-            let outcome = engine::run_task(self, &meta, ExecMode::Inline).await;
+            let outcome = engine::run_task(self, &meta).await;
             if outcome.is_err() {
                 meta.record.mark_observed();
             }

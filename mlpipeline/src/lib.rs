@@ -21,6 +21,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod artifacts;
 pub mod data;
 pub mod error;
 pub mod features;

@@ -14,7 +14,7 @@ fn flaky(attempt_label: String) -> Result<u32, std::io::Error> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    if roll % 2 == 0 {
+    if roll.is_multiple_of(2) {
         tracing::warn!("{attempt_label}: the coin came up tails");
         return Err(std::io::Error::other("the coin came up tails"));
     }

@@ -37,7 +37,7 @@ pub struct TaskInput {
     pub kind: InputKind,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Progress {
     history: Vec<State>,
     attempts: u32,
@@ -122,23 +122,8 @@ impl RunRecord {
         self.observed.load(Ordering::Relaxed)
     }
 
-    fn snapshot_parts(
-        &self,
-    ) -> (
-        Vec<State>,
-        u32,
-        Option<DateTime<Utc>>,
-        Option<DateTime<Utc>>,
-        Option<Uuid>,
-    ) {
-        let p = self.progress();
-        (
-            p.history.clone(),
-            p.attempts,
-            p.start_time,
-            p.end_time,
-            p.subflow_run_id,
-        )
+    fn snapshot_parts(&self) -> Progress {
+        self.progress().clone()
     }
 }
 
@@ -154,8 +139,13 @@ pub(crate) struct TaskRunMeta {
 
 impl TaskRunMeta {
     pub(crate) fn snapshot(&self) -> TaskRun {
-        let (history, attempts, start_time, end_time, subflow_run_id) =
-            self.record.snapshot_parts();
+        let Progress {
+            history,
+            attempts,
+            start_time,
+            end_time,
+            subflow_run_id,
+        } = self.record.snapshot_parts();
         TaskRun {
             id: self.record.id(),
             name: self.record.name().to_string(),
@@ -186,7 +176,13 @@ pub(crate) struct FlowRunMeta {
 
 impl FlowRunMeta {
     pub(crate) fn snapshot(&self) -> FlowRun {
-        let (history, attempts, start_time, end_time, _) = self.record.snapshot_parts();
+        let Progress {
+            history,
+            attempts,
+            start_time,
+            end_time,
+            ..
+        } = self.record.snapshot_parts();
         FlowRun {
             id: self.record.id(),
             name: self.record.name().to_string(),

@@ -5,7 +5,7 @@
 //! any argument passing.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use futures_util::future::BoxFuture;
 
@@ -27,7 +27,7 @@ pub(crate) struct FlowRunContext {
 struct Inner {
     task_runs: Vec<Arc<TaskRunMeta>>,
     counters: HashMap<&'static str, u32>,
-    submitted: Vec<Arc<dyn Upstream>>,
+    submitted: Vec<Weak<dyn Upstream>>,
     sequential: Option<tokio::sync::mpsc::UnboundedSender<BoxFuture<'static, ()>>>,
 }
 
@@ -77,7 +77,9 @@ impl FlowRunContext {
         self.inner().task_runs.push(meta);
     }
 
-    pub(crate) fn register_submitted(&self, upstream: Arc<dyn Upstream>) {
+    /// Registers a submitted task so the flow run waits for it. Held weakly: a run whose result nobody
+    /// holds any more has finished, and its value can move to its last consumer without a clone.
+    pub(crate) fn register_submitted(&self, upstream: Weak<dyn Upstream>) {
         self.inner().submitted.push(upstream);
     }
 
@@ -112,7 +114,7 @@ impl FlowRunContext {
     pub(crate) async fn wait_for_submitted(&self) {
         let mut seen = 0;
         loop {
-            let batch: Vec<Arc<dyn Upstream>> = {
+            let batch: Vec<Weak<dyn Upstream>> = {
                 let inner = self.inner();
                 if seen == inner.submitted.len() {
                     break;
@@ -121,7 +123,10 @@ impl FlowRunContext {
             };
             seen += batch.len();
             for upstream in batch {
-                upstream.wait().await;
+                // A run that cannot be upgraded any more has completed and been consumed.
+                if let Some(upstream) = upstream.upgrade() {
+                    upstream.wait().await;
+                }
             }
         }
         self.inner().sequential = None;

@@ -223,7 +223,7 @@ pub(crate) async fn run_flow<T: Send + 'static>(
         p.record.set_state(State::running());
     }
 
-    let ctx = FlowRunContext::new(Arc::clone(&meta), spec.runner);
+    let ctx = FlowRunContext::new(Arc::clone(&meta), crate::runner::effective(spec.runner));
     let outcome: Result<T, (String, Option<anyhow::Error>)> = match body {
         Err(e) => {
             let message = format!("Validation of flow parameters failed: {e}");

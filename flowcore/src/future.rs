@@ -7,7 +7,7 @@
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -16,12 +16,15 @@ use crate::error::TaskRunError;
 use crate::record::{RunRecord, TaskRun, TaskRunMeta};
 use crate::state::State;
 
-pub(crate) type Outcome<T> = Result<Arc<T>, TaskRunError>;
-
 /// The shared completion cell behind a [`TaskFuture`].
+///
+/// The outcome (success, or the error) is set once and readable by everyone; the value itself sits
+/// beside it so that the last holder can take it: a future passed by value to its only consumer hands
+/// the value over without a clone.
 pub(crate) struct Completion<T> {
     pub(crate) meta: Arc<TaskRunMeta>,
-    cell: OnceLock<Outcome<T>>,
+    outcome: OnceLock<Result<(), TaskRunError>>,
+    value: Mutex<Option<Arc<T>>>,
     notify: Notify,
 }
 
@@ -29,33 +32,56 @@ impl<T> Completion<T> {
     pub(crate) fn new(meta: Arc<TaskRunMeta>) -> Arc<Completion<T>> {
         Arc::new(Completion {
             meta,
-            cell: OnceLock::new(),
+            outcome: OnceLock::new(),
+            value: Mutex::new(None),
             notify: Notify::new(),
         })
     }
 
-    pub(crate) fn complete(&self, outcome: Outcome<T>) {
-        let _ = self.cell.set(outcome);
+    pub(crate) fn complete(&self, outcome: Result<T, TaskRunError>) {
+        let status = match outcome {
+            Ok(value) => {
+                *self.value.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(value));
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
+        let _ = self.outcome.set(status);
         self.notify.notify_waiters();
     }
 
-    pub(crate) async fn wait(&self) -> &Outcome<T> {
+    pub(crate) async fn wait(&self) -> &Result<(), TaskRunError> {
         loop {
-            if let Some(outcome) = self.cell.get() {
+            if let Some(outcome) = self.outcome.get() {
                 return outcome;
             }
             let notified = self.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(outcome) = self.cell.get() {
+            if let Some(outcome) = self.outcome.get() {
                 return outcome;
             }
             notified.await;
         }
     }
 
-    pub(crate) fn get(&self) -> Option<&Outcome<T>> {
-        self.cell.get()
+    pub(crate) fn get(&self) -> Option<&Result<(), TaskRunError>> {
+        self.outcome.get()
+    }
+
+    /// The value of a completed run, shared.
+    pub(crate) fn shared(&self) -> Option<Arc<T>> {
+        self.value.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The value of a completed run: moved out when `this` is the last handle on the cell, else cloned.
+    pub(crate) fn take_or_clone(this: &Arc<Completion<T>>, clone: fn(&T) -> T) -> Option<T> {
+        let mut slot = this.value.lock().unwrap_or_else(|e| e.into_inner());
+        if Arc::strong_count(this) == 1 {
+            let value = slot.take()?;
+            return Some(Arc::try_unwrap(value).unwrap_or_else(|shared| clone(&shared)));
+        }
+        slot.as_deref().map(clone)
     }
 }
 
@@ -78,7 +104,7 @@ impl<T: Send + Sync + 'static> Upstream for Completion<T> {
     }
 
     fn succeeded(&self) -> bool {
-        matches!(self.get(), Some(Ok(_)))
+        matches!(self.get(), Some(Ok(())))
     }
 }
 
@@ -133,7 +159,7 @@ impl<T: Send + Sync + 'static> TaskFuture<T> {
     /// Waits for the task run to finish and returns its final state, without consuming the result.
     /// A failure seen this way counts as observed: it no longer fails the flow by itself.
     pub async fn wait(&self) -> State {
-        if self.completion.wait().await.is_err() {
+        if Completion::wait(&self.completion).await.is_err() {
             self.completion.meta.record.mark_observed();
         }
         self.completion
@@ -145,22 +171,33 @@ impl<T: Send + Sync + 'static> TaskFuture<T> {
 
     /// Waits for the result, shared: no clone of the value is made.
     pub async fn result_shared(&self) -> Result<Arc<T>, TaskRunError> {
-        let outcome = self.completion.wait().await.clone();
-        if outcome.is_err() {
+        if let Err(e) = Completion::wait(&self.completion).await {
             self.completion.meta.record.mark_observed();
+            return Err(e.clone());
         }
-        outcome
+        Ok(self
+            .completion
+            .shared()
+            .expect("a completed task run's value stays while a future holds it"))
     }
 }
 
-/// Awaiting a task future gives the task's value (cloned: every clone of the future gets it) or the
-/// task run's error. An error received this way counts as observed.
+/// Awaiting a task future gives the task's value or the task run's error. The value is moved out when
+/// this is the last handle on the result, cloned otherwise (every clone of the future gets it). An
+/// error received this way counts as observed.
 impl<T: Clone + Send + Sync + 'static> IntoFuture for TaskFuture<T> {
     type Output = Result<T, TaskRunError>;
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move { self.result_shared().await.map(|v| T::clone(&v)) })
+        Box::pin(async move {
+            if let Err(e) = Completion::wait(&self.completion).await {
+                self.completion.meta.record.mark_observed();
+                return Err(e.clone());
+            }
+            Ok(Completion::take_or_clone(&self.completion, T::clone)
+                .expect("a completed task run's value stays while a future holds it"))
+        })
     }
 }
 

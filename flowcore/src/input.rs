@@ -76,11 +76,10 @@ impl<T> TaskInput<T> {
         }
     }
 
-    fn resolved(completion: &Completion<T>, clone: fn(&T) -> T) -> T {
-        match completion.get() {
-            Some(Ok(value)) => clone(value),
-            _ => unreachable!("flowcore: a task body started before its upstream run completed"),
-        }
+    /// The upstream value: moved when this argument holds the last handle on it, cloned otherwise.
+    fn resolved(completion: &Arc<Completion<T>>, clone: fn(&T) -> T) -> T {
+        Completion::take_or_clone(completion, clone)
+            .expect("flowcore: a task body started before its upstream run completed")
     }
 }
 
@@ -92,7 +91,11 @@ impl<T: Clone> TaskInput<T> {
             Repr::Value(v) => v
                 .clone()
                 .expect("flowcore: a task argument was taken before a retry"),
-            Repr::Future(completion, clone) => Self::resolved(completion, *clone),
+            // Kept for the next attempt: never moved out.
+            Repr::Future(completion, clone) => completion
+                .shared()
+                .map(|v| clone(&v))
+                .expect("flowcore: a task body started before its upstream run completed"),
         }
     }
 }

@@ -18,6 +18,41 @@ pub enum TaskRunner {
     Concurrent,
 }
 
+tokio::task_local! {
+    static OVERRIDE: TaskRunner;
+}
+
+/// Runs `fut` (usually `flow.run(..)`) with every flow run started inside it using `runner` instead of
+/// the runner its `#[flow]` attribute names, like Prefect's `flow.with_options(task_runner=…)`:
+///
+/// ```
+/// use flowcore::prelude::*;
+///
+/// #[flow(task_runner = Concurrent)]
+/// async fn which_runner() -> Option<TaskRunner> {
+///     flowcore::runner::current()
+/// }
+///
+/// # #[tokio::main] async fn main() {
+/// let state = flowcore::runner::with_task_runner(Sequential, which_runner.run()).await;
+/// assert_eq!(state.result().unwrap(), Some(Sequential));
+/// # }
+/// ```
+pub async fn with_task_runner<F: Future>(runner: TaskRunner, fut: F) -> F::Output {
+    OVERRIDE.scope(runner, fut).await
+}
+
+/// The runner the caller's flow run uses, if the caller runs inside a flow run. A flow body can use it
+/// to decide whether to start independent subflows together (`tokio::join!`) or one after another.
+pub fn current() -> Option<TaskRunner> {
+    crate::context::FlowRunContext::current().map(|ctx| ctx.runner)
+}
+
+/// The runner a new flow run uses: the override in force, or the flow's own.
+pub(crate) fn effective(declared: TaskRunner) -> TaskRunner {
+    OVERRIDE.try_with(|r| *r).unwrap_or(declared)
+}
+
 /// How many sync task bodies the Concurrent runner runs at once, process-wide:
 /// `FLOWCORE_TASK_RUNNER_MAX_WORKERS`, or `min(32, cores + 4)` as Python's thread pools do.
 pub fn max_workers() -> usize {

@@ -122,10 +122,12 @@ impl<T: Send + 'static> TaskCall<T> {
         let done = Arc::clone(&completion);
         let job = async move {
             let outcome = engine::run_task(self, &done.meta).await;
-            done.complete(outcome.map(Arc::new));
+            done.complete(outcome);
         };
         if let Some(ctx) = &ctx {
-            ctx.register_submitted(completion.clone());
+            let weak: std::sync::Weak<dyn Upstream> =
+                Arc::downgrade(&completion) as std::sync::Weak<Completion<T>>;
+            ctx.register_submitted(weak);
         }
         let job: BoxFuture<'static, ()> = match &ctx {
             Some(ctx) => Box::pin(FlowRunContext::scope(Arc::clone(ctx), job)),
@@ -143,6 +145,8 @@ impl<T: Send + 'static> TaskCall<T> {
                         for up in &upstream {
                             up.wait().await;
                         }
+                        // Release the inputs first: the job may be their last holder.
+                        drop(upstream);
                         crate::runner::run_on_pool(handle, job);
                     });
                 }

@@ -79,3 +79,52 @@ async fn runs_have_uuid_v7_ids_and_readable_names() {
     assert_eq!(run.flow_name, "Graph");
     assert!(run.duration().is_some());
 }
+
+static CLONES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A large value that counts its clones.
+#[derive(Debug)]
+struct Big(Vec<u8>);
+
+impl Clone for Big {
+    fn clone(&self) -> Self {
+        CLONES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Big(self.0.clone())
+    }
+}
+
+#[task]
+fn make_big() -> Big {
+    Big(vec![7; 1 << 20])
+}
+
+#[task]
+fn size_of_big(big: Big) -> usize {
+    big.0.len()
+}
+
+#[flow]
+async fn hands_over() -> Result<usize, FlowError> {
+    let big = make_big().submit();
+    let size = size_of_big(big).submit(); // the only consumer: the value moves
+    Ok(size.await?)
+}
+
+#[flow]
+async fn shares() -> Result<usize, FlowError> {
+    let big = make_big().submit();
+    let a = size_of_big(&big).submit(); // `big` is still held: a clone
+    let b = size_of_big(big).submit();
+    Ok(a.await? + b.await?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_future_passed_to_its_only_consumer_moves_its_value() {
+    let state = hands_over.run().await;
+    assert_eq!(state.result().unwrap(), 1 << 20);
+    assert_eq!(CLONES.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let state = shares.run().await;
+    assert_eq!(state.result().unwrap(), 2 << 20);
+    let clones = CLONES.load(std::sync::atomic::Ordering::SeqCst);
+    assert!((1..=2).contains(&clones), "{clones} clones");
+}

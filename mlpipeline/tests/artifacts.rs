@@ -1,6 +1,7 @@
 //! Saving and loading the vectorizer + model as one checked file.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use mlpipeline::artifacts::{self, ModelArtifact, TrainingMetadata, FORMAT_VERSION, MAGIC};
 use mlpipeline::data::load_data;
@@ -16,7 +17,18 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Trained once per encoding: one-hot fits are slow in unoptimized test builds.
 fn trained(encoding: Encoding) -> ModelArtifact {
+    static NOTEBOOK: OnceLock<ModelArtifact> = OnceLock::new();
+    static ONEHOT: OnceLock<ModelArtifact> = OnceLock::new();
+    let cell = match encoding {
+        Encoding::Notebook => &NOTEBOOK,
+        Encoding::OneHot => &ONEHOT,
+    };
+    cell.get_or_init(|| train(encoding)).clone()
+}
+
+fn train(encoding: Encoding) -> ModelArtifact {
     let options = ProcessOptions::with_encoding(encoding);
     let train = process(
         load_data(fixture("yellow_tripdata_sample_2021-01.parquet")).unwrap(),

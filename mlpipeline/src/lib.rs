@@ -29,5 +29,6 @@ pub mod metrics;
 pub mod model;
 pub mod processing;
 pub mod sparse;
+pub mod synth;
 
 pub use error::{PipelineError, Result};

@@ -7,6 +7,8 @@
 mod csv;
 mod parquet;
 
+pub(crate) use self::csv::days_from_civil;
+
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};

@@ -44,8 +44,14 @@ async fn main() -> anyhow::Result<()> {
     let concurrent = concurrent_flow.run().await;
     let concurrent_time = start.elapsed();
     println!();
-    println!("four 200 ms tasks, Sequential runner: {sequential_time:>8.0?}  ({})", sequential.state());
-    println!("four 200 ms tasks, Concurrent runner: {concurrent_time:>8.0?}  ({})", concurrent.state());
+    println!(
+        "four 200 ms tasks, Sequential runner: {sequential_time:>8.0?}  ({})",
+        sequential.state()
+    );
+    println!(
+        "four 200 ms tasks, Concurrent runner: {concurrent_time:>8.0?}  ({})",
+        concurrent.state()
+    );
     sequential.result()?;
     concurrent.result()?;
     Ok(())

@@ -26,6 +26,7 @@ pub(crate) struct FlowRunContext {
 #[derive(Default)]
 struct Inner {
     task_runs: Vec<Arc<TaskRunMeta>>,
+    subflow_task_runs: Vec<crate::record::TaskRun>,
     counters: HashMap<&'static str, u32>,
     submitted: Vec<Weak<dyn Upstream>>,
     sequential: Option<tokio::sync::mpsc::UnboundedSender<BoxFuture<'static, ()>>>,
@@ -85,6 +86,18 @@ impl FlowRunContext {
 
     pub(crate) fn task_runs(&self) -> Vec<Arc<TaskRunMeta>> {
         self.inner().task_runs.clone()
+    }
+
+    /// Records the task runs of a finished subflow (and of its own subflows).
+    pub(crate) fn add_subflow_task_runs(
+        &self,
+        runs: impl IntoIterator<Item = crate::record::TaskRun>,
+    ) {
+        self.inner().subflow_task_runs.extend(runs);
+    }
+
+    pub(crate) fn subflow_task_runs(&self) -> Vec<crate::record::TaskRun> {
+        self.inner().subflow_task_runs.clone()
     }
 
     pub(crate) fn task_run_count(&self) -> usize {

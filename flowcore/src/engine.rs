@@ -305,14 +305,23 @@ pub(crate) async fn run_flow<T: Send + 'static>(
     }
 
     let flow_run = meta.snapshot();
-    let task_runs = ctx.task_runs().iter().map(|t| t.snapshot()).collect();
+    let task_runs: Vec<_> = ctx.task_runs().iter().map(|t| t.snapshot()).collect();
+    let subflow_task_runs = ctx.subflow_task_runs();
+    if let Some(parent) = &parent {
+        parent.add_subflow_task_runs(
+            task_runs
+                .iter()
+                .cloned()
+                .chain(subflow_task_runs.iter().cloned()),
+        );
+    }
     let output = outcome.map_err(|(message, cause)| FlowRunError {
         flow_run_name: flow_run.name.clone(),
         flow_name: spec.name.to_string(),
         message,
         cause,
     });
-    FlowState::new(flow_run, task_runs, output)
+    FlowState::new(flow_run, task_runs, subflow_task_runs, output)
 }
 
 /// `Some("2/7 task runs failed")` when a task run of this attempt failed and nobody observed it.

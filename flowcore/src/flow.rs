@@ -41,6 +41,7 @@ pub trait Flow: Send + Sync + 'static {
 pub struct FlowState<T> {
     flow_run: FlowRun,
     task_runs: Vec<TaskRun>,
+    subflow_task_runs: Vec<TaskRun>,
     output: Result<T, FlowRunError>,
 }
 
@@ -48,11 +49,13 @@ impl<T> FlowState<T> {
     pub(crate) fn new(
         flow_run: FlowRun,
         task_runs: Vec<TaskRun>,
+        subflow_task_runs: Vec<TaskRun>,
         output: Result<T, FlowRunError>,
     ) -> FlowState<T> {
         FlowState {
             flow_run,
             task_runs,
+            subflow_task_runs,
             output,
         }
     }
@@ -102,6 +105,12 @@ impl<T> FlowState<T> {
         &self.task_runs
     }
 
+    /// The task runs of this flow run and of every subflow run under it (each knows its
+    /// `flow_run_id`), in the order they finished per flow run.
+    pub fn all_task_runs(&self) -> impl Iterator<Item = &TaskRun> {
+        self.task_runs.iter().chain(&self.subflow_task_runs)
+    }
+
     /// The task run with this name, e.g. `load_data-0`.
     pub fn task_run(&self, name: &str) -> Option<&TaskRun> {
         self.task_runs.iter().find(|t| t.name == name)
@@ -117,6 +126,7 @@ impl<T> FlowState<T> {
         FlowState {
             flow_run: self.flow_run,
             task_runs: self.task_runs,
+            subflow_task_runs: self.subflow_task_runs,
             output: self.output.map(f),
         }
     }

@@ -38,6 +38,13 @@ async fn subflow_runs_are_linked_to_their_parent() {
     assert_eq!(placeholders[0].name, "child-0");
     assert_eq!(placeholders[0].subflow_run_id, Some(child_id));
     assert!(placeholders[0].state().is_completed());
-    // The child's own task runs belong to the child, not the parent.
+    // The child's own task runs belong to the child, not the parent...
     assert!(state.task_runs().iter().all(|t| t.task_name != "square"));
+    // ...and the parent's state still lists them among all task runs under it.
+    let squares: Vec<_> = state
+        .all_task_runs()
+        .filter(|t| t.task_name == "square")
+        .collect();
+    assert_eq!(squares.len(), 2);
+    assert_eq!(squares[0].flow_run_id, Some(child_id));
 }

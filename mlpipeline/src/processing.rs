@@ -95,6 +95,16 @@ pub struct ProcessedTrips {
 }
 
 impl ProcessedTrips {
+    /// Encodes trips (see [`encode_categorical_columns`]), keeping their target if
+    /// [`compute_target`] gave them one.
+    pub fn from_trips(trips: &Trips, encoding: Encoding) -> Result<Self> {
+        Ok(ProcessedTrips {
+            encoding,
+            records: encode_categorical_columns(trips, encoding)?,
+            target: trips.duration().map(<[f64]>::to_vec),
+        })
+    }
+
     /// The encoding used.
     pub fn encoding(&self) -> Encoding {
         self.encoding

@@ -1,0 +1,75 @@
+//! The course's batch prediction flow: load the model + vectorizer, process a month without target,
+//! predict, write the predictions.
+//!
+//! ```text
+//! cargo run --example train_flow
+//! cargo run --example predict_flow -- --model results/trip_duration_notebook.model --out predictions.parquet
+//! ```
+//! `--json FILE` writes `{"state":"Completed","n_predictions":..,"mean_prediction":..,"out":".."}`,
+//! or `{"state":"Failed","message":".."}`; the exit code is 0 only if the flow completed.
+
+mod common;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use mlpipeline::flows::{predict_flow, PredictParameters};
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(about = "Predict trip durations with a saved model, as a tracked flow run")]
+struct Cli {
+    /// The month to predict (parquet or CSV). Default: the bundled 2021-03 sample.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// The model artifact written by train_flow.
+    #[arg(long)]
+    model: PathBuf,
+    /// The predictions file (.parquet or .csv).
+    #[arg(long)]
+    out: PathBuf,
+    /// Also write the outcome as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let params = PredictParameters {
+        data_path: cli
+            .data
+            .unwrap_or_else(|| common::sample("2021-03", "parquet")),
+        model_path: cli.model,
+        out_path: cli.out,
+    };
+    let state = predict_flow.run(params).await;
+    common::print_record(&state);
+    let report = match state.output() {
+        Some(r) => {
+            println!(
+                "{} predictions, mean {:.4} minutes, written to {}",
+                r.n_predictions,
+                r.mean_prediction,
+                r.out.display()
+            );
+            json!({
+                "state": state.state().name,
+                "n_predictions": r.n_predictions,
+                "mean_prediction": r.mean_prediction,
+                "out": r.out,
+            })
+        }
+        None => json!({
+            "state": state.state().name,
+            "message": state.message().unwrap_or_default(),
+        }),
+    };
+    if let Some(path) = &cli.json {
+        common::write_json(path, &report)?;
+    }
+    if !state.is_completed() {
+        std::process::exit(1);
+    }
+    Ok(())
+}

@@ -1,0 +1,23 @@
+//! The course's flows, built from this crate's functions as flowcore tasks.
+//!
+//! * [`processing`]: load → compute the target → filter outliers → encode, with the "with target /
+//!   without target" switch; a subflow of the two below.
+//! * [`train_flow`]: process the training and test months (concurrently under the Concurrent runner)
+//!   → `extract_x_y` → train → evaluate (RMSE train and test) → save the model + vectorizer.
+//! * [`predict_flow`]: load the model + vectorizer → process without target → predict → write the
+//!   predictions.
+//!
+//! Parameters are serde structs, checked first thing in the flow: a bad parameter fails the flow run
+//! with a message that names the field.
+
+mod params;
+mod predict;
+mod processing_flow;
+pub mod tasks;
+mod train;
+
+pub use params::{PredictParameters, TrainParameters};
+pub use predict::{predict_flow, PredictReport};
+pub use processing_flow::processing;
+pub use tasks::Dataset;
+pub use train::{train_flow, TrainReport};

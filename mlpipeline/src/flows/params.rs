@@ -1,0 +1,138 @@
+//! The flows' parameters, with validation that names the field.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{PipelineError, Result};
+use crate::processing::{Encoding, ProcessOptions};
+
+fn invalid(name: &'static str, message: impl Into<String>) -> PipelineError {
+    PipelineError::InvalidParameter {
+        name,
+        message: message.into(),
+    }
+}
+
+fn existing_file(name: &'static str, path: &Path) -> Result<()> {
+    if !path.is_file() {
+        return Err(invalid(
+            name,
+            format!("{} does not exist or is not a file", path.display()),
+        ));
+    }
+    Ok(())
+}
+
+fn default_min() -> f64 {
+    ProcessOptions::default().min_duration
+}
+
+fn default_max() -> f64 {
+    ProcessOptions::default().max_duration
+}
+
+fn default_out_dir() -> PathBuf {
+    PathBuf::from("results")
+}
+
+/// Parameters of [`train_flow`](super::train_flow).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainParameters {
+    /// The training month (parquet or CSV).
+    pub train_path: PathBuf,
+    /// The evaluation month (parquet or CSV).
+    pub test_path: PathBuf,
+    /// `notebook` (3 numeric features) or `onehot`.
+    #[serde(default)]
+    pub encoding: Encoding,
+    /// Shortest trip kept, minutes.
+    #[serde(default = "default_min")]
+    pub min_duration: f64,
+    /// Longest trip kept, minutes.
+    #[serde(default = "default_max")]
+    pub max_duration: f64,
+    /// Where the model artifact is written.
+    #[serde(default = "default_out_dir")]
+    pub out_dir: PathBuf,
+}
+
+impl TrainParameters {
+    /// Defaults (notebook encoding, 1–60 minutes, `results/`) for two months.
+    pub fn new(train_path: impl Into<PathBuf>, test_path: impl Into<PathBuf>) -> Self {
+        TrainParameters {
+            train_path: train_path.into(),
+            test_path: test_path.into(),
+            encoding: Encoding::default(),
+            min_duration: default_min(),
+            max_duration: default_max(),
+            out_dir: default_out_dir(),
+        }
+    }
+
+    /// Checks every field; the error names the first bad one.
+    pub fn validate(&self) -> Result<()> {
+        existing_file("train_path", &self.train_path)?;
+        existing_file("test_path", &self.test_path)?;
+        if !self.min_duration.is_finite() || !self.max_duration.is_finite() {
+            return Err(invalid("min_duration", "durations must be finite numbers"));
+        }
+        if self.min_duration >= self.max_duration {
+            return Err(invalid(
+                "min_duration",
+                format!(
+                    "min_duration ({}) must be below max_duration ({})",
+                    self.min_duration, self.max_duration
+                ),
+            ));
+        }
+        if self.out_dir.exists() && !self.out_dir.is_dir() {
+            return Err(invalid(
+                "out_dir",
+                format!("{} exists and is not a directory", self.out_dir.display()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The processing settings these parameters give.
+    pub fn process_options(&self) -> ProcessOptions {
+        ProcessOptions {
+            encoding: self.encoding,
+            min_duration: self.min_duration,
+            max_duration: self.max_duration,
+        }
+    }
+
+    /// Where the model artifact goes: `{out_dir}/trip_duration_{encoding}.model`.
+    pub fn model_path(&self) -> PathBuf {
+        self.out_dir
+            .join(format!("trip_duration_{}.model", self.encoding))
+    }
+}
+
+/// Parameters of [`predict_flow`](super::predict_flow).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictParameters {
+    /// The month to predict (parquet or CSV).
+    pub data_path: PathBuf,
+    /// The model artifact written by the training flow.
+    pub model_path: PathBuf,
+    /// The predictions file (`.parquet` or `.csv`).
+    pub out_path: PathBuf,
+}
+
+impl PredictParameters {
+    /// Checks every field; the error names the first bad one.
+    pub fn validate(&self) -> Result<()> {
+        existing_file("data_path", &self.data_path)?;
+        existing_file("model_path", &self.model_path)?;
+        crate::data::FileFormat::from_path(&self.out_path).map_err(|_| {
+            invalid(
+                "out_path",
+                format!("{} must end in .parquet or .csv", self.out_path.display()),
+            )
+        })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,93 @@
+//! The training flow.
+
+use std::path::PathBuf;
+
+use flowcore::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::params::TrainParameters;
+use super::processing_flow::processing;
+use super::tasks::{evaluate, extract_x_y, extract_x_y_with, save_model, train};
+use crate::artifacts::TrainingMetadata;
+use crate::processing::Encoding;
+
+/// What a training run produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainReport {
+    /// Training rows kept after filtering.
+    pub n_train: usize,
+    /// Evaluation rows kept after filtering.
+    pub n_test: usize,
+    /// Features of the fitted vectorizer.
+    pub n_features: usize,
+    /// RMSE on the training rows.
+    pub rmse_train: f64,
+    /// RMSE on the evaluation rows.
+    pub rmse_test: f64,
+    /// The encoding used.
+    pub encoding: Encoding,
+    /// The saved artifact.
+    pub model_path: PathBuf,
+}
+
+/// Trains the trip-duration model: process both months, extract X and y (the vectorizer is fitted on
+/// the training month only), train, evaluate, save the model with its vectorizer.
+#[flow(name = "Model training", version = "1.0", tags = ["ml"])]
+pub async fn train_flow(params: TrainParameters) -> Result<TrainReport, FlowError> {
+    params.validate()?;
+    let options = params.process_options();
+    let (train_data, test_data) = if flowcore::runner::current() == Some(TaskRunner::Sequential) {
+        let train_data = processing
+            .call(params.train_path.clone(), true, options)
+            .await?;
+        let test_data = processing
+            .call(params.test_path.clone(), true, options)
+            .await?;
+        (train_data, test_data)
+    } else {
+        let (train_data, test_data) = tokio::join!(
+            processing.call(params.train_path.clone(), true, options),
+            processing.call(params.test_path.clone(), true, options),
+        );
+        (train_data?, test_data?)
+    };
+
+    let train_set = extract_x_y(train_data).submit();
+    let test_set = extract_x_y_with(test_data, &train_set).submit();
+    let model = train(&train_set).submit();
+    let rmse_train = evaluate(&model, &train_set).submit();
+    let rmse_test = evaluate(&model, &test_set).submit();
+
+    let train_ds = (&train_set).await?;
+    let test_ds = test_set.await?;
+    let (rmse_train, rmse_test) = (rmse_train.await?, rmse_test.await?);
+    let metadata = TrainingMetadata {
+        n_test: Some(test_ds.len()),
+        rmse_test: Some(rmse_test),
+        train_source: Some(params.train_path.display().to_string()),
+        test_source: Some(params.test_path.display().to_string()),
+        ..TrainingMetadata::new(train_ds.len(), rmse_train)
+    };
+    let model_path = save_model(
+        model,
+        train_set,
+        params.encoding,
+        metadata,
+        params.model_path(),
+    )
+    .await?;
+    tracing::info!(
+        "trained on {} rows, {} features: RMSE train {rmse_train:.4}, test {rmse_test:.4}",
+        train_ds.len(),
+        train_ds.vectorizer.n_features()
+    );
+    Ok(TrainReport {
+        n_train: train_ds.len(),
+        n_test: test_ds.len(),
+        n_features: train_ds.vectorizer.n_features(),
+        rmse_train,
+        rmse_test,
+        encoding: params.encoding,
+        model_path,
+    })
+}

@@ -4,6 +4,7 @@
 //! cargo run --example train_flow                      # the bundled sample, results in ./results/
 //! cargo run --example train_flow -- --encoding onehot --runner sequential --json out.json
 //! cargo run --release --example train_flow -- --train jan.parquet --test feb.parquet
+//! cargo run --release --example train_flow -- --download 2021-01    # fetch 2021-01 and 2021-02 first
 //! ```
 //! Prints each task run's final state and the flow run's, and exits 0 only if the flow completed.
 //! `--json FILE` writes `{"state":"Completed","n_train":..,"n_test":..,"n_features":..,
@@ -16,7 +17,8 @@ use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
 use flowcore::TaskRunner;
-use mlpipeline::flows::{train_flow, TrainParameters};
+use mlpipeline::data::TaxiColor;
+use mlpipeline::flows::{download_flow, train_flow, TrainParameters};
 use mlpipeline::processing::Encoding;
 use serde_json::json;
 
@@ -57,11 +59,71 @@ struct Cli {
     /// Also write the outcome as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Download this TLC month (YYYY-MM) and the next one first, and train/test on them.
+    /// `MLPIPELINE_TLC_BASE_URL` overrides the public URL (a mirror).
+    #[arg(long, value_name = "YYYY-MM")]
+    download: Option<String>,
+    /// Taxi color of the months to download.
+    #[arg(long, value_enum, default_value_t = ColorArg::Yellow)]
+    color: ColorArg,
+    /// Where downloaded months are kept (files already there are not fetched again).
+    #[arg(long, default_value = "data")]
+    data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ColorArg {
+    /// Yellow taxis (`tpep_` timestamps).
+    Yellow,
+    /// Green taxis (`lpep_` timestamps).
+    Green,
+}
+
+/// Downloads `month` and the month after it; returns their paths, or exits with the failure.
+async fn download(
+    cli: &Cli,
+    month: &str,
+    json: Option<&PathBuf>,
+) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let color = match cli.color {
+        ColorArg::Yellow => TaxiColor::Yellow,
+        ColorArg::Green => TaxiColor::Green,
+    };
+    let months = match mlpipeline::download::next_month(month) {
+        Ok(next) => vec![month.to_string(), next],
+        Err(e) => vec![month.to_string(), e.to_string()],
+    };
+    let state = download_flow
+        .run(
+            months,
+            color,
+            cli.data_dir.clone(),
+            mlpipeline::download::base_url(),
+        )
+        .await;
+    common::print_record(&state);
+    match state.result() {
+        Ok(paths) => Ok((paths[0].clone(), paths[1].clone())),
+        Err(e) => {
+            if let Some(path) = json {
+                common::write_json(path, &json!({"state": "Failed", "message": e.message()}))?;
+            }
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let (train, test) = match &cli.download {
+        Some(month) => {
+            let (a, b) = download(&cli, month, cli.json.as_ref()).await?;
+            (Some(a), Some(b))
+        }
+        None => (cli.train.clone(), cli.test.clone()),
+    };
     let params = TrainParameters {
         encoding: match cli.encoding {
             EncodingArg::Notebook => Encoding::Notebook,
@@ -69,12 +131,8 @@ async fn main() -> anyhow::Result<()> {
         },
         out_dir: cli.out.clone(),
         ..TrainParameters::new(
-            cli.train
-                .clone()
-                .unwrap_or_else(|| common::sample("2021-01", "parquet")),
-            cli.test
-                .clone()
-                .unwrap_or_else(|| common::sample("2021-02", "parquet")),
+            train.unwrap_or_else(|| common::sample("2021-01", "parquet")),
+            test.unwrap_or_else(|| common::sample("2021-02", "parquet")),
         )
     };
     let runner = match cli.runner {

@@ -160,6 +160,14 @@ pub enum PipelineError {
         /// What is wrong with it.
         message: String,
     },
+    /// A download failed.
+    #[error("download of {url} failed: {message}")]
+    Download {
+        /// The URL.
+        url: String,
+        /// What went wrong (the HTTP status, or the transport error).
+        message: String,
+    },
     /// Invalid parameters (e.g. filter bounds, generator settings).
     #[error("invalid parameter `{name}`: {message}")]
     InvalidParameter {

@@ -23,6 +23,7 @@
 
 pub mod artifacts;
 pub mod data;
+pub mod download;
 pub mod error;
 pub mod features;
 pub mod flows;

@@ -4,18 +4,21 @@
 //!   without target" switch; a subflow of the two below.
 //! * [`train_flow`]: process the training and test months (concurrently under the Concurrent runner)
 //!   → `extract_x_y` → train → evaluate (RMSE train and test) → save the model + vectorizer.
+//! * [`download_flow`]: fetch TLC months (retried tasks, skipping files already present).
 //! * [`predict_flow`]: load the model + vectorizer → process without target → predict → write the
 //!   predictions.
 //!
 //! Parameters are serde structs, checked first thing in the flow: a bad parameter fails the flow run
 //! with a message that names the field.
 
+mod download;
 mod params;
 mod predict;
 mod processing_flow;
 pub mod tasks;
 mod train;
 
+pub use download::download_flow;
 pub use params::{PredictParameters, TrainParameters};
 pub use predict::{predict_flow, PredictReport};
 pub use processing_flow::processing;

@@ -154,3 +154,19 @@ pub fn write_predictions(predicted: (ProcessedTrips, Vec<f64>), path: PathBuf) -
     crate::predictions::write_predictions(&path, &predicted.0, &predicted.1)?;
     Ok(path)
 }
+
+/// Downloads one TLC month into `data_dir` (skipped when a readable copy is there). Retried with a
+/// pause: the network and the server have bad moments.
+#[task(name = "download_month", tags = ["io"], retries = 3, retry_delay = 2)]
+pub async fn download_month(
+    base_url: String,
+    color: crate::data::TaxiColor,
+    month: String,
+    data_dir: PathBuf,
+) -> Result<PathBuf> {
+    crate::download::check_month(&month)?;
+    let dest = data_dir.join(crate::download::file_name(color, &month));
+    let url = crate::download::url(&base_url, color, &month);
+    crate::download::download(&url, &dest).await?;
+    Ok(dest)
+}

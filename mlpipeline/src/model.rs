@@ -384,25 +384,23 @@ fn lsqr(a: &CenteredOperator<'_>, b: &[f64], atol: f64, btol: f64, conlim: f64) 
 fn centered_gram(x: &CsrMatrix, center: bool) -> (DMatrix<f64>, Vec<f64>) {
     let n = x.nrows();
     let p = x.ncols();
-    const LIMIT: f64 = (1u64 << 31) as f64;
+    const LIMIT: f64 = i32::MAX as f64;
     let integral = x
         .data()
         .iter()
         .all(|v| v.fract() == 0.0 && v.abs() <= LIMIT);
     if integral {
-        // Exact: sums of products of integers below 2^31 fit in i128.
-        let mut c = vec![0i128; p * p];
-        let mut s = vec![0i128; p];
-        for (idx, val) in x.rows() {
-            for (a, (&ja, &va)) in idx.iter().zip(val).enumerate() {
-                let va = va as i64 as i128;
-                s[ja as usize] += va;
-                let base = ja as usize * p;
-                for (&jb, &vb) in idx[a..].iter().zip(&val[a..]) {
-                    c[base + jb as usize] += va * (vb as i64 as i128);
-                }
-            }
-        }
+        // Exact: sums of products of integers below 2^31 fit in i128, and in i64 when small.
+        let max_abs = x.data().iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let (c, s): (Vec<i128>, Vec<i128>) = if max_abs * max_abs * (n as f64) < 4.0e18 {
+            let (c, s) = integer_sums::<i64>(x);
+            (
+                c.into_iter().map(i128::from).collect(),
+                s.into_iter().map(i128::from).collect(),
+            )
+        } else {
+            integer_sums::<i128>(x)
+        };
         let ni = n as i128;
         let mut g = DMatrix::<f64>::zeros(p, p);
         for i in 0..p {
@@ -476,6 +474,29 @@ fn centered_gram(x: &CsrMatrix, center: bool) -> (DMatrix<f64>, Vec<f64>) {
         }
     }
     (g, means)
+}
+
+/// Raw sums `XᵀX` (upper triangle, row-major `p × p`) and column sums of an integer-valued `X`.
+fn integer_sums<T>(x: &CsrMatrix) -> (Vec<T>, Vec<T>)
+where
+    T: Copy + Default + std::ops::AddAssign + std::ops::Mul<Output = T> + From<i32>,
+{
+    let p = x.ncols();
+    let mut c = vec![T::default(); p * p];
+    let mut s = vec![T::default(); p];
+    // The caller checked that every value is an integer that fits in an i32.
+    let int = |v: f64| T::from(v as i32);
+    for (idx, val) in x.rows() {
+        for (a, (&ja, &va)) in idx.iter().zip(val).enumerate() {
+            let va = int(va);
+            s[ja as usize] += va;
+            let base = ja as usize * p;
+            for (&jb, &vb) in idx[a..].iter().zip(&val[a..]) {
+                c[base + jb as usize] += va * int(vb);
+            }
+        }
+    }
+    (c, s)
 }
 
 /// Minimum-norm solution of `G β = b` for a symmetric positive semi-definite `G`.

@@ -302,14 +302,16 @@ pub fn process(
             context: "no trips to process".into(),
         });
     }
-    let target = if with_target {
+    if with_target {
         compute_target(&mut trips);
         filter_outliers(&mut trips, options.min_duration, options.max_duration)?;
-        trips.duration().map(<[f64]>::to_vec)
+    }
+    let records = encode_categorical_columns(&trips, options.encoding)?;
+    let target = if with_target {
+        trips.take_duration()
     } else {
         None
     };
-    let records = encode_categorical_columns(&trips, options.encoding)?;
     Ok(ProcessedTrips {
         encoding: options.encoding,
         records,

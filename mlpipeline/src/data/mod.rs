@@ -204,7 +204,6 @@ impl Trips {
                 }
             }
             v.truncate(w);
-            v.shrink_to_fit();
         }
         retain(&mut self.pickup_ns, keep);
         retain(&mut self.dropoff_ns, keep);
@@ -238,6 +237,24 @@ impl Trips {
             passenger_count: Vec::with_capacity(n),
             duration: None,
         }
+    }
+
+    /// A table of `n` rows of placeholder values, to be filled in by a reader.
+    pub(crate) fn with_len(color: TaxiColor, n: usize) -> Self {
+        Trips {
+            color: Some(color),
+            pickup_ns: vec![NAT; n],
+            dropoff_ns: vec![NAT; n],
+            pu_location_id: vec![f64::NAN; n],
+            do_location_id: vec![f64::NAN; n],
+            passenger_count: vec![f64::NAN; n],
+            duration: None,
+        }
+    }
+
+    /// Takes the `duration` column out of the table.
+    pub fn take_duration(&mut self) -> Option<Vec<f64>> {
+        self.duration.take()
     }
 
     pub(crate) fn columns_mut(&mut self) -> ColumnsMut<'_> {

@@ -167,16 +167,7 @@ async fn main() -> anyhow::Result<()> {
                 "wall_s": wall_s,
             })
         }
-        None => json!({
-            "state": state.state().name,
-            "message": state.message().unwrap_or_default(),
-        }),
+        None => common::failure_json(&state),
     };
-    if let Some(path) = &cli.json {
-        common::write_json(path, &report)?;
-    }
-    if !state.is_completed() {
-        std::process::exit(1);
-    }
-    Ok(())
+    common::finish(&state, &report, cli.json.as_deref())
 }

@@ -65,3 +65,26 @@ pub fn write_json(path: &Path, value: &serde_json::Value) -> anyhow::Result<()> 
     std::fs::rename(&tmp, path)?;
     Ok(())
 }
+
+/// `{"state":"Failed","message":".."}` for a run that did not complete.
+pub fn failure_json<T>(state: &FlowState<T>) -> serde_json::Value {
+    serde_json::json!({
+        "state": state.state().name,
+        "message": state.message().unwrap_or_default(),
+    })
+}
+
+/// Writes the JSON report if asked, and exits non-zero unless the flow run completed.
+pub fn finish<T>(
+    state: &FlowState<T>,
+    report: &serde_json::Value,
+    json: Option<&Path>,
+) -> anyhow::Result<()> {
+    if let Some(path) = json {
+        write_json(path, report)?;
+    }
+    if !state.is_completed() {
+        std::process::exit(1);
+    }
+    Ok(())
+}

@@ -106,6 +106,17 @@ fn output(ret: &ReturnType) -> Output {
     }
 }
 
+/// The `name = "…"` of the attribute, or the function's name.
+fn display_name(args: &Args, ident: &syn::Ident) -> TokenStream {
+    match &args.name {
+        Some(l) => quote!(#l),
+        None => {
+            let s = ident.to_string();
+            quote!(#s)
+        }
+    }
+}
+
 fn split_docs(attrs: &[Attribute]) -> (Vec<&Attribute>, Vec<&Attribute>) {
     attrs.iter().partition(|a| a.path().is_ident("doc"))
 }
@@ -158,13 +169,7 @@ pub(crate) fn task(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
     let ident = &item.sig.ident;
     let raw = format_ident!("__flowcore_task_{}", ident);
     let (docs, other_attrs) = split_docs(&item.attrs);
-    let name = match &args.name {
-        Some(l) => quote!(#l),
-        None => {
-            let s = ident.to_string();
-            quote!(#s)
-        }
-    };
+    let name = display_name(&args, ident);
     let tags = &args.tags;
     let description = opt_str(&args.description);
     let delay = retry_delay(&args);
@@ -257,13 +262,7 @@ pub(crate) fn flow(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
     let vis = &item.vis;
     let ident = &item.sig.ident;
     let (docs, other_attrs) = split_docs(&item.attrs);
-    let name = match &args.name {
-        Some(l) => quote!(#l),
-        None => {
-            let s = ident.to_string();
-            quote!(#s)
-        }
-    };
+    let name = display_name(&args, ident);
     let tags = &args.tags;
     let description = opt_str(&args.description);
     let version = opt_str(&args.version);

@@ -49,6 +49,23 @@ fn catch<T>(f: impl FnOnce() -> anyhow::Result<T>) -> Result<T, TaskRunFailure> 
     }
 }
 
+/// What a run's body executes inside: the run scope that log capture reads, and a `tracing` span when
+/// the program's own subscriber may want one.
+fn run_scope(record: &RunRecord, flow_run_id: Option<uuid::Uuid>) -> (tracing::Span, RunScope) {
+    let span = if !logging::wants_spans() {
+        tracing::Span::none()
+    } else if record.run.kind == RunKind::Flow {
+        tracing::info_span!(target: TARGET, FLOW_RUN_SPAN, run_id = %record.id(), run_name = record.name())
+    } else {
+        tracing::info_span!(target: TARGET, TASK_RUN_SPAN, run_id = %record.id(), run_name = record.name())
+    };
+    let scope = RunScope {
+        run: record.run.clone(),
+        flow_run_id,
+    };
+    (span, scope)
+}
+
 fn delay_words(delay: Duration) -> String {
     format!("{} second(s)", delay.as_secs_f64())
 }
@@ -85,20 +102,7 @@ pub(crate) async fn run_task<T: Send + 'static>(
     }
     drop(edges);
 
-    let span = if logging::wants_spans() {
-        tracing::info_span!(
-            target: TARGET,
-            TASK_RUN_SPAN,
-            run_id = %record.id(),
-            run_name = record.name(),
-        )
-    } else {
-        tracing::Span::none()
-    };
-    let scope = RunScope {
-        run: record.run.clone(),
-        flow_run_id: meta.flow_run_id,
-    };
+    let (span, scope) = run_scope(record, meta.flow_run_id);
     let mut body = body;
     let mut attempt: u32 = 0;
     loop {
@@ -231,20 +235,7 @@ pub(crate) async fn run_flow<T: Send + 'static>(
             Err((message, Some(anyhow::Error::new(e))))
         }
         Ok(mut body) => {
-            let span = if logging::wants_spans() {
-                tracing::info_span!(
-                    target: TARGET,
-                    FLOW_RUN_SPAN,
-                    run_id = %record.id(),
-                    run_name = record.name(),
-                )
-            } else {
-                tracing::Span::none()
-            };
-            let scope = RunScope {
-                run: record.run.clone(),
-                flow_run_id: Some(record.id()),
-            };
+            let (span, scope) = run_scope(record, Some(record.id()));
             let mut attempt = 0;
             loop {
                 attempt += 1;

@@ -25,7 +25,7 @@ pub(crate) struct Completion<T> {
     pub(crate) meta: Arc<TaskRunMeta>,
     outcome: OnceLock<Result<(), TaskRunError>>,
     value: Mutex<Option<Arc<T>>>,
-    notify: Notify,
+    notify: Arc<Notify>,
 }
 
 impl<T> Completion<T> {
@@ -34,20 +34,24 @@ impl<T> Completion<T> {
             meta,
             outcome: OnceLock::new(),
             value: Mutex::new(None),
-            notify: Notify::new(),
+            notify: Arc::new(Notify::new()),
         })
     }
 
-    pub(crate) fn complete(&self, outcome: Result<T, TaskRunError>) {
+    /// Sets the outcome and wakes the waiters. Takes the producer's handle and lets go of it before
+    /// waking anyone, so that a consumer holding the last handle can take the value without a clone.
+    pub(crate) fn complete(this: Arc<Completion<T>>, outcome: Result<T, TaskRunError>) {
         let status = match outcome {
             Ok(value) => {
-                *self.value.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(value));
+                *this.value.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(value));
                 Ok(())
             }
             Err(e) => Err(e),
         };
-        let _ = self.outcome.set(status);
-        self.notify.notify_waiters();
+        let _ = this.outcome.set(status);
+        let notify = Arc::clone(&this.notify);
+        drop(this);
+        notify.notify_waiters();
     }
 
     pub(crate) async fn wait(&self) -> &Result<(), TaskRunError> {

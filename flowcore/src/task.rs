@@ -122,7 +122,7 @@ impl<T: Send + 'static> TaskCall<T> {
         let done = Arc::clone(&completion);
         let job = async move {
             let outcome = engine::run_task(self, &done.meta).await;
-            done.complete(outcome);
+            Completion::complete(done, outcome);
         };
         if let Some(ctx) = &ctx {
             let weak: std::sync::Weak<dyn Upstream> =

@@ -186,10 +186,15 @@ pub fn encode_categorical_columns(trips: &Trips, encoding: Encoding) -> Result<R
         (DO_LOCATION_ID, trips.do_location_id()),
         (PASSENGER_COUNT, trips.passenger_count()),
     ] {
-        let ints = to_integers(name, values)?;
         let column = match encoding {
-            Encoding::Notebook => FeatureColumn::Numeric(ints.iter().map(|&v| v as f64).collect()),
-            Encoding::OneHot => categorical_from_integers(&ints),
+            Encoding::Notebook => {
+                let mut out = Vec::with_capacity(values.len());
+                for (row, &v) in values.iter().enumerate() {
+                    out.push(to_integer(name, row, v)? as f64);
+                }
+                FeatureColumn::Numeric(out)
+            }
+            Encoding::OneHot => categorical_from_integers(&to_integers(name, values)?),
         };
         records.push_column(name, column)?;
     }
@@ -197,23 +202,27 @@ pub fn encode_categorical_columns(trips: &Trips, encoding: Encoding) -> Result<R
 }
 
 fn to_integers(name: &str, values: &[f64]) -> Result<Vec<i64>> {
-    values
-        .iter()
-        .enumerate()
-        .map(|(row, &v)| {
-            if v.is_nan() {
-                Ok(-1)
-            } else if v.is_finite() && v.abs() < 9.2e18 {
-                Ok(v as i64)
-            } else {
-                Err(PipelineError::NotAnInteger {
-                    column: name.to_string(),
-                    row,
-                    value: v,
-                })
-            }
+    let mut out = Vec::with_capacity(values.len());
+    for (row, &v) in values.iter().enumerate() {
+        out.push(to_integer(name, row, v)?);
+    }
+    Ok(out)
+}
+
+/// pandas' `fillna(-1).astype(int)` for one value: missing → -1, otherwise truncated.
+#[inline]
+fn to_integer(name: &str, row: usize, v: f64) -> Result<i64> {
+    if v.is_nan() {
+        Ok(-1)
+    } else if v.abs() < 9.2e18 {
+        Ok(v as i64)
+    } else {
+        Err(PipelineError::NotAnInteger {
+            column: name.to_string(),
+            row,
+            value: v,
         })
-        .collect()
+    }
 }
 
 /// Dictionary-encodes integers as their decimal strings.

@@ -35,3 +35,25 @@ pub mod sparse;
 pub mod synth;
 
 pub use error::{PipelineError, Result};
+
+#[cfg(test)]
+mod tests {
+    /// The types a workflow passes between tasks can be cloned, sent and shared.
+    fn shareable<T: Clone + Send + Sync + std::fmt::Debug + 'static>() {}
+
+    #[test]
+    fn main_types_are_clone_send_sync_debug() {
+        shareable::<crate::data::Trips>();
+        shareable::<crate::processing::ProcessedTrips>();
+        shareable::<crate::processing::ProcessOptions>();
+        shareable::<crate::features::Records>();
+        shareable::<crate::features::FittedDictVectorizer>();
+        shareable::<crate::sparse::CsrMatrix>();
+        shareable::<crate::model::LinearRegression>();
+        shareable::<crate::model::FittedLinearRegression>();
+        shareable::<crate::artifacts::ModelArtifact>();
+        shareable::<crate::synth::SynthConfig>();
+        fn send_sync_error<T: Send + Sync + std::error::Error + 'static>() {}
+        send_sync_error::<crate::PipelineError>();
+    }
+}

@@ -10,11 +10,8 @@ use flowcore::prelude::*;
 /// Fails about half the time, like the course's `random_fail` task.
 #[task(name = "flaky", tags = ["demo"], retries = 3, retry_delay = 0.2)]
 fn flaky(attempt_label: String) -> Result<u32, std::io::Error> {
-    let roll = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    if roll.is_multiple_of(2) {
+    let roll = fastrand::u32(..100);
+    if fastrand::bool() {
         tracing::warn!("{attempt_label}: the coin came up tails");
         return Err(std::io::Error::other("the coin came up tails"));
     }

@@ -5,7 +5,7 @@
 //! ```
 //! `--mode seq` awaits each task in turn (a plain call); `--mode submit` submits them all to the
 //! Concurrent runner and lets the flow wait for them. `--body async` uses an `async fn` task instead of
-//! a sync one (sync bodies submitted to the Concurrent runner run on the blocking pool). Prints (and with `--json` writes)
+//! a sync one (sync bodies submitted to the Concurrent runner run on flowcore's worker threads). Prints (and with `--json` writes)
 //! `{"tasks":N,"mode":"seq","wall_s":..,"us_per_task":..,"state":"Completed"}`.
 
 use std::path::PathBuf;
@@ -41,7 +41,7 @@ struct Cli {
     /// Plain calls (seq) or submitted tasks (submit).
     #[arg(long, value_enum, default_value_t = Mode::Seq)]
     mode: Mode,
-    /// Sync task bodies (run on the blocking pool when submitted) or async ones.
+    /// Sync task bodies (run on flowcore's worker threads when submitted) or async ones.
     #[arg(long, value_enum, default_value_t = Body::Sync)]
     body: Body,
     /// Also write the result as JSON to this file.

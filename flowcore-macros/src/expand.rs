@@ -3,8 +3,9 @@
 //! Generated code names the runtime by absolute path (`::flowcore::…`) and holds no logic of its own:
 //! it builds a static spec from the attribute, converts arguments, and hands boxed bodies to the runtime.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{
     Attribute, FnArg, GenericArgument, ItemFn, Pat, PathArguments, ReturnType, Type, Visibility,
@@ -106,12 +107,17 @@ fn output(ret: &ReturnType) -> Output {
     }
 }
 
+/// A local of generated code that user code cannot see or shadow (mixed-site hygiene).
+fn local(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
+}
+
 /// The `name = "…"` of the attribute, or the function's name.
 fn display_name(args: &Args, ident: &syn::Ident) -> TokenStream {
     match &args.name {
         Some(l) => quote!(#l),
         None => {
-            let s = ident.to_string();
+            let s = ident.unraw().to_string();
             quote!(#s)
         }
     }
@@ -175,7 +181,7 @@ pub(crate) fn task(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
     let delay = retry_delay(&args);
     let value = &out.value;
     let names: Vec<_> = params.iter().map(|p| &p.ident).collect();
-    let name_strs: Vec<_> = names.iter().map(|n| n.to_string()).collect();
+    let name_strs: Vec<_> = names.iter().map(|n| n.unraw().to_string()).collect();
     let inputs = params.iter().map(|p| {
         let (i, t) = (&p.ident, &p.ty);
         quote_spanned!(t.span()=> #i: impl ::flowcore::IntoTaskInput<#t>)
@@ -210,6 +216,7 @@ pub(crate) fn task(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
     raw_fn.sig.ident = raw.clone();
     raw_fn.attrs = other_attrs.into_iter().cloned().collect();
     let child_vis = vis_in_child(vis);
+    let edges = local("__edges");
     let mod_doc = format!("The untracked body of the task [`{ident}()`], like Prefect's `task.fn`: `{ident}::func(…)` calls the function itself, with no run, state or retries.");
     let call_doc = if docs.is_empty() {
         let d = format!("Calls the task `{ident}`: returns a [`TaskCall`](::flowcore::TaskCall) to `.await` (run now) or `.submit()` (run on the flow's task runner).");
@@ -236,9 +243,9 @@ pub(crate) fn task(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
                 });
             #(let mut #names = ::flowcore::IntoTaskInput::into_task_input(#names);)*
             #[allow(unused_mut)]
-            let mut __edges = ::flowcore::__private::Edges::default();
-            #(#names.__register(#name_strs, &mut __edges);)*
-            ::flowcore::TaskCall::__new(&SPEC, __edges, #body)
+            let mut #edges = ::flowcore::__private::Edges::default();
+            #(#names.__register(#name_strs, &mut #edges);)*
+            ::flowcore::TaskCall::__new(&SPEC, #edges, #body)
         }
 
         #[doc = #mod_doc]
@@ -276,10 +283,17 @@ pub(crate) fn flow(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
         }
         None => quote!(::flowcore::TaskRunner::Concurrent),
     };
+    let (params_map, args_var, p, parsed, body_var) = (
+        local("__params"),
+        local("__args"),
+        local("__p"),
+        local("__parsed"),
+        local("__body"),
+    );
     let validate = args.validate_parameters.as_ref().is_none_or(|b| b.value);
     let value = &out.value;
     let names: Vec<_> = params.iter().map(|p| &p.ident).collect();
-    let name_strs: Vec<_> = names.iter().map(|n| n.to_string()).collect();
+    let name_strs: Vec<_> = names.iter().map(|n| n.unraw().to_string()).collect();
     let typed: Vec<_> = params
         .iter()
         .map(|p| {
@@ -289,31 +303,31 @@ pub(crate) fn flow(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
         .collect();
     let record_params = params.iter().map(|p| {
         let (i, t) = (&p.ident, &p.ty);
-        let s = i.to_string();
+        let s = i.unraw().to_string();
         if validate {
-            quote_spanned!(t.span()=> __params.insert(#s.to_string(), ::flowcore::__private::to_param_json::<#t>(&#i));)
+            quote_spanned!(t.span()=> #params_map.insert(#s.to_string(), ::flowcore::__private::to_param_json::<#t>(&#i));)
         } else {
-            quote!(__params.insert(#s.to_string(), ::flowcore::__private::opaque_param(&#i));)
+            quote!(#params_map.insert(#s.to_string(), ::flowcore::__private::opaque_param(&#i));)
         }
     });
     let args_tuple = quote!((#(#names,)*));
     let get_args = if retries > 0 {
-        quote!(::core::clone::Clone::clone(&__args))
+        quote!(::core::clone::Clone::clone(&#args_var))
     } else {
-        quote!(__args
+        quote!(#args_var
             .take()
             .expect("flowcore: a flow without retries ran its body twice"))
     };
     let hold_args = if retries > 0 {
-        quote!(let __args = #args_tuple;)
+        quote!(let #args_var = #args_tuple;)
     } else {
-        quote!(let mut __args = ::core::option::Option::Some(#args_tuple);)
+        quote!(let mut #args_var = ::core::option::Option::Some(#args_tuple);)
     };
     let result = convert(&out, quote!(Self::func(#(#names),*).await));
     let json_entry = if validate {
-        let takes = params.iter().map(|p| {
-            let (t, s) = (&p.ty, p.ident.to_string());
-            quote_spanned!(t.span()=> __p.take::<#t>(#s)?,)
+        let takes = params.iter().map(|param| {
+            let (t, s) = (&param.ty, param.ident.unraw().to_string());
+            quote_spanned!(t.span()=> #p.take::<#t>(#s)?,)
         });
         quote! {
             /// Runs the flow from JSON parameters (as a deployment does). Parameters that do not fit
@@ -322,11 +336,11 @@ pub(crate) fn flow(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
                 &self,
                 parameters: ::flowcore::__private::serde_json::Value,
             ) -> ::flowcore::__private::BoxFuture<'static, ::flowcore::FlowState<#value>> {
-                let parsed = (|| {
-                    let mut __p = ::flowcore::__private::JsonParameters::new(&parameters, self.spec().parameters)?;
+                let #parsed = (|| {
+                    let mut #p = ::flowcore::__private::JsonParameters::new(&parameters, self.spec().parameters)?;
                     ::core::result::Result::Ok::<_, ::flowcore::ParameterError>((#(#takes)*))
                 })();
-                match parsed {
+                match #parsed {
                     ::core::result::Result::Ok(#args_tuple) => self.run(#(#names),*),
                     ::core::result::Result::Err(e) => ::flowcore::__private::run_flow(
                         self.spec(),
@@ -383,17 +397,17 @@ pub(crate) fn flow(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
             #[allow(clippy::too_many_arguments)]
             #vis fn run(&self, #(#typed),*) -> ::flowcore::__private::BoxFuture<'static, ::flowcore::FlowState<#value>> {
                 #[allow(unused_mut)]
-                let mut __params = ::flowcore::__private::serde_json::Map::new();
+                let mut #params_map = ::flowcore::__private::serde_json::Map::new();
                 #(#record_params)*
                 #hold_args
-                let __body: ::flowcore::__private::FlowBody<#value> = ::std::boxed::Box::new(move || {
+                let #body_var: ::flowcore::__private::FlowBody<#value> = ::std::boxed::Box::new(move || {
                     let #args_tuple = #get_args;
                     ::std::boxed::Box::pin(async move { #result })
                 });
                 ::flowcore::__private::run_flow(
                     self.spec(),
-                    ::flowcore::__private::serde_json::Value::Object(__params),
-                    ::core::result::Result::Ok(__body),
+                    ::flowcore::__private::serde_json::Value::Object(#params_map),
+                    ::core::result::Result::Ok(#body_var),
                 )
             }
 

@@ -20,6 +20,8 @@ tokio::task_local! {
 pub(crate) struct FlowRunContext {
     pub(crate) meta: Arc<FlowRunMeta>,
     pub(crate) runner: TaskRunner,
+    /// The runner override in force for this run and its subflows.
+    pub(crate) runner_override: Option<TaskRunner>,
     inner: Mutex<Inner>,
 }
 
@@ -33,10 +35,15 @@ struct Inner {
 }
 
 impl FlowRunContext {
-    pub(crate) fn new(meta: Arc<FlowRunMeta>, runner: TaskRunner) -> Arc<FlowRunContext> {
+    pub(crate) fn new(
+        meta: Arc<FlowRunMeta>,
+        declared: TaskRunner,
+        runner_override: Option<TaskRunner>,
+    ) -> Arc<FlowRunContext> {
         Arc::new(FlowRunContext {
             meta,
-            runner,
+            runner: runner_override.unwrap_or(declared),
+            runner_override,
             inner: Mutex::default(),
         })
     }

@@ -119,15 +119,24 @@ pub(crate) async fn run_task<T: Send + 'static>(
                 result
             }
             Body::Async(mut f) => {
-                let fut = f();
+                // Building the body's future takes (or clones) its arguments: user code, so caught too.
+                let started = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    logging::in_run(&scope, || span.in_scope(&mut f))
+                }));
                 body = Body::Async(f);
-                match AssertUnwindSafe(InRun::new(scope.clone(), fut.instrument(span.clone())))
+                match started {
+                    Err(payload) => Err(TaskRunFailure::Panic(panic_message(payload))),
+                    Ok(fut) => match AssertUnwindSafe(InRun::new(
+                        scope.clone(),
+                        fut.instrument(span.clone()),
+                    ))
                     .catch_unwind()
                     .await
-                {
-                    Ok(Ok(v)) => Ok(v),
-                    Ok(Err(e)) => Err(TaskRunFailure::Error(Arc::new(e))),
-                    Err(payload) => Err(TaskRunFailure::Panic(panic_message(payload))),
+                    {
+                        Ok(Ok(v)) => Ok(v),
+                        Ok(Err(e)) => Err(TaskRunFailure::Error(Arc::new(e))),
+                        Err(payload) => Err(TaskRunFailure::Panic(panic_message(payload))),
+                    },
                 }
             }
         };
@@ -157,6 +166,7 @@ fn failure_message(failure: &TaskRunFailure) -> String {
     match failure {
         TaskRunFailure::Error(e) => format!("Task run encountered an error: {e:#}"),
         TaskRunFailure::Panic(m) => format!("Task run panicked: {m}"),
+        TaskRunFailure::Crashed(m) => format!("Task run crashed: {m}"),
         TaskRunFailure::UpstreamFailed { upstream_name, .. } => {
             format!("Upstream task run '{upstream_name}' did not complete")
         }
@@ -227,7 +237,11 @@ pub(crate) async fn run_flow<T: Send + 'static>(
         p.record.set_state(State::running());
     }
 
-    let ctx = FlowRunContext::new(Arc::clone(&meta), crate::runner::effective(spec.runner));
+    let ctx = FlowRunContext::new(
+        Arc::clone(&meta),
+        spec.runner,
+        crate::runner::override_in_force(parent.as_deref()),
+    );
     let outcome: Result<T, (String, Option<anyhow::Error>)> = match body {
         Err(e) => {
             let message = format!("Validation of flow parameters failed: {e}");

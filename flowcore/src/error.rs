@@ -1,7 +1,7 @@
 //! The errors a user sees from task runs and flow runs.
 //!
 //! Both keep the full cause: [`std::error::Error::source`] walks from the run's error to the error the
-//! task or flow body returned and on down its own chain, and [`TaskRunError::backtrace`] gives the
+//! task or flow body returned and on down its own chain (`{:#}` on an `anyhow::Error` prints it all), and [`TaskRunError::backtrace`] gives the
 //! backtrace `anyhow` captured (with `RUST_BACKTRACE=1` or `RUST_LIB_BACKTRACE=1`).
 
 use std::fmt;
@@ -16,6 +16,8 @@ pub enum TaskRunFailure {
     Error(Arc<anyhow::Error>),
     /// The task body panicked; the panic message.
     Panic(String),
+    /// The run was lost before it finished (its job was dropped, e.g. at runtime shutdown).
+    Crashed(String),
     /// An upstream task run did not complete, so this one never ran.
     UpstreamFailed {
         /// The upstream run's name.
@@ -77,9 +79,12 @@ impl TaskRunError {
 impl fmt::Display for TaskRunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.failure {
-            TaskRunFailure::Error(e) => write!(f, "task run '{}' failed: {e}", self.task_run_name),
+            TaskRunFailure::Error(_) => write!(f, "task run '{}' failed", self.task_run_name),
             TaskRunFailure::Panic(m) => {
                 write!(f, "task run '{}' panicked: {m}", self.task_run_name)
+            }
+            TaskRunFailure::Crashed(m) => {
+                write!(f, "task run '{}' crashed: {m}", self.task_run_name)
             }
             TaskRunFailure::UpstreamFailed { upstream_name, .. } => write!(
                 f,
@@ -93,7 +98,9 @@ impl fmt::Display for TaskRunError {
 impl std::error::Error for TaskRunError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.failure {
-            TaskRunFailure::Error(e) => e.source(),
+            TaskRunFailure::Error(e) => {
+                Some(AsRef::<dyn std::error::Error + Send + Sync>::as_ref(&**e))
+            }
             _ => None,
         }
     }

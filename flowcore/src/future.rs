@@ -89,6 +89,45 @@ impl<T> Completion<T> {
     }
 }
 
+/// The producer's handle on a completion: completes it when the run ends, and — should the job be
+/// dropped before that (a runtime shutting down) — completes it as `Crashed`, so no waiter hangs.
+pub(crate) struct Producer<T>(Option<Arc<Completion<T>>>);
+
+impl<T> Producer<T> {
+    pub(crate) fn new(completion: Arc<Completion<T>>) -> Producer<T> {
+        Producer(Some(completion))
+    }
+
+    pub(crate) fn meta(&self) -> &Arc<TaskRunMeta> {
+        &self.0.as_ref().expect("a producer completes once").meta
+    }
+
+    pub(crate) fn complete(mut self, outcome: Result<T, TaskRunError>) {
+        if let Some(done) = self.0.take() {
+            Completion::complete(done, outcome);
+        }
+    }
+}
+
+impl<T> Drop for Producer<T> {
+    fn drop(&mut self) {
+        if let Some(done) = self.0.take() {
+            let message =
+                "the task run was dropped before it finished (was the runtime shut down?)";
+            let record = &done.meta.record;
+            if !record.state().is_some_and(|s| s.is_final()) {
+                record.set_state(State::crashed(message));
+            }
+            let error = TaskRunError {
+                task_run_name: Arc::clone(&record.run.name),
+                task_run_id: record.id(),
+                failure: crate::error::TaskRunFailure::Crashed(message.to_string()),
+            };
+            Completion::complete(done, Err(error));
+        }
+    }
+}
+
 /// A type-erased view of a task future: what the runtime needs to wait on it and draw its edge.
 pub(crate) trait Upstream: Send + Sync {
     fn record(&self) -> &Arc<RunRecord>;

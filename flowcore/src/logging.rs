@@ -188,6 +188,11 @@ fn enter(scope: &RunScope) -> Restore {
     Restore(CURRENT.with(|c| c.borrow_mut().replace(scope.clone())))
 }
 
+/// The kind of run the calling thread is executing, if any.
+pub(crate) fn current_run_kind() -> Option<crate::event::RunKind> {
+    CURRENT.with(|c| c.borrow().as_ref().map(|s| s.run.kind))
+}
+
 /// Runs `f` with `scope` as the current run.
 pub(crate) fn in_run<R>(scope: &RunScope, f: impl FnOnce() -> R) -> R {
     let _restore = enter(scope);

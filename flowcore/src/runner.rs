@@ -48,9 +48,15 @@ pub fn current() -> Option<TaskRunner> {
     crate::context::FlowRunContext::current().map(|ctx| ctx.runner)
 }
 
-/// The runner a new flow run uses: the override in force, or the flow's own.
-pub(crate) fn effective(declared: TaskRunner) -> TaskRunner {
-    OVERRIDE.try_with(|r| *r).unwrap_or(declared)
+/// The override in force for a new flow run: [`with_task_runner`]'s, or the parent flow run's (so it
+/// reaches subflows started anywhere under it, submitted tasks included).
+pub(crate) fn override_in_force(
+    parent: Option<&crate::context::FlowRunContext>,
+) -> Option<TaskRunner> {
+    OVERRIDE
+        .try_with(|r| *r)
+        .ok()
+        .or_else(|| parent.and_then(|p| p.runner_override))
 }
 
 /// How many sync task bodies the Concurrent runner runs at once, process-wide:
@@ -86,7 +92,11 @@ fn pool() -> &'static Mutex<Sender<Job>> {
                 .spawn(move || loop {
                     let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
                     match job {
-                        Ok(job) => job(),
+                        // A job catches its task's panics itself; this keeps the thread alive
+                        // whatever else goes wrong (e.g. its runtime is gone).
+                        Ok(job) => {
+                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                        }
                         Err(_) => return,
                     }
                 })

@@ -15,7 +15,7 @@ use crate::context::FlowRunContext;
 use crate::engine;
 use crate::error::TaskRunError;
 use crate::event::{self, Event, RunKind};
-use crate::future::{Completion, TaskFuture, Upstream};
+use crate::future::{Completion, Producer, TaskFuture, Upstream};
 use crate::record::{InputKind, RunRecord, TaskInput, TaskRunMeta};
 use crate::runner::TaskRunner;
 use crate::state::State;
@@ -119,10 +119,11 @@ impl<T: Send + 'static> TaskCall<T> {
         let runner = ctx.as_ref().map_or(TaskRunner::Concurrent, |c| c.runner);
         let is_sync = matches!(self.body, Body::Sync(_));
         let upstream = self.edges.upstream.clone();
-        let done = Arc::clone(&completion);
+        let producer = Producer::new(Arc::clone(&completion));
         let job = async move {
-            let outcome = engine::run_task(self, &done.meta).await;
-            Completion::complete(done, outcome);
+            let meta = Arc::clone(producer.meta());
+            let outcome = engine::run_task(self, &meta).await;
+            producer.complete(outcome);
         };
         if let Some(ctx) = &ctx {
             let weak: std::sync::Weak<dyn Upstream> =
@@ -133,8 +134,11 @@ impl<T: Send + 'static> TaskCall<T> {
             Some(ctx) => Box::pin(FlowRunContext::scope(Arc::clone(ctx), job)),
             None => Box::pin(job),
         };
+        // A task submitted from inside a running task (nested) must not queue behind its parent on the
+        // sequential worker: it runs on its own.
+        let nested = crate::logging::current_run_kind() == Some(crate::event::RunKind::Task);
         match (runner, ctx) {
-            (TaskRunner::Sequential, Some(ctx)) => ctx.enqueue_sequential(job),
+            (TaskRunner::Sequential, Some(ctx)) if !nested => ctx.enqueue_sequential(job),
             _ if is_sync => {
                 let handle = tokio::runtime::Handle::current();
                 if upstream.is_empty() {
@@ -169,12 +173,32 @@ impl<T: Send + 'static> IntoFuture for TaskCall<T> {
         Box::pin(async move {
             let ctx = FlowRunContext::current();
             let meta = self.create(ctx.as_ref());
+            let mut guard = CancelOnDrop(Some(Arc::clone(&meta)));
             let outcome = engine::run_task(self, &meta).await;
+            guard.0 = None;
             if outcome.is_err() {
                 meta.record.mark_observed();
             }
             outcome
         })
+    }
+}
+
+/// Marks a plain call's task run `Cancelled` when the caller stops awaiting it midway (`select!`,
+/// `timeout`): the caller chose not to see it, so it does not count as an unobserved failure.
+struct CancelOnDrop(Option<Arc<TaskRunMeta>>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(meta) = self.0.take() {
+            if !meta.record.state().is_some_and(|s| s.is_final()) {
+                meta.record.set_state(
+                    State::new(crate::state::StateType::Cancelled)
+                        .with_message("the caller stopped waiting for this task run"),
+                );
+            }
+            meta.record.mark_observed();
+        }
     }
 }
 

@@ -184,3 +184,29 @@ async fn a_panic_in_the_flow_body_fails_the_flow() {
         Some("Flow run panicked: the flow body gave up")
     );
 }
+
+#[task]
+async fn slow_forever() -> u32 {
+    tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    0
+}
+
+#[flow]
+async fn gives_up_waiting() -> u32 {
+    let timed_out =
+        tokio::time::timeout(std::time::Duration::from_millis(20), slow_forever()).await;
+    assert!(timed_out.is_err());
+    7
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_call_the_caller_stops_awaiting_is_cancelled_not_failed() {
+    let state = gives_up_waiting.run().await;
+    assert!(state.is_completed(), "{:?}", state.message());
+    let run = &state.task_runs()[0];
+    assert!(run.state().is_cancelled());
+    assert_eq!(
+        run.state().message.as_deref(),
+        Some("the caller stopped waiting for this task run")
+    );
+}

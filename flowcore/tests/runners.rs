@@ -108,3 +108,47 @@ async fn cpu_bound_sync_tasks_do_not_stall_the_async_workers() {
         "the async task waited for the CPU-bound one"
     );
 }
+
+#[task]
+async fn inner_step(x: u32) -> u32 {
+    x + 1
+}
+
+#[task]
+async fn outer_step(x: u32) -> Result<u32, TaskRunError> {
+    // A task that submits and awaits another task: under Sequential it must not queue behind itself.
+    inner_step(x).submit().await
+}
+
+#[flow(task_runner = Sequential)]
+async fn nested_sequential() -> Result<u32, FlowError> {
+    Ok(outer_step(1).submit().await?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_submitting_a_task_under_sequential_does_not_hang() {
+    let state = tokio::time::timeout(Duration::from_secs(10), nested_sequential.run())
+        .await
+        .expect("the flow hung");
+    assert_eq!(state.result().unwrap(), 2);
+}
+
+#[flow(task_runner = Concurrent)]
+async fn reports_runner() -> Option<TaskRunner> {
+    flowcore::runner::current()
+}
+
+#[flow(task_runner = Concurrent)]
+async fn parent_of_reporter() -> Option<TaskRunner> {
+    reports_runner.call().await.ok().flatten()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_override_reaches_subflows() {
+    let state = flowcore::runner::with_task_runner(Sequential, parent_of_reporter.run()).await;
+    assert_eq!(state.result().unwrap(), Some(Sequential));
+    assert_eq!(
+        parent_of_reporter.run().await.result().unwrap(),
+        Some(Concurrent)
+    );
+}

@@ -71,7 +71,8 @@ pub fn is_readable_parquet(path: &Path) -> bool {
 }
 
 /// Downloads `url` to `dest` unless `dest` already is a readable parquet file. Returns whether it
-/// downloaded. Shows a progress bar when stderr is a terminal.
+/// downloaded. Shows a progress bar when stderr is a terminal. A connection that cannot be made in
+/// 30 s, or that stalls for 60 s, fails the attempt (so a retry can start).
 pub async fn download(url: &str, dest: &Path) -> Result<bool> {
     if is_readable_parquet(dest) {
         tracing::info!(
@@ -91,7 +92,12 @@ pub async fn download(url: &str, dest: &Path) -> Result<bool> {
     if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
         tokio::fs::create_dir_all(dir).await.map_err(io(dir))?;
     }
-    let response = reqwest::get(url).await.map_err(|e| err(chain(&e)))?;
+    let client = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(30))
+        .read_timeout(std::time::Duration::from_secs(60))
+        .build()
+        .map_err(|e| err(chain(&e)))?;
+    let response = client.get(url).send().await.map_err(|e| err(chain(&e)))?;
     let status = response.status();
     if !status.is_success() {
         return Err(err(format!("the server answered {status}")));

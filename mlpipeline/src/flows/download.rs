@@ -16,8 +16,15 @@ pub async fn download_flow(
     data_dir: PathBuf,
     base_url: String,
 ) -> Result<Vec<PathBuf>, FlowError> {
-    for month in &months {
+    for (i, month) in months.iter().enumerate() {
         crate::download::check_month(month)?;
+        if months[..i].contains(month) {
+            return Err(crate::PipelineError::InvalidParameter {
+                name: "months",
+                message: format!("{month} is listed twice"),
+            }
+            .into());
+        }
     }
     let downloads: Vec<_> = months
         .into_iter()

@@ -185,6 +185,7 @@ pub(crate) async fn run_flow<T: Send + 'static>(
     body: Result<FlowBody<T>, ParameterError>,
 ) -> FlowState<T> {
     crate::logging::init();
+    crate::recording::init();
     let parent = FlowRunContext::current();
     let record = RunRecord::new(RunKind::Flow, crate::names::flow_run_name());
 

@@ -35,8 +35,11 @@
 //! * [`task`] and [`flow`] are the macros; [`TaskCall`], [`TaskFuture`] and [`FlowState`] what they give.
 //! * [`state`]: Prefect's state types. [`record`]: run records ([`TaskRun`], [`FlowRun`]).
 //! * [`event`]: the in-process event sink the runtime reports to. [`logging`]: Prefect-style logs.
+//! * [`store`] (feature `store`, on by default): runs recorded in SQLite or PostgreSQL; [`recording`]
+//!   says where by default, [`config`] holds the settings.
 #![warn(missing_docs)]
 
+pub mod config;
 mod context;
 mod engine;
 pub mod error;
@@ -47,8 +50,11 @@ mod input;
 pub mod logging;
 mod names;
 pub mod record;
+pub mod recording;
 pub mod runner;
 pub mod state;
+#[cfg(feature = "store")]
+pub mod store;
 pub mod task;
 
 pub use error::{FlowRunError, ParameterError, TaskRunError, TaskRunFailure};

@@ -77,6 +77,7 @@ impl<T: Send + 'static> TaskCall<T> {
     /// Creates the task run: names it, records its edges, registers it with the current flow run.
     fn create(&self, ctx: Option<&Arc<FlowRunContext>>) -> Arc<TaskRunMeta> {
         crate::logging::init();
+        crate::recording::init();
         let name = match ctx {
             Some(ctx) => ctx.next_task_run_name(self.spec.name),
             None => engine::standalone_task_run_name(self.spec.name),

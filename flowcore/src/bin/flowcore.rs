@@ -1,0 +1,401 @@
+//! The `flowcore` command-line tool: settings, the run database, and the record of flow runs.
+//!
+//! ```text
+//! flowcore config set api-url http://127.0.0.1:4200/api
+//! flowcore config view
+//! flowcore flow-run ls --state Failed --limit 10
+//! flowcore flow-run inspect complex-jackal
+//! flowcore flow-run logs complex-jackal
+//! flowcore task-run ls --flow-run complex-jackal
+//! flowcore server database reset --yes
+//! ```
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use flowcore::store::{FlowRunFilter, Store, StoredFlowRun};
+
+#[derive(Parser)]
+#[command(
+    name = "flowcore",
+    version,
+    about = "flowcore: settings, the run database, flow runs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Settings in the profile (~/.flowcore/config.json; FLOWCORE_HOME moves it).
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Flow runs in the database.
+    #[command(name = "flow-run")]
+    FlowRun {
+        #[command(subcommand)]
+        action: FlowRunAction,
+    },
+    /// Task runs in the database.
+    #[command(name = "task-run")]
+    TaskRun {
+        #[command(subcommand)]
+        action: TaskRunAction,
+    },
+    /// The server's database.
+    Server {
+        #[command(subcommand)]
+        action: ServerAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Sets `api-url` or `database-url`.
+    Set {
+        /// The setting.
+        key: String,
+        /// Its value.
+        value: String,
+    },
+    /// Shows the settings in force and where they come from.
+    View,
+    /// Removes a setting from the profile.
+    Unset {
+        /// The setting.
+        key: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum FlowRunAction {
+    /// Lists flow runs, newest first.
+    Ls {
+        /// Only runs in this state (name like `Failed`, or type like `FAILED`).
+        #[arg(long)]
+        state: Option<String>,
+        /// Only runs of this flow.
+        #[arg(long)]
+        flow: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows one flow run: parameters, state history, task runs.
+    Inspect {
+        /// The run's id (or a prefix of it) or its name.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prints a flow run's logs (its task runs' included).
+    Logs {
+        /// The run's id (or a prefix of it) or its name.
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TaskRunAction {
+    /// Lists the task runs of a flow run.
+    Ls {
+        /// The flow run's id (or a prefix of it) or its name.
+        #[arg(long = "flow-run")]
+        flow_run: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ServerAction {
+    /// The run database.
+    Database {
+        #[command(subcommand)]
+        action: DatabaseAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum DatabaseAction {
+    /// Drops every record and recreates the schema.
+    Reset {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+fn state_label(run: &StoredFlowRun) -> String {
+    run.state
+        .as_ref()
+        .map_or_else(|| "-".to_string(), |s| s.name.to_string())
+}
+
+fn duration(
+    start: Option<chrono::DateTime<chrono::Utc>>,
+    end: Option<chrono::DateTime<chrono::Utc>>,
+) -> String {
+    match (start, end) {
+        (Some(s), Some(e)) => format!(
+            "{:.3}s",
+            (e - s).num_microseconds().unwrap_or(0) as f64 / 1e6
+        ),
+        (Some(_), None) => "running".into(),
+        _ => "-".into(),
+    }
+}
+
+async fn open() -> anyhow::Result<Store> {
+    let url = flowcore::config::database_url()?;
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(flowcore::config::home())?;
+    }
+    Store::connect(&url)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the run database {url}: {e}"))
+}
+
+async fn find(store: &Store, key: &str) -> anyhow::Result<StoredFlowRun> {
+    store.flow_run(key).await?.ok_or_else(|| {
+        anyhow::anyhow!("no flow run with id or name {key:?} (or the prefix is ambiguous)")
+    })
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match cli.command {
+        Command::Config { action } => match action {
+            ConfigAction::Set { key, value } => {
+                flowcore::config::set(&key, &value)?;
+                writeln!(
+                    out,
+                    "Set {key} = {value} in {}",
+                    flowcore::config::profile_path().display()
+                )?;
+            }
+            ConfigAction::Unset { key } => {
+                if flowcore::config::unset(&key)? {
+                    writeln!(out, "Unset {key}")?;
+                } else {
+                    writeln!(out, "{key} was not set")?;
+                }
+            }
+            ConfigAction::View => {
+                writeln!(
+                    out,
+                    "profile: {}",
+                    flowcore::config::profile_path().display()
+                )?;
+                let profile = flowcore::config::load()?;
+                for key in flowcore::config::KEYS {
+                    let env = format!("FLOWCORE_{}", key.replace('-', "_").to_ascii_uppercase());
+                    match (
+                        std::env::var(&env).ok().filter(|v| !v.is_empty()),
+                        profile.get(*key),
+                    ) {
+                        (Some(v), _) => writeln!(out, "{key} = {v} (from {env})")?,
+                        (None, Some(v)) => writeln!(out, "{key} = {v} (from profile)")?,
+                        (None, None) if *key == "database-url" => writeln!(
+                            out,
+                            "{key} = {} (default)",
+                            flowcore::config::database_url()?
+                        )?,
+                        (None, None) => writeln!(out, "{key} is not set")?,
+                    }
+                }
+                if flowcore::recording::disabled() {
+                    writeln!(out, "recording is off (FLOWCORE_RECORD)")?;
+                }
+            }
+        },
+        Command::FlowRun { action } => {
+            let store = open().await?;
+            match action {
+                FlowRunAction::Ls {
+                    state,
+                    flow,
+                    limit,
+                    json,
+                } => {
+                    let runs = store
+                        .flow_runs(&FlowRunFilter {
+                            state,
+                            flow,
+                            name_contains: None,
+                            limit: Some(limit),
+                        })
+                        .await?;
+                    if json {
+                        writeln!(out, "{}", serde_json::to_string_pretty(&runs)?)?;
+                    } else if runs.is_empty() {
+                        writeln!(out, "No flow runs. Run a flow to get started.")?;
+                    } else {
+                        writeln!(
+                            out,
+                            "{:<36}  {:<34}  {:<12}  {:<24}  {:>9}  {:>5}",
+                            "ID", "FLOW › RUN", "STATE", "STARTED", "DURATION", "TASKS"
+                        )?;
+                        for r in &runs {
+                            writeln!(
+                                out,
+                                "{:<36}  {:<34}  {:<12}  {:<24}  {:>9}  {:>5}",
+                                r.id,
+                                format!("{} › {}", r.flow_name, r.name),
+                                state_label(r),
+                                r.start_time.map_or("-".into(), |t| t
+                                    .format("%Y-%m-%d %H:%M:%S")
+                                    .to_string()),
+                                duration(r.start_time, r.end_time),
+                                r.task_run_count
+                            )?;
+                        }
+                    }
+                }
+                FlowRunAction::Inspect { id, json } => {
+                    let run = find(&store, &id).await?;
+                    let states = store.states(run.id).await?;
+                    let tasks = store.task_runs(run.id).await?;
+                    if json {
+                        let value = serde_json::json!({"flow_run": run, "states": states, "task_runs": tasks});
+                        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+                    } else {
+                        writeln!(out, "{} › {}  ({})", run.flow_name, run.name, run.id)?;
+                        if let Some(s) = &run.state {
+                            writeln!(out, "state:      {s}")?;
+                        }
+                        writeln!(out, "parameters: {}", run.parameters)?;
+                        writeln!(out, "tags:       {}", run.tags.join(", "))?;
+                        writeln!(
+                            out,
+                            "duration:   {}",
+                            duration(run.start_time, run.end_time)
+                        )?;
+                        writeln!(out, "history:")?;
+                        for s in &states {
+                            writeln!(out, "  {}  {s}", s.timestamp.format("%H:%M:%S%.3f"))?;
+                        }
+                        writeln!(out, "task runs:")?;
+                        for t in &tasks {
+                            let state = t.state.as_ref().map_or("-".to_string(), |s| s.to_string());
+                            let inputs: Vec<String> = t
+                                .inputs
+                                .iter()
+                                .map(|(p, up, _)| {
+                                    let name = tasks
+                                        .iter()
+                                        .find(|x| x.id == *up)
+                                        .map_or(up.to_string(), |x| x.name.clone());
+                                    format!("{p}←{name}")
+                                })
+                                .collect();
+                            writeln!(
+                                out,
+                                "  {:<30} {state}  attempts={}  {}",
+                                t.name,
+                                t.attempts,
+                                inputs.join(", ")
+                            )?;
+                        }
+                    }
+                }
+                FlowRunAction::Logs { id } => {
+                    let run = find(&store, &id).await?;
+                    let tasks = store.task_runs(run.id).await?;
+                    for log in store.logs(run.id).await? {
+                        let who = if log.run_id == run.id {
+                            format!("Flow run '{}'", run.name)
+                        } else {
+                            let name = tasks
+                                .iter()
+                                .find(|t| t.id == log.run_id)
+                                .map_or(log.run_id.to_string(), |t| t.name.clone());
+                            format!("Task run '{name}'")
+                        };
+                        let local = log.timestamp.with_timezone(&chrono::Local);
+                        writeln!(
+                            out,
+                            "{} | {:<7} | {who} - {}",
+                            local.format("%H:%M:%S%.3f"),
+                            log.level,
+                            log.message
+                        )?;
+                    }
+                }
+            }
+        }
+        Command::TaskRun {
+            action: TaskRunAction::Ls { flow_run, json },
+        } => {
+            let store = open().await?;
+            let run = find(&store, &flow_run).await?;
+            let tasks = store.task_runs(run.id).await?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&tasks)?)?;
+            } else {
+                writeln!(
+                    out,
+                    "{:<36}  {:<30}  {:<14}  {:>8}  {:>9}",
+                    "ID", "NAME", "STATE", "ATTEMPTS", "DURATION"
+                )?;
+                for t in &tasks {
+                    writeln!(
+                        out,
+                        "{:<36}  {:<30}  {:<14}  {:>8}  {:>9}",
+                        t.id,
+                        t.name,
+                        t.state
+                            .as_ref()
+                            .map_or("-".to_string(), |s| s.name.to_string()),
+                        t.attempts,
+                        duration(t.start_time, t.end_time)
+                    )?;
+                }
+            }
+        }
+        Command::Server {
+            action:
+                ServerAction::Database {
+                    action: DatabaseAction::Reset { yes },
+                },
+        } => {
+            let url = flowcore::config::database_url()?;
+            if !yes {
+                if !std::io::stdin().is_terminal() {
+                    anyhow::bail!("refusing to reset {url} without confirmation: pass --yes");
+                }
+                write!(out, "Drop every record in {url}? [y/N] ")?;
+                out.flush()?;
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer)?;
+                if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                    writeln!(out, "Aborted.")?;
+                    return Ok(());
+                }
+            }
+            open().await?.reset().await?;
+            writeln!(out, "Reset the database {url}.")?;
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Settings: a profile file under the flowcore home folder, overridable by environment variables.
+//!
+//! The home folder is `FLOWCORE_HOME`, or `~/.flowcore`. The profile is `config.json` there, holding
+//! `api-url` and `database-url`. `FLOWCORE_API_URL` and `FLOWCORE_DATABASE_URL` override the file.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The settings a profile may hold.
+pub const KEYS: &[&str] = &["api-url", "database-url"];
+
+/// The flowcore home folder.
+pub fn home() -> PathBuf {
+    if let Some(h) = std::env::var_os("FLOWCORE_HOME") {
+        return PathBuf::from(h);
+    }
+    let base = std::env::var_os("HOME")
+        .or_else(|| std::env::var_os("USERPROFILE"))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join(".flowcore")
+}
+
+/// The profile file.
+pub fn profile_path() -> PathBuf {
+    home().join("config.json")
+}
+
+/// Why a setting could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Not a setting flowcore knows.
+    #[error("unknown setting `{0}`; the settings are: api-url, database-url")]
+    UnknownKey(String),
+    /// The profile file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The profile file is not valid.
+    #[error("{path}: not a valid profile: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The settings in the profile file (empty when there is none).
+pub fn load() -> Result<BTreeMap<String, String>, ConfigError> {
+    let path = profile_path();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path,
+            message: e.to_string(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(source) => Err(ConfigError::Io { path, source }),
+    }
+}
+
+fn check(key: &str) -> Result<(), ConfigError> {
+    if KEYS.contains(&key) {
+        Ok(())
+    } else {
+        Err(ConfigError::UnknownKey(key.to_string()))
+    }
+}
+
+fn save(settings: &BTreeMap<String, String>) -> Result<(), ConfigError> {
+    let path = profile_path();
+    let io = |source| ConfigError::Io {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(home()).map_err(io)?;
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_string_pretty(settings).expect("strings serialize");
+    std::fs::write(&tmp, text + "\n").map_err(io)?;
+    std::fs::rename(&tmp, &path).map_err(io)
+}
+
+/// Sets a setting in the profile.
+pub fn set(key: &str, value: &str) -> Result<(), ConfigError> {
+    check(key)?;
+    let mut settings = load()?;
+    settings.insert(key.to_string(), value.to_string());
+    save(&settings)
+}
+
+/// Removes a setting from the profile. Returns whether it was set.
+pub fn unset(key: &str) -> Result<bool, ConfigError> {
+    check(key)?;
+    let mut settings = load()?;
+    let was = settings.remove(key).is_some();
+    save(&settings)?;
+    Ok(was)
+}
+
+/// The value in force for a setting: the environment (`FLOWCORE_API_URL`, `FLOWCORE_DATABASE_URL`),
+/// else the profile.
+pub fn get(key: &str) -> Result<Option<String>, ConfigError> {
+    check(key)?;
+    let env = format!("FLOWCORE_{}", key.replace('-', "_").to_ascii_uppercase());
+    if let Ok(v) = std::env::var(&env) {
+        if !v.is_empty() {
+            return Ok(Some(v));
+        }
+    }
+    Ok(load()?.get(key).cloned())
+}
+
+/// The database runs are recorded in: `database-url`, else the embedded SQLite file
+/// `{home}/flowcore.db`.
+#[cfg(feature = "store")]
+pub fn database_url() -> Result<String, ConfigError> {
+    Ok(match get("database-url")? {
+        Some(url) => url,
+        None => crate::store::sqlite_url(&home().join("flowcore.db")),
+    })
+}

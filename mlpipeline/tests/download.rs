@@ -59,6 +59,18 @@ async fn serve(fail_first: usize, body: Vec<u8>) -> (SocketAddr, Arc<AtomicUsize
     (addr, requests)
 }
 
+/// Runs the download flow for `month` into `dir` against `base`.
+async fn download(
+    month: &str,
+    color: TaxiColor,
+    dir: &Path,
+    base: String,
+) -> flowcore::FlowState<Vec<std::path::PathBuf>> {
+    download_flow
+        .run(vec![month.into()], color, dir.to_path_buf(), base)
+        .await
+}
+
 fn fixture() -> Vec<u8> {
     std::fs::read(
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -71,14 +83,13 @@ fn fixture() -> Vec<u8> {
 async fn a_failing_server_is_retried_and_the_retries_are_in_the_state_history() {
     let (addr, requests) = serve(2, fixture()).await;
     let dir = tempfile::tempdir().unwrap();
-    let state = download_flow
-        .run(
-            vec!["2021-01".into()],
-            TaxiColor::Yellow,
-            dir.path().to_path_buf(),
-            format!("http://{addr}/trip-data"),
-        )
-        .await;
+    let state = download(
+        "2021-01",
+        TaxiColor::Yellow,
+        dir.path(),
+        format!("http://{addr}/trip-data"),
+    )
+    .await;
     assert!(state.is_completed(), "{:?}", state.message());
     let paths = state.output().unwrap().clone();
     assert_eq!(paths, [dir.path().join("yellow_tripdata_2021-01.parquet")]);
@@ -104,14 +115,13 @@ async fn a_failing_server_is_retried_and_the_retries_are_in_the_state_history() 
     );
 
     // A second run finds the file and does not ask the server again.
-    let state = download_flow
-        .run(
-            vec!["2021-01".into()],
-            TaxiColor::Yellow,
-            dir.path().to_path_buf(),
-            format!("http://{addr}/trip-data"),
-        )
-        .await;
+    let state = download(
+        "2021-01",
+        TaxiColor::Yellow,
+        dir.path(),
+        format!("http://{addr}/trip-data"),
+    )
+    .await;
     assert!(state.is_completed());
     assert_eq!(requests.load(Ordering::SeqCst), 3);
 }
@@ -120,14 +130,13 @@ async fn a_failing_server_is_retried_and_the_retries_are_in_the_state_history() 
 async fn a_download_that_is_not_parquet_fails_and_leaves_nothing_behind() {
     let (addr, _) = serve(0, b"<html>this is not parquet</html>".to_vec()).await;
     let dir = tempfile::tempdir().unwrap();
-    let state = download_flow
-        .run(
-            vec!["2021-01".into()],
-            TaxiColor::Yellow,
-            dir.path().to_path_buf(),
-            format!("http://{addr}/trip-data"),
-        )
-        .await;
+    let state = download(
+        "2021-01",
+        TaxiColor::Yellow,
+        dir.path(),
+        format!("http://{addr}/trip-data"),
+    )
+    .await;
     assert!(state.is_failed());
     let message = state.message().unwrap();
     assert!(message.contains("not a readable parquet file"), "{message}");
@@ -146,14 +155,13 @@ async fn a_download_that_is_not_parquet_fails_and_leaves_nothing_behind() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_month_fails_naming_it() {
     let dir = tempfile::tempdir().unwrap();
-    let state = download_flow
-        .run(
-            vec!["2021-13".into()],
-            TaxiColor::Green,
-            dir.path().to_path_buf(),
-            "http://127.0.0.1:9/unused".into(),
-        )
-        .await;
+    let state = download(
+        "2021-13",
+        TaxiColor::Green,
+        dir.path(),
+        "http://127.0.0.1:9/unused".into(),
+    )
+    .await;
     assert!(state.is_failed());
     assert!(
         state

@@ -143,6 +143,16 @@ struct Current {
     end_time: Option<DateTime<Utc>>,
 }
 
+/// Every flow run with its current state and task-run count: what flow-run reads select from.
+fn flow_run_select() -> String {
+    format!(
+        "SELECT r.id, r.name, r.flow_name, r.version, r.parameters, r.tags, r.parent_flow_run_id, \
+         r.created, {CURRENT_STATE}, \
+         (SELECT COUNT(*) FROM task_runs t WHERE t.flow_run_id = r.id) AS task_run_count \
+         FROM flow_runs r"
+    )
+}
+
 /// Filters for [`Store::flow_runs`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlowRunFilter {
@@ -547,12 +557,7 @@ impl Store {
         &self,
         filter: &FlowRunFilter,
     ) -> Result<Vec<StoredFlowRun>, StoreError> {
-        let mut sql = format!(
-            "SELECT * FROM (SELECT r.id, r.name, r.flow_name, r.version, r.parameters, r.tags, \
-             r.parent_flow_run_id, r.created, {CURRENT_STATE}, \
-             (SELECT COUNT(*) FROM task_runs t WHERE t.flow_run_id = r.id) AS task_run_count \
-             FROM flow_runs r) q WHERE 1 = 1"
-        );
+        let mut sql = format!("SELECT * FROM ({}) q WHERE 1 = 1", flow_run_select());
         let mut binds: Vec<String> = Vec::new();
         if let Some(state) = &filter.state {
             sql.push_str(" AND (LOWER(q.state_name) = LOWER(?) OR LOWER(q.state_type) = LOWER(?))");
@@ -583,10 +588,8 @@ impl Store {
     /// One flow run by id (or by a unique prefix of it, or by its readable name).
     pub async fn flow_run(&self, key: &str) -> Result<Option<StoredFlowRun>, StoreError> {
         let sql = format!(
-            "SELECT r.id, r.name, r.flow_name, r.version, r.parameters, r.tags, r.parent_flow_run_id, \
-             r.created, {CURRENT_STATE}, \
-             (SELECT COUNT(*) FROM task_runs t WHERE t.flow_run_id = r.id) AS task_run_count \
-             FROM flow_runs r WHERE r.id LIKE ? OR r.name = ? ORDER BY r.created DESC LIMIT 2"
+            "SELECT * FROM ({}) q WHERE q.id LIKE ? OR q.name = ? ORDER BY q.created DESC LIMIT 2",
+            flow_run_select()
         );
         let sql = self.sql(&sql);
         let rows = sqlx::query(&sql)

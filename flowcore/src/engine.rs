@@ -187,12 +187,16 @@ pub(crate) async fn run_flow<T: Send + 'static>(
     crate::logging::init();
     crate::recording::init();
     let parent = FlowRunContext::current();
-    let record = RunRecord::new(RunKind::Flow, crate::names::flow_run_name());
+    let record = RunRecord::new(RunKind::Flow, crate::names::flow_run_name(), None);
 
     // A subflow stands as a task run in its parent's graph.
     let placeholder = parent.as_ref().map(|parent| {
         let meta = Arc::new(TaskRunMeta {
-            record: RunRecord::new(RunKind::Task, parent.next_task_run_name(spec.name)),
+            record: RunRecord::new(
+                RunKind::Task,
+                parent.next_task_run_name(spec.name),
+                Some(parent.meta.record.id()),
+            ),
             task_name: spec.name,
             flow_run_id: Some(parent.meta.record.id()),
             tags: spec.tags.iter().map(|t| t.to_string()).collect(),

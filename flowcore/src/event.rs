@@ -36,6 +36,10 @@ pub struct RunRef {
     pub id: Uuid,
     /// The run's readable name.
     pub name: Arc<str>,
+    /// The flow run this run belongs to: itself for a flow run, the enclosing flow run for a task run
+    /// (`None` for a task run outside any flow).
+    #[serde(default)]
+    pub flow_run_id: Option<Uuid>,
 }
 
 impl RunRef {
@@ -317,7 +321,7 @@ fn lifecycle_log(event: &Event, out: &mut String) -> Option<LogRecord> {
             ..
         } => (
             run,
-            Some(run.id),
+            run.flow_run_id,
             LogLevel::Info,
             format!("Beginning flow run '{}' for flow '{}'", run.name, flow_name),
             *created,
@@ -336,7 +340,7 @@ fn lifecycle_log(event: &Event, out: &mut String) -> Option<LogRecord> {
             } else {
                 return None;
             };
-            (run, None, level, message, state.timestamp)
+            (run, run.flow_run_id, level, message, state.timestamp)
         }
         _ => return None,
     };

@@ -55,12 +55,18 @@ pub(crate) struct RunRecord {
 }
 
 impl RunRecord {
-    pub(crate) fn new(kind: RunKind, name: String) -> Arc<RunRecord> {
+    /// A new run. `flow_run_id` is the flow run a task run belongs to; a flow run belongs to itself.
+    pub(crate) fn new(kind: RunKind, name: String, flow_run_id: Option<Uuid>) -> Arc<RunRecord> {
+        let id = Uuid::now_v7();
         Arc::new(RunRecord {
             run: RunRef {
                 kind,
-                id: Uuid::now_v7(),
+                id,
                 name: name.into(),
+                flow_run_id: match kind {
+                    RunKind::Flow => Some(id),
+                    RunKind::Task => flow_run_id,
+                },
             },
             progress: Mutex::new(Progress {
                 history: Vec::with_capacity(4),

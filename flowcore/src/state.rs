@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 /// The coarse kind of a [`State`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum StateType {
     /// Waiting for a start time (scheduled runs, and tasks waiting between retries).
@@ -62,11 +63,13 @@ impl fmt::Display for StateType {
 
 /// One state of a flow run or task run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct State {
     /// The coarse kind.
     #[serde(rename = "type")]
     pub kind: StateType,
     /// The refined name, e.g. `"AwaitingRetry"` or `"Completed"`.
+    #[cfg_attr(feature = "server", schema(value_type = String))]
     pub name: Cow<'static, str>,
     /// What happened, for people: the error of a failed run, the reason of a retry.
     pub message: Option<String>,

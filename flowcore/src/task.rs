@@ -83,7 +83,7 @@ impl<T: Send + 'static> TaskCall<T> {
             None => engine::standalone_task_run_name(self.spec.name),
         };
         let meta = Arc::new(TaskRunMeta {
-            record: RunRecord::new(RunKind::Task, name),
+            record: RunRecord::new(RunKind::Task, name, ctx.map(|c| c.meta.record.id())),
             task_name: self.spec.name,
             flow_run_id: ctx.map(|c| c.meta.record.id()),
             tags: self.spec.tags.iter().map(|t| t.to_string()).collect(),

@@ -99,7 +99,7 @@ async fn exercise(store: &Store) {
 
     let failed = store
         .flow_runs(&FlowRunFilter {
-            state: Some("failed".into()),
+            states: vec!["failed".into()],
             ..Default::default()
         })
         .await
@@ -116,7 +116,7 @@ async fn exercise(store: &Store) {
         .contains("cannot handle 4"));
     let by_flow = store
         .flow_runs(&FlowRunFilter {
-            flow: Some("Stored flow".into()),
+            flows: vec!["Stored flow".into()],
             ..Default::default()
         })
         .await
@@ -128,7 +128,11 @@ async fn exercise(store: &Store) {
     assert_eq!(tasks[0].name, "flaky_step-0");
     assert_eq!(
         tasks[1].inputs,
-        vec![("x".to_string(), tasks[0].id, "parameter".to_string())]
+        vec![flowcore::store::StoredInput {
+            parameter: "x".to_string(),
+            upstream_id: tasks[0].id,
+            kind: "parameter".to_string()
+        }]
     );
     // Every attempt is in the history.
     let history: Vec<String> = store

@@ -229,10 +229,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 } => {
                     let runs = store
                         .flow_runs(&FlowRunFilter {
-                            state,
-                            flow,
-                            name_contains: None,
+                            states: state.into_iter().collect(),
+                            flows: flow.into_iter().collect(),
                             limit: Some(limit),
+                            ..FlowRunFilter::default()
                         })
                         .await?;
                     if json {
@@ -290,12 +290,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                             let inputs: Vec<String> = t
                                 .inputs
                                 .iter()
-                                .map(|(p, up, _)| {
+                                .map(|input| {
                                     let name = tasks
                                         .iter()
-                                        .find(|x| x.id == *up)
-                                        .map_or(up.to_string(), |x| x.name.clone());
-                                    format!("{p}←{name}")
+                                        .find(|x| x.id == input.upstream_id)
+                                        .map_or(input.upstream_id.to_string(), |x| x.name.clone());
+                                    format!("{}←{name}", input.parameter)
                                 })
                                 .collect();
                             writeln!(

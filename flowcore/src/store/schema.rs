@@ -1,51 +1,83 @@
-//! The database schema, created at start-up for SQLite and PostgreSQL alike.
+//! The database schema and its migrations, run at start-up for SQLite and PostgreSQL alike.
 //!
-//! Run tables are insert-only: a run's current state, attempts, start and end are derived from its
-//! `states` rows, so recording a transition is one appended row, never an update.
+//! Runs carry their current state in columns (state, start, end, attempts) and their whole state
+//! history as newline-separated JSON in `history`: recording a task run that starts and finishes
+//! within one batch is one row, and a later transition is one `UPDATE` that appends to the history.
+//! Logs are appended rows. `batches` remembers which reported batches were written, so a client that
+//! resends a batch after a lost answer writes nothing twice.
 
 use super::Backend;
 
 /// The schema version this build writes.
-pub(crate) const VERSION: i64 = 1;
+pub(crate) const VERSION: i64 = 2;
 
-/// The statements that create version 1 of the schema.
-pub(crate) fn statements(backend: Backend) -> Vec<String> {
-    let serial = match backend {
-        Backend::Sqlite => "INTEGER PRIMARY KEY",
-        Backend::Postgres => "BIGSERIAL PRIMARY KEY",
-    };
+/// The columns every run table has for its current state and history.
+const STATE_COLUMNS: &str = "state_type TEXT, state_name TEXT, state_message TEXT, \
+     state_time TEXT, start_time TEXT, end_time TEXT, attempts BIGINT NOT NULL DEFAULT 0, \
+     history TEXT NOT NULL DEFAULT ''";
+
+/// The statements that create the current schema on an empty database.
+pub(crate) fn create(backend: Backend) -> Vec<String> {
+    let serial = serial(backend);
     vec![
         "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)".into(),
         "CREATE TABLE IF NOT EXISTS flows (name TEXT PRIMARY KEY, created TEXT NOT NULL)".into(),
-        "CREATE TABLE IF NOT EXISTS flow_runs (id TEXT PRIMARY KEY, flow_name TEXT NOT NULL, \
-         name TEXT NOT NULL, version TEXT, parameters TEXT NOT NULL, tags TEXT NOT NULL, \
-         parent_flow_run_id TEXT, parent_task_run_id TEXT, deployment_id TEXT, \
-         work_queue_name TEXT, created TEXT NOT NULL)"
-            .into(),
-        "CREATE TABLE IF NOT EXISTS task_runs (id TEXT PRIMARY KEY, flow_run_id TEXT, \
-         task_name TEXT NOT NULL, name TEXT NOT NULL, tags TEXT NOT NULL, created TEXT NOT NULL)"
-            .into(),
-        "CREATE TABLE IF NOT EXISTS task_inputs (task_run_id TEXT NOT NULL, parameter TEXT NOT NULL, \
-         upstream_id TEXT NOT NULL, kind TEXT NOT NULL)"
-            .into(),
         format!(
-            "CREATE TABLE IF NOT EXISTS states (seq {serial}, run_id TEXT NOT NULL, \
-             run_kind TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, message TEXT, \
-             timestamp TEXT NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS flow_runs (id TEXT PRIMARY KEY, flow_name TEXT NOT NULL, \
+             name TEXT NOT NULL, version TEXT, parameters TEXT NOT NULL, tags TEXT NOT NULL, \
+             parent_flow_run_id TEXT, parent_task_run_id TEXT, deployment_id TEXT, \
+             work_queue_name TEXT, created TEXT NOT NULL, {STATE_COLUMNS})"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS task_runs (id TEXT PRIMARY KEY, flow_run_id TEXT, \
+             task_name TEXT NOT NULL, name TEXT NOT NULL, tags TEXT NOT NULL, \
+             inputs TEXT NOT NULL DEFAULT '[]', created TEXT NOT NULL, {STATE_COLUMNS})"
         ),
         format!(
             "CREATE TABLE IF NOT EXISTS logs (seq {serial}, run_id TEXT NOT NULL, \
              run_kind TEXT NOT NULL, flow_run_id TEXT, level TEXT NOT NULL, target TEXT NOT NULL, \
              message TEXT NOT NULL, timestamp TEXT NOT NULL)"
         ),
-        "CREATE INDEX IF NOT EXISTS states_run ON states (run_id, seq)".into(),
-        "CREATE INDEX IF NOT EXISTS logs_run ON logs (run_id, seq)".into(),
+        "CREATE TABLE IF NOT EXISTS batches (id TEXT PRIMARY KEY, received TEXT NOT NULL)".into(),
         "CREATE INDEX IF NOT EXISTS logs_flow_run ON logs (flow_run_id, seq)".into(),
         "CREATE INDEX IF NOT EXISTS task_runs_flow_run ON task_runs (flow_run_id)".into(),
-        "CREATE INDEX IF NOT EXISTS task_inputs_task_run ON task_inputs (task_run_id)".into(),
         "CREATE INDEX IF NOT EXISTS flow_runs_created ON flow_runs (created)".into(),
+        "CREATE INDEX IF NOT EXISTS flow_runs_flow ON flow_runs (flow_name, created)".into(),
+        "CREATE INDEX IF NOT EXISTS flow_runs_parent_task ON flow_runs (parent_task_run_id)".into(),
     ]
 }
+
+fn serial(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "INTEGER PRIMARY KEY",
+        Backend::Postgres => "BIGSERIAL PRIMARY KEY",
+    }
+}
+
+/// Version 1 → 2, the part SQL does: new columns (filled by the store from the old `states` and
+/// `task_inputs` tables before they are dropped) and the logs' flow-run ids.
+pub(crate) fn v1_to_v2_columns() -> Vec<String> {
+    let mut out = Vec::new();
+    for table in ["flow_runs", "task_runs"] {
+        for column in STATE_COLUMNS.split(", ") {
+            out.push(format!("ALTER TABLE {table} ADD COLUMN {column}"));
+        }
+    }
+    out.push("ALTER TABLE task_runs ADD COLUMN inputs TEXT NOT NULL DEFAULT '[]'".into());
+    out.push(
+        "UPDATE logs SET flow_run_id = (SELECT t.flow_run_id FROM task_runs t \
+         WHERE t.id = logs.run_id) WHERE flow_run_id IS NULL AND run_kind = 'task'"
+            .into(),
+    );
+    out
+}
+
+/// Version 1 → 2, after the data moved: the old tables and indexes go.
+pub(crate) const V1_DROPPED: &[&str] = &[
+    "DROP INDEX IF EXISTS logs_run",
+    "DROP TABLE IF EXISTS task_inputs",
+    "DROP TABLE IF EXISTS states",
+];
 
 /// The tables, in an order that can be dropped.
 pub(crate) const TABLES: &[&str] = &[
@@ -55,5 +87,39 @@ pub(crate) const TABLES: &[&str] = &[
     "task_runs",
     "flow_runs",
     "flows",
+    "batches",
     "schema_version",
 ];
+
+/// Version 1 of the schema, kept to test the migration from it.
+#[cfg(test)]
+pub(crate) fn v1(backend: Backend) -> Vec<String> {
+    let serial = serial(backend);
+    vec![
+        "CREATE TABLE schema_version (version BIGINT NOT NULL)".into(),
+        "INSERT INTO schema_version (version) VALUES (1)".into(),
+        "CREATE TABLE flows (name TEXT PRIMARY KEY, created TEXT NOT NULL)".into(),
+        "CREATE TABLE flow_runs (id TEXT PRIMARY KEY, flow_name TEXT NOT NULL, \
+         name TEXT NOT NULL, version TEXT, parameters TEXT NOT NULL, tags TEXT NOT NULL, \
+         parent_flow_run_id TEXT, parent_task_run_id TEXT, deployment_id TEXT, \
+         work_queue_name TEXT, created TEXT NOT NULL)"
+            .into(),
+        "CREATE TABLE task_runs (id TEXT PRIMARY KEY, flow_run_id TEXT, \
+         task_name TEXT NOT NULL, name TEXT NOT NULL, tags TEXT NOT NULL, created TEXT NOT NULL)"
+            .into(),
+        "CREATE TABLE task_inputs (task_run_id TEXT NOT NULL, parameter TEXT NOT NULL, \
+         upstream_id TEXT NOT NULL, kind TEXT NOT NULL)"
+            .into(),
+        format!(
+            "CREATE TABLE states (seq {serial}, run_id TEXT NOT NULL, \
+             run_kind TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, message TEXT, \
+             timestamp TEXT NOT NULL)"
+        ),
+        format!(
+            "CREATE TABLE logs (seq {serial}, run_id TEXT NOT NULL, \
+             run_kind TEXT NOT NULL, flow_run_id TEXT, level TEXT NOT NULL, target TEXT NOT NULL, \
+             message TEXT NOT NULL, timestamp TEXT NOT NULL)"
+        ),
+        "CREATE INDEX logs_run ON logs (run_id, seq)".into(),
+    ]
+}

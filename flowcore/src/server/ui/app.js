@@ -298,7 +298,10 @@
     return d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
   }
 
+  // A round step for a duration axis (seconds): 1-2-5 below a minute, clock-like above.
+  const DURATION_STEPS = [60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
   function niceStep(raw) {
+    if (raw > 30) return DURATION_STEPS.find((s) => s >= raw) ?? Math.ceil(raw / 86400) * 86400;
     const exp = Math.floor(Math.log10(raw));
     const f = raw / 10 ** exp;
     return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * 10 ** exp;
@@ -395,21 +398,48 @@
     }
 
     const { W, H, colGap, layerGap, rowGap, maxRows, pad: P } = GRAPH;
+    // A wrapped layer is filled row by row, so its order still runs top to bottom.
     const shape = (L) => { const cols = Math.ceil(L.length / maxRows); return { cols, rows: Math.ceil(L.length / cols) }; };
     const totalRows = Math.max(1, ...layers.map((L) => shape(L).rows));
     const xy = new Array(n);
     let x = P;
     for (const L of layers) {
       const { cols, rows } = shape(L);
+      const yOff = ((totalRows - rows) * (H + rowGap)) / 2;
       L.forEach((v, i) => {
-        const col = Math.floor(i / rows);
-        const inCol = Math.min(rows, L.length - col * rows);
-        const yOff = ((totalRows - inCol) * (H + rowGap)) / 2;
-        xy[v] = { x: x + col * (W + colGap), y: P + yOff + (i % rows) * (H + rowGap) };
+        const col = i % cols;
+        xy[v] = { x: x + col * (W + colGap), y: P + yOff + Math.floor(i / cols) * (H + rowGap), col, cols, left: x };
       });
-      x += cols * W + (cols - 1) * colGap + layerGap;
+      x += cols * W + (cols - 1) * colGap;
+      for (const v of L) xy[v].right = x;
+      x += layerGap;
     }
     return { xy, links, width: x - layerGap + P, height: 2 * P + totalRows * H + (totalRows - 1) * rowGap };
+  }
+
+  // Edge path. In a wrapped layer an edge leaving a node that is not in the last sub-column (or
+  // entering one not in the first) runs along the gap between rows, not through sibling nodes.
+  function edgePath(a, b) {
+    const { W, H, colGap, rowGap } = GRAPH;
+    let x = a.x + W;
+    let y = a.y + H / 2;
+    let d = `M${x},${y}`;
+    if (a.col < a.cols - 1) {
+      const lane = a.y + H + rowGap / 2;
+      d += ` C${x + colGap * 0.7},${y} ${x + colGap * 0.3},${lane} ${x + colGap},${lane} H${a.right}`;
+      x = a.right;
+      y = lane;
+    }
+    const x2 = b.x - 1;
+    const y2 = b.y + H / 2;
+    const ex = b.col > 0 ? b.left : x2;
+    const ey = b.col > 0 ? b.y - rowGap / 2 : y2;
+    const dx = Math.max(24, Math.abs(ex - x) / 2);
+    d += ` C${x + dx},${y} ${ex - dx},${ey} ${ex},${ey}`;
+    if (b.col > 0) {
+      d += ` H${b.x - colGap} C${b.x - colGap * 0.3},${ey} ${b.x - colGap * 0.7},${y2} ${x2},${y2}`;
+    }
+    return d;
   }
 
   function graphChart(graph) {
@@ -422,15 +452,8 @@
       <defs><marker id="fc-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerUnits="userSpaceOnUse" markerWidth="8" markerHeight="8" orient="auto">
       <path d="M0,0 L10,5 L0,10 z" class="arrow-head"/></marker></defs>`;
     for (const l of links) {
-      const a = xy[l.s];
-      const b = xy[l.t];
-      const x1 = a.x + W;
-      const y1 = a.y + H / 2;
-      const x2 = b.x - 1;
-      const y2 = b.y + H / 2;
-      const dx = Math.max(24, Math.abs(x2 - x1) / 2);
       const tip = `${nodes[l.s].name} → ${nodes[l.t].name}${l.params.length ? ` (${l.params.join(', ')})` : ''}${l.waitOnly ? ' · wait_for' : ''}`;
-      svg += `<path class="graph-edge${l.waitOnly ? ' wait-for' : ''}" d="M${x1},${y1} C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2},${y2}" marker-end="url(#fc-arrow)"><title>${escape(tip)}</title></path>`;
+      svg += `<path class="graph-edge${l.waitOnly ? ' wait-for' : ''}" d="${edgePath(xy[l.s], xy[l.t])}" marker-end="url(#fc-arrow)"><title>${escape(tip)}</title></path>`;
     }
     nodes.forEach((nd, i) => {
       const { x, y } = xy[i];
@@ -550,16 +573,14 @@
     }
 
     skeleton() {
-      const heading = this.flow == null
-        ? '<h1>Flow Runs</h1>'
-        : `<nav class="breadcrumb" data-testid="breadcrumb"><a href="#/flows">Flows</a><span class="sep">›</span><span>${escape(this.flow)}</span></nav>
-           <h1>${escape(this.flow)}</h1>`;
+      const crumb = this.flow == null ? '' : `<nav class="breadcrumb" data-testid="breadcrumb"><a href="#/flows">Flows</a> <span class="sep">›</span> <span>${escape(this.flow)}</span></nav>`;
+      const heading = `<h1>${escape(this.flow == null ? 'Flow Runs' : this.flow)}</h1>`;
       const multis = MULTI_FILTERS.filter(([key]) => !(key === 'flow' && this.flow != null)).map(([key, label]) => `
         <details class="multi" data-key="${key}" data-testid="filter-${key.replace('_', '-')}">
           <summary><span class="multi-label">${label}</span> <span class="multi-value" data-part="sum-${key}">All</span></summary>
           <div class="multi-menu" data-part="menu-${key}"></div>
         </details>`).join('');
-      return `<div class="page-head">${heading}<span class="run-count" data-testid="run-count" data-part="count"></span></div>
+      return `${crumb}<div class="page-head">${heading}<span class="run-count" data-testid="run-count" data-part="count"></span></div>
         <form class="filters" data-part="filters" autocomplete="off">
           <label class="field">From <input type="datetime-local" name="since" data-testid="filter-since"></label>
           <label class="field">Until <input type="datetime-local" name="until" data-testid="filter-until"></label>
@@ -616,7 +637,6 @@
       const name = form.elements.name.value.trim();
       if (name) q.set('name', name);
       if (form.elements.sort.value === 'oldest') q.set('sort', 'oldest');
-      if (this.query.get('level')) q.set('level', this.query.get('level'));
       updateQuery(this, q, push);
     }
 
@@ -667,7 +687,7 @@
       return { runs, options };
     }
 
-    isActive() { return !!this.data && this.data.runs.results.some((r) => !isFinal(r.state)); }
+    isActive() { return !!this.data && (this.data.runs.results || []).some((r) => !isFinal(r.state)); }
 
     render() {
       const { runs, options } = this.data;
@@ -713,7 +733,7 @@
     ].join('');
     return `<div class="run-row st-${stateType(r.state)}" data-testid="flow-run-row" data-run-id="${escape(r.id)}">
       <div class="run-main">
-        <div class="run-title"><a class="flow-name" href="${flowHref(r.flow_name)}">${escape(r.flow_name)}</a><span class="sep">›</span><a href="${flowRunHref(r.id)}" data-testid="flow-run-link">${escape(r.name)}</a></div>
+        <div class="run-title"><a class="flow-name" href="${flowHref(r.flow_name)}">${escape(r.flow_name)}</a> <span class="sep">›</span> <a href="${flowRunHref(r.id)}" data-testid="flow-run-link">${escape(r.name)}</a></div>
         <div class="run-meta">${badge(r.state)}${start}
           <span title="Duration">${escape(fmtDuration(runDuration(r)))}</span>
           <span>${escape(plural(r.task_run_count ?? 0, 'task run'))}</span>
@@ -759,7 +779,7 @@
       const { run, tasks, graph, logs, states } = this.data;
       document.title = `${this.title()} · flowcore`;
       setHTML(this.part('header'), `<nav class="breadcrumb" data-testid="breadcrumb">
-          <a href="${flowHref(run.flow_name)}">${escape(run.flow_name)}</a><span class="sep">›</span><span>${escape(run.name)}</span></nav>
+          <a href="${flowHref(run.flow_name)}">${escape(run.flow_name)}</a> <span class="sep">›</span> <span>${escape(run.name)}</span></nav>
         <div class="title-row"><h1>${escape(run.name)}</h1>${badge(run.state)}
           ${run.parent_flow_run_id ? `<a class="chip chip-link" href="${flowRunHref(run.parent_flow_run_id)}" data-testid="parent-link">subflow of parent run ↗</a>` : ''}</div>
         ${stateMessage(run.state)}`);
@@ -840,8 +860,7 @@
       const { run, states, logs, siblings } = this.data;
       document.title = `${this.title()} · flowcore`;
       setHTML(this.part('header'), `<nav class="breadcrumb" data-testid="breadcrumb">
-          <a href="${flowHref(run.flow_name)}">${escape(run.flow_name)}</a><span class="sep">›</span>
-          <a href="${flowRunHref(run.flow_run_id)}">${escape(run.flow_run_name)}</a><span class="sep">›</span><span>${escape(run.name)}</span></nav>
+          <a href="${flowHref(run.flow_name)}">${escape(run.flow_name)}</a> <span class="sep">›</span> <a href="${flowRunHref(run.flow_run_id)}">${escape(run.flow_run_name)}</a> <span class="sep">›</span> <span>${escape(run.name)}</span></nav>
         <div class="title-row"><h1>${escape(run.name)}</h1>${badge(run.state)}
           ${run.subflow_run_id ? `<a class="chip chip-link" href="${flowRunHref(run.subflow_run_id)}" data-testid="subflow-link">open subflow run ↗</a>` : ''}</div>
         ${stateMessage(run.state)}`);
@@ -882,7 +901,7 @@
         <div data-part="list" data-loading><p class="muted">Loading…</p></div>`;
     }
     async fetch() { return api('/flows'); }
-    isActive() { return this.data.results.some((f) => f.last_run && !isFinal(f.last_run.state)); }
+    isActive() { return (this.data.results || []).some((f) => f.last_run && !isFinal(f.last_run.state)); }
     render() {
       const flows = this.data.results || [];
       setHTML(this.part('count'), escape(plural(this.data.count ?? flows.length, 'Flow')));
@@ -931,7 +950,7 @@
   // Readable hash query: list values stay comma-separated, each value percent-encoded.
   function queryString(q) {
     const parts = [];
-    for (const [k, v] of q) parts.push(`${enc(k)}=${v.split(',').map(enc).join(',')}`);
+    for (const [k, v] of q) parts.push(`${enc(k)}=${v.split(',').map((x) => enc(x).replace(/%3A/gi, ':')).join(',')}`);
     return parts.length ? `?${parts.join('&')}` : '';
   }
 

@@ -1,13 +1,14 @@
 //! Settings: a profile file under the flowcore home folder, overridable by environment variables.
 //!
 //! The home folder is `FLOWCORE_HOME`, or `~/.flowcore`. The profile is `config.json` there, holding
-//! `api-url` and `database-url`. `FLOWCORE_API_URL` and `FLOWCORE_DATABASE_URL` override the file.
+//! `api-url`, `api-key` and `database-url`. `FLOWCORE_API_URL`, `FLOWCORE_API_KEY` and
+//! `FLOWCORE_DATABASE_URL` override the file.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// The settings a profile may hold.
-pub const KEYS: &[&str] = &["api-url", "database-url"];
+pub const KEYS: &[&str] = &["api-url", "api-key", "database-url"];
 
 /// The flowcore home folder.
 pub fn home() -> PathBuf {
@@ -30,7 +31,7 @@ pub fn profile_path() -> PathBuf {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// Not a setting flowcore knows.
-    #[error("unknown setting `{0}`; the settings are: api-url, database-url")]
+    #[error("unknown setting `{0}`; the settings are: api-url, api-key, database-url")]
     UnknownKey(String),
     /// The profile file could not be read or written.
     #[error("{path}: {source}")]

@@ -37,8 +37,12 @@
 //! * [`event`]: the in-process event sink the runtime reports to. [`logging`]: Prefect-style logs.
 //! * [`store`] (feature `store`, on by default): runs recorded in SQLite or PostgreSQL; [`recording`]
 //!   says where by default, [`config`] holds the settings.
+//! * `client` (feature `client`, on by default): runs reported to a flowcore server when an API URL is
+//!   configured. `server` (feature `server`): the HTTP API and web UI that `flowcore server start` runs.
 #![warn(missing_docs)]
 
+#[cfg(feature = "client")]
+pub mod client;
 pub mod config;
 mod context;
 mod engine;
@@ -52,6 +56,8 @@ mod names;
 pub mod record;
 pub mod recording;
 pub mod runner;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod state;
 #[cfg(feature = "store")]
 pub mod store;

@@ -131,6 +131,7 @@ async fn exercise(store: &Store) {
         vec![flowcore::store::StoredInput {
             parameter: "x".to_string(),
             upstream_id: tasks[0].id,
+            upstream_name: Some("flaky_step-0".to_string()),
             kind: "parameter".to_string()
         }]
     );

@@ -7,6 +7,7 @@
 //! flowcore flow-run inspect complex-jackal
 //! flowcore flow-run logs complex-jackal
 //! flowcore task-run ls --flow-run complex-jackal
+//! flowcore server start --port 4200
 //! flowcore server database reset --yes
 //! ```
 
@@ -118,6 +119,21 @@ enum TaskRunAction {
 
 #[derive(Subcommand)]
 enum ServerAction {
+    /// Serves the API (under /api) and the web UI (at /) until Ctrl-C.
+    Start {
+        /// Address to bind. Anything but a loopback address requires an API key.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+        /// Port.
+        #[arg(long, default_value_t = 4200)]
+        port: u16,
+        /// The database (default: the `database-url` setting, else ~/.flowcore/flowcore.db).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Clients must send `Authorization: Bearer KEY`.
+        #[arg(long, env = "FLOWCORE_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+    },
     /// The run database.
     Database {
         #[command(subcommand)]
@@ -364,6 +380,51 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Server {
             action:
+                ServerAction::Start {
+                    host,
+                    port,
+                    database_url,
+                    api_key,
+                },
+        } => {
+            let database_url = match database_url {
+                Some(url) => url,
+                None => {
+                    let url = flowcore::config::database_url()?;
+                    if url.starts_with("sqlite:") {
+                        std::fs::create_dir_all(flowcore::config::home())?;
+                    }
+                    url
+                }
+            };
+            let server = flowcore::server::Server::start(flowcore::server::ServerConfig {
+                host,
+                port,
+                database_url: database_url.clone(),
+                api_key: api_key.filter(|k| !k.is_empty()),
+                ..Default::default()
+            })
+            .await?;
+            let addr = server.addr();
+            writeln!(out, "flowcore server {}", env!("CARGO_PKG_VERSION"))?;
+            writeln!(out, "  database: {database_url}")?;
+            writeln!(out, "  UI:       http://{addr}/")?;
+            writeln!(
+                out,
+                "  API:      http://{addr}/api (OpenAPI at /api/openapi.json)"
+            )?;
+            writeln!(
+                out,
+                "Point flows at it with: flowcore config set api-url http://{addr}/api"
+            )?;
+            writeln!(out, "Ctrl-C stops the server.")?;
+            out.flush()?;
+            drop(out);
+            server.run_until_interrupted().await?;
+            return Ok(());
+        }
+        Command::Server {
+            action:
                 ServerAction::Database {
                     action: DatabaseAction::Reset { yes },
                 },
@@ -389,7 +450,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::main(flavor = "current_thread")]
+#[tokio::main]
 async fn main() -> ExitCode {
     match run(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -71,6 +71,9 @@ pub struct StoredInput {
     pub parameter: String,
     /// The upstream task run.
     pub upstream_id: Uuid,
+    /// The upstream task run's name (absent in records migrated from schema 1).
+    #[serde(default)]
+    pub upstream_name: Option<String>,
     /// `parameter` or `wait_for`.
     pub kind: String,
 }

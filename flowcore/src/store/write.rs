@@ -239,6 +239,7 @@ impl Store {
                     .map(|i| super::StoredInput {
                         parameter: i.parameter.clone(),
                         upstream_id: i.upstream_id,
+                        upstream_name: Some(i.upstream_name.clone()),
                         kind: match i.kind {
                             InputKind::Parameter => "parameter",
                             InputKind::WaitFor => "wait_for",

@@ -1,0 +1,286 @@
+//! Reporting to a flowcore server: the sink attached when an API URL is configured.
+//!
+//! Events are buffered and sent by a thread of their own to `POST {api-url}/events` in batches (up
+//! to [`MAX_BATCH`] events, at least every [`SEND_AFTER`]), so neither tasks nor the reporter ever wait
+//! on the network. Each batch carries an id: a batch the server wrote but whose answer was lost is not
+//! written twice when it is sent again. While the server is unreachable or answers 5xx, the batch is
+//! retried with exponential backoff (50 ms doubling to 2 s) for up to 30 s once the server has answered
+//! in this process (a restart), or 3 s when it never has; events keep buffering meanwhile. After that
+//! the sink warns once on stderr, says where the record goes instead, and writes everything it holds
+//! and everything after it to the embedded database (the same one runs go to without a server). A
+//! flush (the end of every top-level flow run) waits until everything reported so far was sent or
+//! written.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use crate::event::{Event, EventSink};
+
+/// Events per request.
+pub const MAX_BATCH: usize = 5_000;
+/// The longest an event waits before it is sent (unless a flush sends it sooner).
+pub const SEND_AFTER: Duration = Duration::from_millis(200);
+/// How long a batch is retried when the server has answered before in this process.
+const RETRY_AFTER_CONTACT: Duration = Duration::from_secs(30);
+/// How long a batch is retried when the server never answered.
+const RETRY_NO_CONTACT: Duration = Duration::from_secs(3);
+/// Events held while the server is down before the sink stops waiting for it.
+const MAX_BUFFERED: usize = 1_000_000;
+
+#[derive(Default)]
+struct Queue {
+    events: Vec<Event>,
+    /// Events ever queued, and events sent or written elsewhere: a flush waits for `done` to reach
+    /// what was `queued` when it started.
+    queued: u64,
+    done: u64,
+    flush_wanted: bool,
+    oldest: Option<Instant>,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    wake: Condvar,
+    progress: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Where events go when the server cannot take them.
+pub type Fallback = Arc<dyn EventSink>;
+
+/// Sends every event to a flowcore server's API.
+pub struct ApiSink {
+    shared: Arc<Shared>,
+}
+
+struct Sender {
+    shared: Arc<Shared>,
+    client: reqwest::Client,
+    runtime: tokio::runtime::Runtime,
+    url: String,
+    api_key: Option<String>,
+    fallback: Option<(Fallback, String)>,
+    /// Set once the sink gave up on the server: everything goes to the fallback.
+    given_up: bool,
+    contacted: bool,
+}
+
+impl ApiSink {
+    /// A sink for the API at `api_url` (e.g. `http://127.0.0.1:4200/api`), sending `api_key` as a
+    /// bearer token when given. `fallback` receives the record when the server cannot be reached,
+    /// with a description of where that is (for the warning).
+    pub fn new(
+        api_url: &str,
+        api_key: Option<String>,
+        fallback: Option<(Fallback, String)>,
+    ) -> std::io::Result<ApiSink> {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+            progress: Condvar::new(),
+        });
+        let sender = Sender {
+            shared: Arc::clone(&shared),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .connect_timeout(Duration::from_secs(2))
+                .build()
+                .map_err(std::io::Error::other)?,
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?,
+            url: format!("{}/events", api_url.trim_end_matches('/')),
+            api_key,
+            fallback,
+            given_up: false,
+            contacted: false,
+        };
+        std::thread::Builder::new()
+            .name("flowcore-api-client".into())
+            .spawn(move || sender.run())?;
+        Ok(ApiSink { shared })
+    }
+}
+
+impl EventSink for ApiSink {
+    fn handle(&self, batch: &[Event]) {
+        let mut queue = self.shared.lock();
+        queue.events.extend_from_slice(batch);
+        queue.queued += batch.len() as u64;
+        queue.oldest.get_or_insert_with(Instant::now);
+        if queue.events.len() >= MAX_BATCH {
+            self.shared.wake.notify_one();
+        }
+    }
+
+    fn flush(&self) {
+        let mut queue = self.shared.lock();
+        let target = queue.queued;
+        queue.flush_wanted = true;
+        self.shared.wake.notify_one();
+        while queue.done < target {
+            queue = self
+                .shared
+                .progress
+                .wait(queue)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+enum Failure {
+    /// Worth retrying: no connection, a timeout, a 5xx.
+    Transient(String),
+    /// The server refused the batch (4xx): retrying cannot help.
+    Rejected(String),
+}
+
+impl Sender {
+    fn run(mut self) {
+        loop {
+            let batch = {
+                let mut queue = self.shared.lock();
+                loop {
+                    let due = queue.flush_wanted
+                        || queue.events.len() >= MAX_BATCH
+                        || queue.oldest.is_some_and(|t| t.elapsed() >= SEND_AFTER);
+                    if due && !queue.events.is_empty() {
+                        break;
+                    }
+                    if queue.events.is_empty() {
+                        queue.flush_wanted = false;
+                        queue.oldest = None;
+                        queue = self
+                            .shared
+                            .wake
+                            .wait(queue)
+                            .unwrap_or_else(|e| e.into_inner());
+                    } else {
+                        queue = self
+                            .shared
+                            .wake
+                            .wait_timeout(queue, SEND_AFTER)
+                            .unwrap_or_else(|e| e.into_inner())
+                            .0;
+                    }
+                }
+                let n = queue.events.len().min(MAX_BATCH);
+                let rest = queue.events.split_off(n);
+                let batch = std::mem::replace(&mut queue.events, rest);
+                queue.oldest = if queue.events.is_empty() {
+                    None
+                } else {
+                    Some(Instant::now())
+                };
+                batch
+            };
+            self.deliver(&batch);
+            let mut queue = self.shared.lock();
+            queue.done += batch.len() as u64;
+            self.shared.progress.notify_all();
+        }
+    }
+
+    fn deliver(&mut self, batch: &[Event]) {
+        if self.given_up {
+            self.to_fallback(batch);
+            return;
+        }
+        let id = Uuid::now_v7();
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(50);
+        loop {
+            match self.send(id, batch) {
+                Ok(()) => {
+                    self.contacted = true;
+                    return;
+                }
+                Err(Failure::Rejected(why)) => {
+                    eprintln!(
+                        "flowcore: the server at {} refused {} events: {why}",
+                        self.url,
+                        batch.len()
+                    );
+                    self.to_fallback(batch);
+                    return;
+                }
+                Err(Failure::Transient(why)) => {
+                    let window = if self.contacted {
+                        RETRY_AFTER_CONTACT
+                    } else {
+                        RETRY_NO_CONTACT
+                    };
+                    let buffered = self.shared.lock().events.len();
+                    if started.elapsed() + delay > window || buffered > MAX_BUFFERED {
+                        self.give_up(&why);
+                        self.to_fallback(batch);
+                        return;
+                    }
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+
+    fn send(&self, id: Uuid, batch: &[Event]) -> Result<(), Failure> {
+        let body = serde_json::json!({ "batch_id": id, "events": batch });
+        let mut request = self.client.post(&self.url).json(&body);
+        if let Some(key) = &self.api_key {
+            request = request.bearer_auth(key);
+        }
+        self.runtime.block_on(async {
+            let response = request
+                .send()
+                .await
+                .map_err(|e| Failure::Transient(error_chain(&e)))?;
+            let status = response.status();
+            if status.is_success() {
+                return Ok(());
+            }
+            let text = response.text().await.unwrap_or_default();
+            if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
+                Err(Failure::Transient(format!("{status}: {text}")))
+            } else {
+                Err(Failure::Rejected(format!("{status}: {text}")))
+            }
+        })
+    }
+
+    fn give_up(&mut self, why: &str) {
+        self.given_up = true;
+        let instead = match &self.fallback {
+            Some((_, where_to)) => format!("recording runs in {where_to} instead"),
+            None => "runs are recorded in memory only (the FlowState each run returns)".into(),
+        };
+        eprintln!(
+            "flowcore: cannot reach the flowcore server at {} ({why}); {instead}",
+            self.url
+        );
+    }
+
+    fn to_fallback(&self, batch: &[Event]) {
+        if let Some((sink, _)) = &self.fallback {
+            sink.handle(batch);
+            sink.flush();
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

@@ -1,0 +1,183 @@
+//! The flowcore server: a JSON API under `/api` (documented at `/api/openapi.json`) and the web UI at
+//! `/`, over a [`Store`](crate::store::Store). Started by `flowcore server start`; behind the `server`
+//! feature so that library users who never start one do not compile it.
+//!
+//! It binds 127.0.0.1 by default. Binding any other address requires an API key, which clients send
+//! as `Authorization: Bearer KEY`.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use flowcore::server::{Server, ServerConfig};
+//! let server = Server::start(ServerConfig {
+//!     port: 0, // any free port
+//!     database_url: "sqlite://runs.db?mode=rwc".into(),
+//!     ..ServerConfig::default()
+//! })
+//! .await?;
+//! println!("UI at http://{}/", server.addr());
+//! server.stop().await;
+//! # Ok(()) }
+//! ```
+
+mod api;
+mod auth;
+mod error;
+mod openapi;
+mod ui;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Router;
+
+use crate::store::Store;
+
+pub use error::ApiError;
+pub use openapi::openapi_json;
+
+/// How to run a server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to bind (default 127.0.0.1).
+    pub host: IpAddr,
+    /// Port (default 4200; 0 picks a free one).
+    pub port: u16,
+    /// The database (`sqlite://…` or `postgres://…`).
+    pub database_url: String,
+    /// Required from clients when set; required to bind a non-loopback address.
+    pub api_key: Option<String>,
+    /// The largest request body accepted, in bytes (default 32 MiB).
+    pub body_limit: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 4200,
+            database_url: String::new(),
+            api_key: None,
+            body_limit: 32 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A non-loopback address without an API key.
+    #[error(
+        "binding {0} exposes the API beyond this machine: pass --api-key KEY or set FLOWCORE_API_KEY"
+    )]
+    ApiKeyRequired(IpAddr),
+    /// The database could not be opened.
+    #[error("cannot open the database {url}: {source}")]
+    Store {
+        /// The database URL.
+        url: String,
+        /// The error.
+        source: crate::store::StoreError,
+    },
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) store: Store,
+    pub(crate) api_key: Option<Arc<str>>,
+}
+
+/// The whole application: API, OpenAPI document and UI, with authentication and body limits.
+pub fn router(store: Store, api_key: Option<String>, body_limit: usize) -> Router {
+    let state = AppState {
+        store,
+        api_key: api_key.map(Arc::from),
+    };
+    Router::new()
+        .nest("/api", api::routes(state.clone(), body_limit))
+        .merge(ui::routes())
+        .with_state(state)
+}
+
+/// A running server.
+pub struct Server {
+    addr: SocketAddr,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Opens the database (creating or migrating the schema), binds and starts serving in the
+    /// background of the current tokio runtime.
+    pub async fn start(config: ServerConfig) -> Result<Server, ServerError> {
+        if !config.host.is_loopback() && config.api_key.is_none() {
+            return Err(ServerError::ApiKeyRequired(config.host));
+        }
+        let store = Store::connect(&config.database_url)
+            .await
+            .map_err(|source| ServerError::Store {
+                url: config.database_url.clone(),
+                source,
+            })?;
+        let addr = SocketAddr::new(config.host, config.port);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        let app = router(store, config.api_key, config.body_limit);
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Ok(Server {
+            addr,
+            shutdown,
+            task,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The API's base URL, e.g. `http://127.0.0.1:4200/api`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}/api", self.addr)
+    }
+
+    /// Stops accepting connections, finishes the requests in flight, and returns.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.task.await;
+    }
+
+    /// Serves until the process is interrupted (Ctrl-C), then stops gracefully.
+    pub async fn run_until_interrupted(self) -> std::io::Result<()> {
+        let Server {
+            shutdown, mut task, ..
+        } = self;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => {
+                result?;
+                let _ = shutdown.send(());
+                task.await.map_err(std::io::Error::other)?
+            }
+            done = &mut task => done.map_err(std::io::Error::other)?,
+        }
+    }
+}

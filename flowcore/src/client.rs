@@ -38,6 +38,8 @@ struct Queue {
     done: u64,
     flush_wanted: bool,
     oldest: Option<Instant>,
+    /// The sink was dropped: the sender sends what is left and stops.
+    closed: bool,
 }
 
 struct Shared {
@@ -135,6 +137,13 @@ impl EventSink for ApiSink {
     }
 }
 
+impl Drop for ApiSink {
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.wake.notify_one();
+    }
+}
+
 enum Failure {
     /// Worth retrying: no connection, a timeout, a 5xx.
     Transient(String),
@@ -149,10 +158,14 @@ impl Sender {
                 let mut queue = self.shared.lock();
                 loop {
                     let due = queue.flush_wanted
+                        || queue.closed
                         || queue.events.len() >= MAX_BATCH
                         || queue.oldest.is_some_and(|t| t.elapsed() >= SEND_AFTER);
                     if due && !queue.events.is_empty() {
                         break;
+                    }
+                    if queue.events.is_empty() && queue.closed {
+                        return;
                     }
                     if queue.events.is_empty() {
                         queue.flush_wanted = false;

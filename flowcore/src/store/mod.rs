@@ -272,6 +272,7 @@ impl Store {
                         "task_inputs",
                         &row.try_get::<String, _>("upstream_id")?,
                     )?,
+                    upstream_name: None,
                     kind: row.try_get("kind")?,
                 });
         }

@@ -11,12 +11,14 @@
 //! flush (the end of every top-level flow run) waits until everything reported so far was sent or
 //! written.
 
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::event::{Event, EventSink};
+use crate::spool::{flatten, Spool};
 
 /// Events per request.
 pub const MAX_BATCH: usize = 5_000;
@@ -26,44 +28,16 @@ pub const SEND_AFTER: Duration = Duration::from_millis(200);
 const RETRY_AFTER_CONTACT: Duration = Duration::from_secs(30);
 /// How long a batch is retried when the server never answered.
 const RETRY_NO_CONTACT: Duration = Duration::from_secs(3);
-/// Events held while the server is down before the sink stops waiting for it.
-const MAX_BUFFERED: usize = 1_000_000;
-
-#[derive(Default)]
-struct Queue {
-    events: Vec<Event>,
-    /// Events ever queued, and events sent or written elsewhere: a flush waits for `done` to reach
-    /// what was `queued` when it started.
-    queued: u64,
-    done: u64,
-    flush_wanted: bool,
-    oldest: Option<Instant>,
-    /// The sink was dropped: the sender sends what is left and stops.
-    closed: bool,
-}
-
-struct Shared {
-    queue: Mutex<Queue>,
-    wake: Condvar,
-    progress: Condvar,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
 
 /// Where events go when the server cannot take them.
 pub type Fallback = Arc<dyn EventSink>;
 
 /// Sends every event to a flowcore server's API.
 pub struct ApiSink {
-    shared: Arc<Shared>,
+    spool: Spool,
 }
 
 struct Sender {
-    shared: Arc<Shared>,
     client: reqwest::Client,
     runtime: tokio::runtime::Runtime,
     url: String,
@@ -72,6 +46,12 @@ struct Sender {
     /// Set once the sink gave up on the server: everything goes to the fallback.
     given_up: bool,
     contacted: bool,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    batch_id: Uuid,
+    events: &'a [&'a Event],
 }
 
 impl ApiSink {
@@ -83,13 +63,7 @@ impl ApiSink {
         api_key: Option<String>,
         fallback: Option<(Fallback, String)>,
     ) -> std::io::Result<ApiSink> {
-        let shared = Arc::new(Shared {
-            queue: Mutex::new(Queue::default()),
-            wake: Condvar::new(),
-            progress: Condvar::new(),
-        });
-        let sender = Sender {
-            shared: Arc::clone(&shared),
+        let mut sender = Sender {
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(20))
                 .connect_timeout(Duration::from_secs(2))
@@ -104,43 +78,32 @@ impl ApiSink {
             given_up: false,
             contacted: false,
         };
-        std::thread::Builder::new()
-            .name("flowcore-api-client".into())
-            .spawn(move || sender.run())?;
-        Ok(ApiSink { shared })
+        let spool = Spool::start(
+            "flowcore-api-client",
+            MAX_BATCH,
+            SEND_AFTER,
+            move |batches: Vec<Arc<[Event]>>| {
+                let events = flatten(&batches);
+                for chunk in events.chunks(MAX_BATCH) {
+                    sender.deliver(chunk);
+                }
+            },
+        )?;
+        Ok(ApiSink { spool })
     }
 }
 
 impl EventSink for ApiSink {
     fn handle(&self, batch: &[Event]) {
-        let mut queue = self.shared.lock();
-        queue.events.extend_from_slice(batch);
-        queue.queued += batch.len() as u64;
-        queue.oldest.get_or_insert_with(Instant::now);
-        if queue.events.len() >= MAX_BATCH {
-            self.shared.wake.notify_one();
-        }
+        self.spool.push(&Arc::from(batch));
+    }
+
+    fn handle_shared(&self, batch: &Arc<[Event]>) {
+        self.spool.push(batch);
     }
 
     fn flush(&self) {
-        let mut queue = self.shared.lock();
-        let target = queue.queued;
-        queue.flush_wanted = true;
-        self.shared.wake.notify_one();
-        while queue.done < target {
-            queue = self
-                .shared
-                .progress
-                .wait(queue)
-                .unwrap_or_else(|e| e.into_inner());
-        }
-    }
-}
-
-impl Drop for ApiSink {
-    fn drop(&mut self) {
-        self.shared.lock().closed = true;
-        self.shared.wake.notify_one();
+        self.spool.flush();
     }
 }
 
@@ -152,56 +115,7 @@ enum Failure {
 }
 
 impl Sender {
-    fn run(mut self) {
-        loop {
-            let batch = {
-                let mut queue = self.shared.lock();
-                loop {
-                    let due = queue.flush_wanted
-                        || queue.closed
-                        || queue.events.len() >= MAX_BATCH
-                        || queue.oldest.is_some_and(|t| t.elapsed() >= SEND_AFTER);
-                    if due && !queue.events.is_empty() {
-                        break;
-                    }
-                    if queue.events.is_empty() && queue.closed {
-                        return;
-                    }
-                    if queue.events.is_empty() {
-                        queue.flush_wanted = false;
-                        queue.oldest = None;
-                        queue = self
-                            .shared
-                            .wake
-                            .wait(queue)
-                            .unwrap_or_else(|e| e.into_inner());
-                    } else {
-                        queue = self
-                            .shared
-                            .wake
-                            .wait_timeout(queue, SEND_AFTER)
-                            .unwrap_or_else(|e| e.into_inner())
-                            .0;
-                    }
-                }
-                let n = queue.events.len().min(MAX_BATCH);
-                let rest = queue.events.split_off(n);
-                let batch = std::mem::replace(&mut queue.events, rest);
-                queue.oldest = if queue.events.is_empty() {
-                    None
-                } else {
-                    Some(Instant::now())
-                };
-                batch
-            };
-            self.deliver(&batch);
-            let mut queue = self.shared.lock();
-            queue.done += batch.len() as u64;
-            self.shared.progress.notify_all();
-        }
-    }
-
-    fn deliver(&mut self, batch: &[Event]) {
+    fn deliver(&mut self, batch: &[&Event]) {
         if self.given_up {
             self.to_fallback(batch);
             return;
@@ -230,8 +144,7 @@ impl Sender {
                     } else {
                         RETRY_NO_CONTACT
                     };
-                    let buffered = self.shared.lock().events.len();
-                    if started.elapsed() + delay > window || buffered > MAX_BUFFERED {
+                    if started.elapsed() + delay > window {
                         self.give_up(&why);
                         self.to_fallback(batch);
                         return;
@@ -243,8 +156,11 @@ impl Sender {
         }
     }
 
-    fn send(&self, id: Uuid, batch: &[Event]) -> Result<(), Failure> {
-        let body = serde_json::json!({ "batch_id": id, "events": batch });
+    fn send(&self, id: Uuid, batch: &[&Event]) -> Result<(), Failure> {
+        let body = Body {
+            batch_id: id,
+            events: batch,
+        };
         let mut request = self.client.post(&self.url).json(&body);
         if let Some(key) = &self.api_key {
             request = request.bearer_auth(key);
@@ -279,9 +195,10 @@ impl Sender {
         );
     }
 
-    fn to_fallback(&self, batch: &[Event]) {
+    fn to_fallback(&self, batch: &[&Event]) {
         if let Some((sink, _)) = &self.fallback {
-            sink.handle(batch);
+            let owned: Vec<Event> = batch.iter().map(|e| (*e).clone()).collect();
+            sink.handle(&owned);
             sink.flush();
         }
     }

@@ -166,6 +166,12 @@ pub trait EventSink: Send + Sync + 'static {
     /// Handles a batch of events, in the order they happened.
     fn handle(&self, batch: &[Event]);
 
+    /// Handles a batch shared with the other sinks; a sink that keeps events past the call keeps this
+    /// `Arc` instead of copying them. Defaults to [`handle`](Self::handle).
+    fn handle_shared(&self, batch: &Arc<[Event]>) {
+        self.handle(batch);
+    }
+
     /// Makes everything handled so far durable (called at the end of every top-level flow run).
     fn flush(&self) {}
 }
@@ -294,10 +300,10 @@ fn report(rx: Receiver<Message>, sinks: Arc<RwLock<Vec<Arc<dyn EventSink>>>>) {
         }
         let sinks = sinks.read().unwrap_or_else(|e| e.into_inner()).clone();
         if !batch.is_empty() {
+            let shared: Arc<[Event]> = std::mem::take(&mut batch).into();
             for sink in &sinks {
-                sink.handle(&batch);
+                sink.handle_shared(&shared);
             }
-            batch.clear();
         }
         if !flushes.is_empty() {
             for sink in &sinks {

@@ -58,6 +58,8 @@ pub mod recording;
 pub mod runner;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(any(feature = "store", feature = "client"))]
+mod spool;
 pub mod state;
 #[cfg(feature = "store")]
 pub mod store;

@@ -281,9 +281,18 @@ impl Store {
         history
             .lines()
             .map(|line| {
-                serde_json::from_str(line).map_err(|e| StoreError::Corrupt {
+                let corrupt = |message: String| StoreError::Corrupt {
                     table: "history",
-                    message: format!("{line:?}: {e}"),
+                    message: format!("{line:?}: {message}"),
+                };
+                let entry: super::write::HistoryEntry<'_> =
+                    serde_json::from_str(line).map_err(|e| corrupt(e.to_string()))?;
+                Ok(State {
+                    kind: entry.kind,
+                    name: Cow::Owned(entry.name.into_owned()),
+                    message: entry.message.map(Cow::into_owned),
+                    timestamp: DateTime::from_timestamp_micros(entry.at)
+                        .ok_or_else(|| corrupt("time out of range".into()))?,
                 })
             })
             .collect()

@@ -1,71 +1,55 @@
-//! The sink that records events in the store, on the reporter thread.
+//! The sink that records events in the store, on a thread of its own.
 
-use std::sync::Mutex;
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::Store;
 use crate::event::{Event, EventSink};
-
-enum Conn {
-    /// Not connected yet: connects on the first batch (on the reporter thread, never on a task's).
-    Pending(String),
-    Ready(Store),
-    /// Connecting failed; the record stays in memory and the failure was reported once.
-    Broken,
-}
-
-/// Records every event in a [`Store`]. A batch that cannot be written is reported once on stderr
-/// (with where the record went instead) and the flow goes on.
-pub struct StoreSink {
-    runtime: tokio::runtime::Runtime,
-    conn: Mutex<Conn>,
-    buffer: Mutex<Buffer>,
-    warned: std::sync::atomic::AtomicBool,
-}
-
-/// Events waiting to be written: one transaction per few thousand events, not per batch.
-#[derive(Default)]
-struct Buffer {
-    events: Vec<Event>,
-    since: Option<std::time::Instant>,
-}
+use crate::spool::{flatten, Consumer, Spool};
 
 /// Write when this many events wait...
 const WRITE_AT: usize = 4096;
-/// ...or when the oldest has waited this long (and at every flush: the end of each flow run).
-const WRITE_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
+/// ...or when the oldest has waited this long (and at every flush: the end of each top-level flow run).
+const WRITE_AFTER: Duration = Duration::from_millis(500);
 
-impl StoreSink {
-    /// A sink for the database at `url`, connected lazily.
-    pub fn new(url: impl Into<String>) -> std::io::Result<StoreSink> {
-        Ok(StoreSink {
-            runtime: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?,
-            conn: Mutex::new(Conn::Pending(url.into())),
-            buffer: Mutex::new(Buffer::default()),
-            warned: std::sync::atomic::AtomicBool::new(false),
-        })
-    }
+/// Records every event in a [`Store`]. The reporter hands batches over without copying them; a
+/// writer thread connects on first use and writes what waits in one transaction. A failure is
+/// reported once on stderr and the flow goes on.
+pub struct StoreSink {
+    spool: Spool,
+}
 
-    fn warn_once(&self, what: &str) {
-        if !self.warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+enum Conn {
+    /// Not connected yet: connects on the first write (never on a task's thread).
+    Pending(String),
+    Ready(Store),
+    /// Connecting failed; reported once.
+    Broken,
+}
+
+/// The writer thread's side.
+struct Writer {
+    runtime: tokio::runtime::Runtime,
+    conn: Conn,
+    warned: bool,
+}
+
+impl Writer {
+    fn warn_once(&mut self, what: &str) {
+        if !std::mem::replace(&mut self.warned, true) {
             eprintln!(
-                "flowcore: {what}; runs are still recorded in memory (the FlowState each run returns) \
-                 but not in the database"
+                "flowcore: {what}; runs are still recorded in memory (the FlowState each run \
+                 returns) but not in the database"
             );
         }
     }
 }
 
-impl StoreSink {
-    fn write(&self, batch: &[Event]) {
-        if batch.is_empty() {
-            return;
-        }
-        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        if let Conn::Pending(url) = &*conn {
+impl Consumer for Writer {
+    fn consume(&mut self, batches: Vec<Arc<[Event]>>) {
+        if let Conn::Pending(url) = &self.conn {
             let url = url.clone();
-            *conn = match self.runtime.block_on(Store::connect(&url)) {
+            self.conn = match self.runtime.block_on(Store::connect(&url)) {
                 Ok(store) => Conn::Ready(store),
                 Err(e) => {
                     self.warn_once(&format!("cannot open the run database {url}: {e}"));
@@ -73,40 +57,42 @@ impl StoreSink {
                 }
             };
         }
-        if let Conn::Ready(store) = &*conn {
-            if let Err(e) = self.runtime.block_on(store.write(batch)) {
-                self.warn_once(&format!("cannot write to the run database: {e}"));
+        if let Conn::Ready(store) = &self.conn {
+            let events = flatten(&batches);
+            let written = self.runtime.block_on(store.write_events(None, &events));
+            match written {
+                Ok(_) => {}
+                Err(e) => self.warn_once(&format!("cannot write to the run database: {e}")),
             }
         }
     }
+}
 
-    fn take(&self, force: bool) -> Vec<Event> {
-        let mut buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
-        let due = force
-            || buffer.events.len() >= WRITE_AT
-            || buffer.since.is_some_and(|t| t.elapsed() >= WRITE_AFTER);
-        if due {
-            buffer.since = None;
-            std::mem::take(&mut buffer.events)
-        } else {
-            Vec::new()
-        }
+impl StoreSink {
+    /// A sink for the database at `url`, connected lazily.
+    pub fn new(url: impl Into<String>) -> std::io::Result<StoreSink> {
+        let writer = Writer {
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?,
+            conn: Conn::Pending(url.into()),
+            warned: false,
+        };
+        let spool = Spool::start("flowcore-store-writer", WRITE_AT, WRITE_AFTER, writer)?;
+        Ok(StoreSink { spool })
     }
 }
 
 impl EventSink for StoreSink {
     fn handle(&self, batch: &[Event]) {
-        {
-            let mut buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
-            buffer.since.get_or_insert_with(std::time::Instant::now);
-            buffer.events.extend_from_slice(batch);
-        }
-        let due = self.take(false);
-        self.write(&due);
+        self.spool.push(&Arc::from(batch));
+    }
+
+    fn handle_shared(&self, batch: &Arc<[Event]>) {
+        self.spool.push(batch);
     }
 
     fn flush(&self) {
-        let all = self.take(true);
-        self.write(&all);
+        self.spool.flush();
     }
 }

@@ -26,6 +26,18 @@ pub(crate) const SET_STATE: &str = "state_type = ?, state_name = ?, state_messag
      state_time = ?, start_time = COALESCE(start_time, ?), end_time = ?, attempts = attempts + ?, \
      history = history || ?";
 
+/// One line of a run's `history` column: a state, compactly (time in microseconds since the epoch).
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct HistoryEntry<'a> {
+    #[serde(rename = "t")]
+    pub(crate) kind: crate::state::StateType,
+    #[serde(rename = "n", borrow)]
+    pub(crate) name: std::borrow::Cow<'a, str>,
+    #[serde(rename = "m", borrow, default, skip_serializing_if = "Option::is_none")]
+    pub(crate) message: Option<std::borrow::Cow<'a, str>>,
+    pub(crate) at: i64,
+}
+
 /// A run's states within one batch, folded into the run row's columns.
 pub(crate) struct Summary<'a> {
     last: Option<&'a State>,
@@ -44,7 +56,13 @@ impl<'a> Summary<'a> {
                 attempts += 1;
                 start.get_or_insert_with(|| ts(&state.timestamp));
             }
-            history.push_str(&serde_json::to_string(state).expect("states serialize"));
+            let entry = HistoryEntry {
+                kind: state.kind,
+                name: std::borrow::Cow::Borrowed(&state.name),
+                message: state.message.as_deref().map(std::borrow::Cow::Borrowed),
+                at: state.timestamp.timestamp_micros(),
+            };
+            history.push_str(&serde_json::to_string(&entry).expect("states serialize"));
             history.push('\n');
         }
         Summary {
@@ -91,7 +109,7 @@ impl<'a> Runs<'a> {
 }
 
 /// Rows per multi-row `INSERT`: well under every backend's limit on bound parameters.
-const ROWS_PER_STATEMENT: usize = 32;
+const ROWS_PER_STATEMENT: usize = 500;
 
 const FLOW_RUN_COLUMNS: &str = "id, flow_name, name, version, parameters, tags, \
      parent_flow_run_id, parent_task_run_id, created, state_type, state_name, state_message, \
@@ -118,13 +136,23 @@ impl Store {
         batch_id: Option<Uuid>,
         batch: &[Event],
     ) -> Result<WriteOutcome, StoreError> {
+        let events: Vec<&Event> = batch.iter().collect();
+        self.write_events(batch_id, &events).await
+    }
+
+    /// [`write_batch`](Self::write_batch) over borrowed events.
+    pub(crate) async fn write_events(
+        &self,
+        batch_id: Option<Uuid>,
+        batch: &[&Event],
+    ) -> Result<WriteOutcome, StoreError> {
         let mut runs = Runs {
             order: Vec::new(),
             index: HashMap::new(),
         };
         let mut flows: Vec<(&str, String)> = Vec::new();
         let mut logs: Vec<&LogRecord> = Vec::new();
-        for event in batch {
+        for &event in batch {
             match event {
                 Event::FlowRunCreated {
                     run,

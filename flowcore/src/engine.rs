@@ -155,6 +155,16 @@ pub(crate) async fn run_task<T: Send + 'static>(
                 tokio::time::sleep(spec.retry_delay).await;
             }
             Err(failure) => {
+                if let TaskRunFailure::Error(e) = &failure {
+                    // The whole chain, and the backtrace when one was captured (RUST_BACKTRACE=1):
+                    // recorded with the run's logs, as Prefect records the traceback.
+                    logging::in_run(&scope, || {
+                        tracing::error!(
+                            target: TARGET,
+                            "Encountered an error during execution:\n{e:?}"
+                        )
+                    });
+                }
                 record.set_state(State::failed(failure_message(&failure)));
                 return Err(error(failure));
             }

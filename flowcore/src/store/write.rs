@@ -26,6 +26,12 @@ pub(crate) const SET_STATE: &str = "state_type = ?, state_name = ?, state_messag
      state_time = ?, start_time = COALESCE(start_time, ?), end_time = ?, attempts = attempts + ?, \
      history = history || ?";
 
+/// [`SET_STATE`] for `UPDATE … FROM (VALUES (id, …))`: the values follow the id, in the same order.
+const SET_FROM_VALUES: &str = "state_type = v.column2, state_name = v.column3, \
+     state_message = v.column4, state_time = v.column5, \
+     start_time = COALESCE(start_time, v.column6), end_time = v.column7, \
+     attempts = attempts + v.column8, history = history || v.column9";
+
 /// One line of a run's `history` column: a state, compactly (time in microseconds since the epoch).
 #[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct HistoryEntry<'a> {
@@ -287,22 +293,31 @@ impl Store {
             }
             query.execute(&mut *tx).await?;
         }
-        for (run, _, states) in updated {
-            if states.is_empty() {
-                continue;
-            }
-            let table = match run.kind {
+        // Runs created by earlier batches: one multi-row `UPDATE … FROM (VALUES …)` per table and
+        // chunk (VALUES columns are `column1`, `column2`, … in SQLite and PostgreSQL alike).
+        for kind in [RunKind::Flow, RunKind::Task] {
+            let table = match kind {
                 RunKind::Flow => "flow_runs",
                 RunKind::Task => "task_runs",
             };
-            let sql = self
-                .sql(&format!("UPDATE {table} SET {SET_STATE} WHERE id = ?"))
-                .into_owned();
-            Summary::of(states)
-                .bind(sqlx::query(&sql))
-                .bind(run.id.to_string())
-                .execute(&mut *tx)
-                .await?;
+            let rows: Vec<_> = updated
+                .iter()
+                .filter(|(run, _, states)| run.kind == kind && !states.is_empty())
+                .collect();
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                let sql = self
+                    .sql(&format!(
+                        "UPDATE {table} SET {SET_FROM_VALUES} FROM (VALUES {}) AS v \
+                         WHERE {table}.id = v.column1",
+                        placeholders(9, chunk.len())
+                    ))
+                    .into_owned();
+                let mut query = sqlx::query(&sql);
+                for (run, _, states) in chunk {
+                    query = Summary::of(states).bind(query.bind(run.id.to_string()));
+                }
+                query.execute(&mut *tx).await?;
+            }
         }
         for chunk in logs.chunks(ROWS_PER_STATEMENT) {
             let sql = self

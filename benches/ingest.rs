@@ -10,6 +10,7 @@
 //!   batch (4,000 events, 3,000 of them state events) — what a flow of short tasks reports;
 //! * `state_updates`: one state event each for 1,000 task runs created by an earlier batch —
 //!   long-running tasks moving on.
+//!
 //! Throughput is reported in state events per second. The request body is built before the timer
 //! starts; the timer covers the HTTP round trip, JSON parsing and the SQLite transaction.
 

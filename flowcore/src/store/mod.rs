@@ -328,3 +328,93 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database written by schema 1 is migrated at connection: states and inputs move into the
+    /// run rows, logs learn their flow run, nothing is lost.
+    #[tokio::test]
+    async fn schema_1_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = sqlite_url(&dir.path().join("v1.db"));
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .unwrap();
+        let flow = "01a21ba6-ec75-7208-8085-a59b11b12882";
+        let task = "01a21ba6-ec75-7208-8085-a59b11b12883";
+        let up = "01a21ba6-ec75-7208-8085-a59b11b12884";
+        let mut statements = schema::v1(Backend::Sqlite);
+        statements.extend([
+            "INSERT INTO flows VALUES ('f', '2026-11-27T06:00:00.000000Z')".to_string(),
+            format!(
+                "INSERT INTO flow_runs VALUES ('{flow}', 'f', 'old-run', NULL, '{{}}', '[]', NULL, \
+                 NULL, NULL, NULL, '2026-11-27T06:00:00.000000Z')"
+            ),
+            format!(
+                "INSERT INTO task_runs VALUES ('{task}', '{flow}', 't', 't-0', '[]', \
+                 '2026-11-27T06:00:01.000000Z')"
+            ),
+            format!("INSERT INTO task_inputs VALUES ('{task}', 'x', '{up}', 'parameter')"),
+        ]);
+        for (run, kind, ty, name, at) in [
+            (flow, "flow", "RUNNING", "Running", "06:00:00"),
+            (task, "task", "PENDING", "Pending", "06:00:01"),
+            (task, "task", "RUNNING", "Running", "06:00:02"),
+            (task, "task", "FAILED", "Failed", "06:00:03"),
+            (flow, "flow", "FAILED", "Failed", "06:00:04"),
+        ] {
+            statements.push(format!(
+                "INSERT INTO states (run_id, run_kind, type, name, message, timestamp) VALUES \
+                 ('{run}', '{kind}', '{ty}', '{name}', NULL, '2026-11-27T{at}.000000Z')"
+            ));
+        }
+        statements.push(format!(
+            "INSERT INTO logs (run_id, run_kind, flow_run_id, level, target, message, timestamp) \
+             VALUES ('{task}', 'task', NULL, 'ERROR', 'flowcore', 'boom', '2026-11-27T06:00:03.000000Z')"
+        ));
+        for statement in statements {
+            sqlx::query(&statement).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+
+        let store = Store::connect(&url).await.unwrap();
+        let run = store.flow_run("old-run").await.unwrap().unwrap();
+        assert_eq!(run.state.unwrap().name, "Failed");
+        assert_eq!(run.attempts, 1);
+        assert_eq!(run.task_run_count, 1);
+        let tasks = store.task_runs(run.id).await.unwrap();
+        assert_eq!(tasks[0].inputs[0].parameter, "x");
+        assert_eq!(tasks[0].inputs[0].upstream_id.to_string(), up);
+        let names: Vec<String> = store
+            .states(tasks[0].id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name.into_owned())
+            .collect();
+        assert_eq!(names, ["Pending", "Running", "Failed"]);
+        let logs = store.logs(run.id).await.unwrap();
+        assert_eq!(
+            logs.len(),
+            1,
+            "the task's log line now belongs to its flow run"
+        );
+        assert_eq!(logs[0].run_name.as_deref(), Some("t-0"));
+        // Connecting again finds the current version and changes nothing.
+        drop(store);
+        let store = Store::connect(&url).await.unwrap();
+        assert_eq!(
+            store
+                .flow_runs(&FlowRunFilter::default())
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}

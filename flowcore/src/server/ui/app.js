@@ -135,6 +135,15 @@
     }
   }
 
+  const KEY_STORAGE = 'flowcore-api-key';
+
+  function authHeaders() {
+    const headers = { Accept: 'application/json' };
+    const key = window.localStorage.getItem(KEY_STORAGE);
+    if (key) headers.Authorization = `Bearer ${key}`;
+    return headers;
+  }
+
   async function api(path, params) {
     let url = `/api${path}`;
     if (params) {
@@ -145,7 +154,15 @@
     }
     let res;
     try {
-      res = await fetch(url, { headers: { Accept: 'application/json' }, cache: 'no-store' });
+      res = await fetch(url, { headers: authHeaders(), cache: 'no-store' });
+      // A server started with --api-key: ask for the key once and keep it in this browser.
+      if (res.status === 401) {
+        const key = window.prompt('This flowcore server requires an API key:');
+        if (key) {
+          window.localStorage.setItem(KEY_STORAGE, key);
+          res = await fetch(url, { headers: authHeaders(), cache: 'no-store' });
+        }
+      }
     } catch (e) {
       throw new ApiError(`Cannot reach the flowcore server (${e.message})`, 0);
     }

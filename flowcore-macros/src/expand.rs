@@ -353,6 +353,34 @@ pub(crate) fn flow(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
     } else {
         quote!()
     };
+    // Runnable by name (deployments, agents): name, parameter schema and a JSON entry.
+    let registration = if validate {
+        let schema_props = params.iter().map(|param| {
+            let (t, s) = (&param.ty, param.ident.unraw().to_string());
+            quote_spanned!(t.span()=> (#s, (&::flowcore::__private::SchemaProbe::<#t>(::core::marker::PhantomData)).parameter_schema(&mut generator)),)
+        });
+        quote! {
+            ::flowcore::__private::inventory::submit! {
+                ::flowcore::__private::RegisteredFlow {
+                    spec: || #ident.spec(),
+                    schema: || {
+                        #[allow(unused_imports)]
+                        use ::flowcore::__private::{ViaAnything as _, ViaJsonSchema as _};
+                        #[allow(unused_mut)]
+                        let mut generator = ::flowcore::__private::schemars::SchemaGenerator::default();
+                        let properties = ::std::vec![#(#schema_props)*];
+                        ::flowcore::__private::object_schema(generator, properties)
+                    },
+                    run_json: |parameters| {
+                        let run = #ident.run_json(parameters);
+                        ::std::boxed::Box::pin(async move { run.await.map(|_| ()) })
+                    },
+                }
+            }
+        }
+    } else {
+        quote!()
+    };
     let struct_docs = if docs.is_empty() {
         let d = format!("The flow `{ident}`: `{ident}.run(…)` runs it as a tracked flow run.");
         quote!(#[doc = #d])
@@ -433,5 +461,7 @@ pub(crate) fn flow(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
                 #ident::spec(self)
             }
         }
+
+        #registration
     })
 }

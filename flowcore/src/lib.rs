@@ -55,7 +55,9 @@ pub mod logging;
 mod names;
 pub mod record;
 pub mod recording;
+pub mod registry;
 pub mod runner;
+pub mod schedule;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(any(feature = "store", feature = "client"))]
@@ -92,9 +94,14 @@ pub mod prelude {
 pub mod __private {
     pub use crate::engine::FlowBody;
     pub use crate::flow::JsonParameters;
+    pub use crate::registry::{
+        object_schema, RegisteredFlow, SchemaProbe, ViaAnything, ViaJsonSchema,
+    };
     pub use crate::task::{Body, Edges};
     pub use anyhow;
     pub use futures_util::future::BoxFuture;
+    pub use inventory;
+    pub use schemars;
     pub use serde;
     pub use serde_json;
 

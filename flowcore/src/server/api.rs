@@ -35,6 +35,7 @@ pub(crate) fn routes(state: AppState, body_limit: usize) -> Router<AppState> {
         .route("/task_runs/{id}/logs", get(task_run_logs))
         .route("/task_runs/{id}/states", get(task_run_states))
         .route("/events", post(events))
+        .merge(super::deployments::routes())
         .fallback(|| async { ApiError::not_found("no such API endpoint") })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(

@@ -21,8 +21,10 @@
 
 mod api;
 mod auth;
+mod deployments;
 mod error;
 mod openapi;
+mod services;
 mod ui;
 
 use std::net::{IpAddr, SocketAddr};
@@ -34,6 +36,7 @@ use crate::store::Store;
 
 pub use error::ApiError;
 pub use openapi::openapi_json;
+pub use services::Services;
 
 /// How to run a server.
 #[derive(Debug, Clone)]
@@ -48,6 +51,8 @@ pub struct ServerConfig {
     pub api_key: Option<String>,
     /// The largest request body accepted, in bytes (default 32 MiB).
     pub body_limit: usize,
+    /// The scheduler, late-run and heartbeat services.
+    pub services: Services,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +63,7 @@ impl Default for ServerConfig {
             database_url: String::new(),
             api_key: None,
             body_limit: 32 * 1024 * 1024,
+            services: Services::default(),
         }
     }
 }
@@ -134,14 +140,19 @@ impl Server {
         let addr = listener
             .local_addr()
             .map_err(|source| ServerError::Bind { addr, source })?;
-        let app = router(store, config.api_key, config.body_limit);
+        let app = router(store.clone(), config.api_key, config.body_limit);
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (stop_services, services_stop) = tokio::sync::watch::channel(false);
+        let services = tokio::spawn(services::run(store, config.services, services_stop));
         let task = tokio::spawn(async move {
-            axum::serve(listener, app)
+            let served = axum::serve(listener, app)
                 .with_graceful_shutdown(async {
                     let _ = stopped.await;
                 })
-                .await
+                .await;
+            let _ = stop_services.send(true);
+            let _ = services.await;
+            served
         });
         Ok(Server {
             addr,

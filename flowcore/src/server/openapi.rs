@@ -2,7 +2,7 @@
 
 use utoipa::OpenApi;
 
-use super::api;
+use super::{api, deployments};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +24,21 @@ use super::api;
         api::task_run_logs,
         api::task_run_states,
         api::events,
+        deployments::apply,
+        deployments::deployments,
+        deployments::deployment,
+        deployments::delete,
+        deployments::pause,
+        deployments::resume,
+        deployments::run,
+        deployments::work_queues,
+        deployments::create_queue,
+        deployments::pause_queue,
+        deployments::resume_queue,
+        deployments::set_concurrency,
+        deployments::claim,
+        deployments::heartbeat,
+        deployments::set_state,
     ),
     components(schemas(
         api::Health,
@@ -40,6 +55,17 @@ use super::api;
         crate::store::GraphNode,
         crate::store::GraphEdge,
         crate::store::FilterValues,
+        crate::store::DeploymentSpec,
+        crate::store::StoredDeployment,
+        crate::store::StoredWorkQueue,
+        crate::store::ClaimedRun,
+        crate::store::Entrypoint,
+        crate::schedule::Schedule,
+        deployments::RunRequest,
+        deployments::NewWorkQueue,
+        deployments::Concurrency,
+        deployments::ClaimRequest,
+        deployments::Heartbeat,
     ))
 )]
 struct ApiDoc;

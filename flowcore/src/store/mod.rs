@@ -4,6 +4,7 @@
 //! The schema is created at connection time. Run tables are insert-only; a run's current state,
 //! attempts and timing are derived from its `states` rows when read.
 
+mod deployments;
 mod filter;
 mod read;
 mod records;
@@ -21,6 +22,10 @@ use uuid::Uuid;
 use crate::event::RunKind;
 use crate::state::StateType;
 
+pub use deployments::{
+    ClaimedRun, DeploymentSpec, Entrypoint, Horizon, StoredDeployment, StoredWorkQueue,
+    AUTO_SCHEDULED,
+};
 pub use filter::{FlowRunFilter, Sort};
 pub use records::{
     FilterValues, FlowGraph, GraphEdge, GraphNode, StoredFlow, StoredFlowRun, StoredInput,
@@ -186,26 +191,40 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?
             .try_get("v")?;
-        match version {
-            Some(v) if v == schema::VERSION => {}
+        let from = match version {
             Some(v) if v > schema::VERSION => return Err(StoreError::NewerSchema(v)),
             Some(1) => {
                 self.migrate_v1(&mut tx).await?;
                 self.create(&mut tx).await?;
-                sqlx::query(&self.sql("UPDATE schema_version SET version = ?"))
-                    .bind(schema::VERSION)
-                    .execute(&mut *tx)
-                    .await?;
+                2
             }
-            Some(v) => return Err(StoreError::NewerSchema(v)),
+            Some(v) => v,
             None => {
                 self.create(&mut tx).await?;
-                sqlx::query(&self.sql("INSERT INTO schema_version (version) VALUES (?)"))
-                    .bind(schema::VERSION)
+                sqlx::query("INSERT INTO schema_version (version) VALUES (2)")
                     .execute(&mut *tx)
                     .await?;
+                2
+            }
+        };
+        if from < 3 {
+            for statement in schema::v2_to_v3() {
+                sqlx::query(&statement).execute(&mut *tx).await?;
             }
         }
+        if from < schema::VERSION {
+            sqlx::query(&self.sql("UPDATE schema_version SET version = ?"))
+                .bind(schema::VERSION)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(&self.sql(
+            "INSERT INTO work_queues (name, paused, created) VALUES ('default', 0, ?) \
+             ON CONFLICT (name) DO NOTHING",
+        ))
+        .bind(ts(&Utc::now()))
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }

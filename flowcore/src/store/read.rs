@@ -69,7 +69,7 @@ fn json_list<T: serde::de::DeserializeOwned>(
     })
 }
 
-fn flow_run_from_row(row: &AnyRow) -> Result<StoredFlowRun, StoreError> {
+pub(crate) fn flow_run_from_row(row: &AnyRow) -> Result<StoredFlowRun, StoreError> {
     const T: &str = "flow_runs";
     let Current {
         state,
@@ -94,7 +94,8 @@ fn flow_run_from_row(row: &AnyRow) -> Result<StoredFlowRun, StoreError> {
         parent_flow_run_id: parent.map(|p| parse_id(T, &p)).transpose()?,
         parent_task_run_id: parent_task.map(|p| parse_id(T, &p)).transpose()?,
         deployment_id: row.try_get("deployment_id")?,
-        deployment_name: None,
+        deployment_name: row.try_get("deployment_name")?,
+        expected_start_time: opt_ts(T, row, "expected_start_time")?,
         work_queue_name: row.try_get("work_queue_name")?,
         state,
         attempts,
@@ -137,9 +138,9 @@ fn task_run_from_row(row: &AnyRow) -> Result<StoredTaskRun, StoreError> {
     })
 }
 
-const FLOW_RUN_SELECT: &str = "SELECT r.*, \
+pub(crate) const FLOW_RUN_SELECT: &str = "SELECT r.*, d.name AS deployment_name, \
      (SELECT COUNT(*) FROM task_runs t WHERE t.flow_run_id = r.id) AS task_run_count \
-     FROM flow_runs r";
+     FROM flow_runs r LEFT JOIN deployments d ON d.id = r.deployment_id";
 
 const TASK_RUN_SELECT: &str = "SELECT r.*, f.name AS flow_run_name, f.flow_name AS flow_name, \
      (SELECT s.id FROM flow_runs s WHERE s.parent_task_run_id = r.id LIMIT 1) AS subflow_run_id \
@@ -163,7 +164,11 @@ fn log_from_row(row: &AnyRow) -> Result<StoredLog, StoreError> {
 }
 
 impl Store {
-    async fn fetch(&self, sql: &str, binds: Vec<String>) -> Result<Vec<AnyRow>, StoreError> {
+    pub(crate) async fn fetch(
+        &self,
+        sql: &str,
+        binds: Vec<String>,
+    ) -> Result<Vec<AnyRow>, StoreError> {
         let sql = self.sql(sql);
         let mut query = sqlx::query(&sql);
         for b in binds {

@@ -47,6 +47,8 @@ pub struct StoredFlowRun {
     pub deployment_name: Option<String>,
     /// The work queue the run was sent to, if any.
     pub work_queue_name: Option<String>,
+    /// For a deployment's run: when it is meant to start.
+    pub expected_start_time: Option<DateTime<Utc>>,
     /// The current state (`None` if no state was recorded).
     pub state: Option<State>,
     /// How many times the body started.

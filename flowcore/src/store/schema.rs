@@ -9,7 +9,7 @@
 use super::Backend;
 
 /// The schema version this build writes.
-pub(crate) const VERSION: i64 = 2;
+pub(crate) const VERSION: i64 = 3;
 
 /// The columns every run table has for its current state and history.
 const STATE_COLUMNS: &str = "state_type TEXT, state_name TEXT, state_message TEXT, \
@@ -54,6 +54,35 @@ fn serial(backend: Backend) -> &'static str {
     }
 }
 
+/// Version 2 → 3: deployments, work queues (with `default`), and what scheduling needs on flow runs
+/// (expected start, auto-scheduled flag, the claiming agent and its heartbeat). An auto-scheduled run
+/// is unique per deployment and expected start time, so the scheduler never duplicates one.
+pub(crate) fn v2_to_v3() -> Vec<String> {
+    vec![
+        "CREATE TABLE IF NOT EXISTS work_queues (name TEXT PRIMARY KEY, \
+         paused BIGINT NOT NULL DEFAULT 0, concurrency_limit BIGINT, created TEXT NOT NULL)"
+            .into(),
+        "CREATE TABLE IF NOT EXISTS deployments (id TEXT PRIMARY KEY, flow_name TEXT NOT NULL, \
+         name TEXT NOT NULL, version TEXT, description TEXT, tags TEXT NOT NULL, \
+         parameters TEXT NOT NULL, parameter_schema TEXT NOT NULL, work_queue_name TEXT NOT NULL, \
+         schedule TEXT, paused BIGINT NOT NULL DEFAULT 0, entrypoint TEXT NOT NULL, \
+         created TEXT NOT NULL, updated TEXT NOT NULL, UNIQUE (flow_name, name))"
+            .into(),
+        "ALTER TABLE flow_runs ADD COLUMN expected_start_time TEXT".into(),
+        "ALTER TABLE flow_runs ADD COLUMN auto_scheduled BIGINT NOT NULL DEFAULT 0".into(),
+        "ALTER TABLE flow_runs ADD COLUMN claimed_by TEXT".into(),
+        "ALTER TABLE flow_runs ADD COLUMN heartbeat TEXT".into(),
+        "CREATE UNIQUE INDEX IF NOT EXISTS flow_runs_auto ON flow_runs \
+         (deployment_id, expected_start_time) WHERE auto_scheduled = 1"
+            .into(),
+        "CREATE INDEX IF NOT EXISTS flow_runs_due ON flow_runs \
+         (work_queue_name, state_type, expected_start_time)"
+            .into(),
+        "CREATE INDEX IF NOT EXISTS flow_runs_deployment ON flow_runs (deployment_id, created)"
+            .into(),
+    ]
+}
+
 /// Version 1 → 2, the part SQL does: new columns (filled by the store from the old `states` and
 /// `task_inputs` tables before they are dropped) and the logs' flow-run ids.
 pub(crate) fn v1_to_v2_columns() -> Vec<String> {
@@ -81,6 +110,8 @@ pub(crate) const V1_DROPPED: &[&str] = &[
 
 /// The tables, in an order that can be dropped.
 pub(crate) const TABLES: &[&str] = &[
+    "deployments",
+    "work_queues",
     "logs",
     "states",
     "task_inputs",

@@ -26,6 +26,18 @@ pub(crate) const SET_STATE: &str = "state_type = ?, state_name = ?, state_messag
      state_time = ?, start_time = COALESCE(start_time, ?), end_time = ?, attempts = attempts + ?, \
      history = history || ?";
 
+/// For a run created ahead of time (a deployment's scheduled run) and then reported by the process
+/// that runs it: the reported states are appended to the existing row.
+fn set_from_excluded(table: &str) -> String {
+    format!(
+        "state_type = excluded.state_type, state_name = excluded.state_name, \
+         state_message = excluded.state_message, state_time = excluded.state_time, \
+         start_time = COALESCE({table}.start_time, excluded.start_time), \
+         end_time = excluded.end_time, attempts = {table}.attempts + excluded.attempts, \
+         history = {table}.history || excluded.history"
+    )
+}
+
 /// [`SET_STATE`] for `UPDATE … FROM (VALUES (id, …))`: the values follow the id, in the same order.
 const SET_FROM_VALUES: &str = "state_type = v.column2, state_name = v.column3, \
      state_message = v.column4, state_time = v.column5, \
@@ -215,8 +227,10 @@ impl Store {
         for chunk in flow_runs.chunks(ROWS_PER_STATEMENT) {
             let sql = self
                 .sql(&format!(
-                "INSERT INTO flow_runs ({FLOW_RUN_COLUMNS}) VALUES {} ON CONFLICT (id) DO NOTHING",
-                placeholders(17, chunk.len())
+                "INSERT INTO flow_runs ({FLOW_RUN_COLUMNS}) VALUES {} ON CONFLICT (id) DO UPDATE \
+                 SET {} WHERE excluded.state_type IS NOT NULL",
+                placeholders(17, chunk.len()),
+                set_from_excluded("flow_runs")
             ))
                 .into_owned();
             let mut query = sqlx::query(&sql);

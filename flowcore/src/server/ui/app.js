@@ -4,7 +4,8 @@
 // Layout of this file:
 //   constants · helpers (escape, formatting) · api() · shared renderers (badges, logs, states)
 //   charts (scatterChart, layoutGraph + graphChart, timelineChart)
-//   pages (FlowRunsPage, FlowRunPage, TaskRunPage, FlowsPage) · router + refresh loop
+//   pages (FlowRunsPage, FlowRunPage, TaskRunPage, FlowsPage, DeploymentsPage, DeploymentPage,
+//   WorkQueuesPage) · router + refresh loop
 (() => {
   'use strict';
 
@@ -66,6 +67,13 @@
     return t == null ? '—' : new Date(t).toLocaleString(undefined, DATE_TIME_FMT);
   }
 
+  // Short form for tables: "Nov 27, 07:44" (the full time goes in a tooltip).
+  const SHORT_FMT = { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' };
+  function fmtShort(ts) {
+    const t = parseTs(ts);
+    return t == null ? '—' : new Date(t).toLocaleString(undefined, SHORT_FMT);
+  }
+
   function fmtClock(ms, millis = false) {
     if (ms == null) return '—';
     const d = new Date(ms);
@@ -125,6 +133,40 @@
   const flowRunHref = (id) => `#/flow-runs/${enc(id)}`;
   const taskRunHref = (id) => `#/task-runs/${enc(id)}`;
   const flowHref = (name) => `#/flows/${enc(name)}`;
+  const deploymentHref = (id) => `#/deployments/${enc(id)}`;
+  const WORK_QUEUES_HREF = '#/work-queues';
+
+  // Deployments seen in /api/deployments answers, by id: flow runs and the /api/filters list may
+  // carry only a deployment's id, and the UI would rather show its name.
+  const knownDeployments = new Map();
+  function rememberDeployments(list) {
+    for (const d of list || []) knownDeployments.set(d.id, { name: d.name, flow_name: d.flow_name });
+  }
+  // "name" of a flow run's deployment (full = "flow › name" when the flow run's flow is not known).
+  function deploymentName(id, name, full = false) {
+    const d = knownDeployments.get(id);
+    if (name) return name;
+    if (d) return full ? `${d.flow_name} › ${d.name}` : d.name;
+    return id ? truncate(String(id), 13) : '';
+  }
+
+  // Fetch the deployment list when some of these ids have no name yet (at most every 30 s).
+  let deploymentsLoadedAt = 0;
+  async function loadDeploymentNames(ids) {
+    if (!ids.some((id) => id && !knownDeployments.has(id)) || Date.now() - deploymentsLoadedAt < 30000) return;
+    deploymentsLoadedAt = Date.now();
+    try { rememberDeployments((await api('/deployments')).results); } catch (_) { /* ids stay as they are */ }
+  }
+
+  // A scheduled run that has not started: when it is expected to (null when it has started or has no time).
+  const expectedStart = (run) => (!run.start_time && run.expected_start_time ? run.expected_start_time : null);
+  // Worth a fast refresh: started and unfinished, or scheduled and already due.
+  function isLive(run) {
+    if (!run || isFinal(run.state)) return false;
+    if (stateType(run.state) !== 'SCHEDULED') return true;
+    const t = parseTs(run.expected_start_time);
+    return t == null || t <= Date.now();
+  }
 
   // ---------------------------------------------------------------- API
 
@@ -137,14 +179,16 @@
 
   const KEY_STORAGE = 'flowcore-api-key';
 
-  function authHeaders() {
+  function authHeaders(json) {
     const headers = { Accept: 'application/json' };
+    if (json) headers['Content-Type'] = 'application/json';
     const key = window.localStorage.getItem(KEY_STORAGE);
     if (key) headers.Authorization = `Bearer ${key}`;
     return headers;
   }
 
-  async function api(path, params) {
+  // One JSON request; errors become ApiError with the server's {"error": "..."} message.
+  async function request(method, path, params, body) {
     let url = `/api${path}`;
     if (params) {
       const qs = Object.entries(params)
@@ -152,30 +196,38 @@
         .map(([k, v]) => `${enc(k)}=${enc(v)}`).join('&');
       if (qs) url += `?${qs}`;
     }
+    const init = () => ({
+      method, cache: 'no-store', headers: authHeaders(body !== undefined),
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
     let res;
     try {
-      res = await fetch(url, { headers: authHeaders(), cache: 'no-store' });
+      res = await fetch(url, init());
       // A server started with --api-key: ask for the key once and keep it in this browser.
       if (res.status === 401) {
         const key = window.prompt('This flowcore server requires an API key:');
         if (key) {
           window.localStorage.setItem(KEY_STORAGE, key);
-          res = await fetch(url, { headers: authHeaders(), cache: 'no-store' });
+          res = await fetch(url, init());
         }
       }
     } catch (e) {
       throw new ApiError(`Cannot reach the flowcore server (${e.message})`, 0);
     }
     const text = await res.text();
-    let body = null;
-    try { body = text ? JSON.parse(text) : null; } catch (_) { /* reported below */ }
+    let parsed = null;
+    try { parsed = text ? JSON.parse(text) : null; } catch (_) { /* reported below */ }
     if (!res.ok) {
-      const msg = body && typeof body.error === 'string' ? body.error : text.slice(0, 300) || res.statusText;
+      const msg = parsed && typeof parsed.error === 'string' ? parsed.error : text.slice(0, 300) || res.statusText;
       throw new ApiError(`${msg} (HTTP ${res.status})`, res.status);
     }
-    if (body === null) throw new ApiError(`Invalid JSON from ${url}`, res.status);
-    return body;
+    if (parsed === null) throw new ApiError(`Invalid JSON from ${method} ${url}`, res.status);
+    return parsed;
   }
+
+  const api = (path, params) => request('GET', path, params);
+  // POST / PUT / DELETE; body (optional) is sent as JSON.
+  const send = (method, path, body) => request(method, path, null, body);
 
   // A secondary request whose failure should show inside its own section, not break the page.
   const soft = (promise) => promise.catch((error) => ({ error }));
@@ -190,6 +242,10 @@
 
   function chips(tags) {
     return (tags || []).map((t) => `<span class="chip" data-testid="tag">${escape(t)}</span>`).join('');
+  }
+
+  function pausedBadge(paused, what = 'schedule') {
+    return paused ? `<span class="pause-badge" data-testid="paused-badge" title="The ${escape(what)} is paused">Paused</span>` : '';
   }
 
   const errorInline = (e) => `<div class="error-box">${escape(e.message || String(e))}</div>`;
@@ -207,6 +263,7 @@
   function timingRows(run) {
     return [
       ['Created', escape(fmtTime(run.created))],
+      run.expected_start_time ? ['Expected start', escape(fmtTime(run.expected_start_time))] : null,
       ['Start', escape(fmtTime(run.start_time))],
       ['End', escape(fmtTime(run.end_time))],
       ['Duration', escape(fmtDuration(runDuration(run)))],
@@ -553,12 +610,38 @@
     bind() {}
     setQuery(q) { this.query = q; }
     part(name) { return this.root.querySelector(`[data-part="${name}"]`); }
+    // A failed load (cleared by the next good one) or a failed action (kept until the next action).
     showError(err) {
-      const box = this.part('error');
-      box.hidden = !err;
-      box.textContent = err ? err.message || String(err) : '';
+      this.loadError = err;
+      this.paintError();
       // Before the first successful load, an error replaces the "Loading…" placeholders.
       if (!err || !this.data) this.root.querySelectorAll('[data-loading]').forEach((el) => { el.hidden = !!err; });
+    }
+    showActionError(err) {
+      this.actionError = err;
+      this.paintError();
+    }
+    paintError() {
+      const box = this.part('error');
+      const msgs = [this.loadError, this.actionError].filter(Boolean).map((e) => e.message || String(e));
+      box.hidden = !msgs.length;
+      box.textContent = msgs.join('\n');
+    }
+    // Run a button's request: the button is disabled meanwhile (this.busy names it for re-renders),
+    // a failure goes to the error box, success re-renders and refreshes.
+    async act(name, fn) {
+      if (this.busy) return;
+      this.busy = name;
+      this.showActionError(null);
+      if (this.data) this.render();
+      try {
+        await fn();
+      } catch (e) {
+        this.showActionError(e);
+      } finally {
+        this.busy = null;
+        if (this.data && app.page === this) { this.render(); tick(); }
+      }
     }
     isActive() { return false; }
     async fetch() { return null; }
@@ -675,7 +758,7 @@
         const sum = this.part(`sum-${key}`);
         if (!sum) continue;
         this.part(`menu-${key}`).querySelectorAll('input[type=checkbox]').forEach((c) => { c.checked = f[key].includes(c.value); });
-        sum.textContent = f[key].length ? f[key].join(', ') : 'All';
+        sum.textContent = f[key].length ? f[key].map((v) => filterLabel(key, v, false)).join(', ') : 'All';
         sum.closest('details').classList.toggle('active', f[key].length > 0);
       }
     }
@@ -687,10 +770,10 @@
         if (!menu) continue;
         const known = key === 'state' ? STATE_NAMES : [];
         const values = [...new Set([...known, ...((options && options[optKey]) || []), ...f[key]])];
-        if (key !== 'state') values.sort((a, b) => a.localeCompare(b));
+        if (key !== 'state') values.sort((a, b) => filterLabel(key, a).localeCompare(filterLabel(key, b)));
         setHTML(menu, values.length ? values.map((v) => `<label class="multi-option">
             <input type="checkbox" name="${key}" value="${escape(v)}">
-            ${key === 'state' ? `<span class="dot-swatch st-${NAME_TYPE[v] || 'NONE'}"></span>` : ''}<span>${escape(v)}</span></label>`).join('')
+            ${key === 'state' ? `<span class="dot-swatch st-${NAME_TYPE[v] || 'NONE'}"></span>` : ''}<span>${escape(filterLabel(key, v))}</span></label>`).join('')
           : '<p class="muted small">No values yet</p>');
       }
       this.syncChecks();
@@ -701,6 +784,8 @@
       const params = { limit: PAGE_SIZE, offset: f.offset, sort: f.sort, since: f.since, until: f.until, name: f.name };
       for (const [key] of MULTI_FILTERS) if (f[key].length) params[key] = f[key].join(',');
       const [runs, options] = await Promise.all([api('/flow_runs', params), api('/filters').catch(() => null)]);
+      await loadDeploymentNames([...((options && options.deployments) || []), ...f.deployment,
+        ...(runs.results || []).filter((r) => !r.deployment_name).map((r) => r.deployment_id)]);
       return { runs, options };
     }
 
@@ -740,12 +825,20 @@
     }
   }
 
+  // The deployment filter holds ids; its menu and summary show names.
+  const filterLabel = (key, v, full = true) => (key === 'deployment' ? deploymentName(v, null, full) : v);
+
   function flowRunRow(r) {
-    const start = r.start_time ? `<span title="Start time">${escape(fmtTime(r.start_time))}</span>`
-      : `<span class="muted" title="Created">created ${escape(fmtTime(r.created))}</span>`;
+    const expected = expectedStart(r);
+    let start;
+    if (r.start_time) start = `<span title="Start time">${escape(fmtTime(r.start_time))}</span>`;
+    else if (expected) start = `<span class="muted" title="Expected start time" data-testid="expected-start">expected ${escape(fmtTime(expected))} (${escape(fmtAgo(expected))})</span>`;
+    else start = `<span class="muted" title="Created">created ${escape(fmtTime(r.created))}</span>`;
     const side = [
-      r.deployment_name || r.deployment_id ? `<span class="side-item" title="Deployment"><span class="muted">Deployment</span> ${escape(r.deployment_name || r.deployment_id)}</span>` : '',
-      r.work_queue_name ? `<span class="side-item" title="Work queue"><span class="muted">Queue</span> ${escape(r.work_queue_name)}</span>` : '',
+      r.deployment_id || r.deployment_name ? `<span class="side-item" title="Deployment"><span class="muted">Deployment</span> ${r.deployment_id
+        ? `<a href="${deploymentHref(r.deployment_id)}" data-testid="deployment-link">${escape(deploymentName(r.deployment_id, r.deployment_name))}</a>`
+        : escape(r.deployment_name)}</span>` : '',
+      r.work_queue_name ? `<span class="side-item" title="Work queue"><span class="muted">Queue</span> <a href="${WORK_QUEUES_HREF}" data-testid="work-queue-link">${escape(r.work_queue_name)}</a></span>` : '',
       r.parent_flow_run_id ? `<a class="side-item" href="${flowRunHref(r.parent_flow_run_id)}">subflow of parent run</a>` : '',
     ].join('');
     return `<div class="run-row st-${stateType(r.state)}" data-testid="flow-run-row" data-run-id="${escape(r.id)}">
@@ -786,6 +879,7 @@
       const [run, tasks, graph, logs, states] = await Promise.all([
         api(base), soft(api(`${base}/task_runs`)), soft(api(`${base}/graph`)), soft(api(`${base}/logs`)), soft(api(`${base}/states`)),
       ]);
+      if (!run.deployment_name) await loadDeploymentNames([run.deployment_id]);
       return { run, tasks: tasks.error ? tasks : tasks.results || [], graph, logs, states };
     }
     isActive() {
@@ -807,8 +901,10 @@
         run.version ? ['Version', escape(run.version)] : null,
         ['Attempts', escape(run.attempts ?? '—')],
         ['Task runs', escape(run.task_run_count ?? (tasks.error ? '—' : tasks.length))],
-        run.deployment_name || run.deployment_id ? ['Deployment', escape(run.deployment_name || run.deployment_id)] : null,
-        run.work_queue_name ? ['Work queue', escape(run.work_queue_name)] : null,
+        run.deployment_id || run.deployment_name ? ['Deployment', run.deployment_id
+          ? `<a href="${deploymentHref(run.deployment_id)}" data-testid="deployment-link">${escape(deploymentName(run.deployment_id, run.deployment_name))}</a>`
+          : escape(run.deployment_name)] : null,
+        run.work_queue_name ? ['Work queue', `<a href="${WORK_QUEUES_HREF}" data-testid="work-queue-link">${escape(run.work_queue_name)}</a>`] : null,
         run.parent_flow_run_id ? ['Parent flow run', `<a href="${flowRunHref(run.parent_flow_run_id)}">${escape(run.parent_flow_run_id)}</a>`] : null,
         run.parent_task_run_id ? ['Parent task run', `<a href="${taskRunHref(run.parent_task_run_id)}">${escape(run.parent_task_run_id)}</a>`] : null,
         ['Tags', run.tags && run.tags.length ? chips(run.tags) : '<span class="muted">none</span>'],
@@ -941,6 +1037,314 @@
     }
   }
 
+  // ---- Deployments
+
+  function scheduleWords(d) {
+    if (d.schedule_description) return d.schedule_description;
+    const s = d.schedule;
+    if (!s) return 'No schedule (ad hoc)';
+    if (s.type === 'interval') return `every ${fmtDuration(s.interval_s)}`;
+    if (s.type === 'cron') return `cron "${s.cron}"${s.timezone ? ` (${s.timezone})` : ''}`;
+    return String(s.type || 'unknown schedule');
+  }
+
+  // When the next scheduled run is expected (its time, relative time and a link to the run).
+  function nextRunCell(d) {
+    const next = (d.next_runs || [])[0];
+    if (next) {
+      const t = next.expected_start_time;
+      return `<a class="nowrap" href="${flowRunHref(next.id)}" title="${escape(`${next.name} · ${fmtTime(t)}`)}">${escape(fmtShort(t))}</a>
+        <span class="muted nowrap">${escape(fmtAgo(t))}</span>`;
+    }
+    return `<span class="muted">${d.schedule && d.paused ? 'paused' : '—'}</span>`;
+  }
+
+  function lastRunCell(last) {
+    return last ? `${badge(last.state)} <a href="${flowRunHref(last.id)}">${escape(last.name)}</a>
+      <span class="muted" title="${escape(fmtTime(last.start_time || last.expected_start_time || last.created))}">${escape(fmtAgo(last.start_time || last.expected_start_time || last.created))}</span>`
+      : '<span class="muted">—</span>';
+  }
+
+  const queueLink = (name) => (name
+    ? `<a href="${WORK_QUEUES_HREF}" data-testid="work-queue-link">${escape(name)}</a>` : '<span class="muted">—</span>');
+
+  class DeploymentsPage extends Page {
+    title() { return 'Deployments'; }
+    skeleton() {
+      return `<div class="page-head"><h1>Deployments</h1><span class="run-count" data-part="count"></span></div>
+        <div data-part="list" data-loading><p class="muted">Loading…</p></div>`;
+    }
+    async fetch() {
+      const data = await api('/deployments');
+      rememberDeployments(data.results);
+      return data;
+    }
+    isActive() { return (this.data.results || []).some((d) => isLive(d.last_run) || (d.next_runs || []).some(isLive)); }
+    render() {
+      const deps = this.data.results || [];
+      setHTML(this.part('count'), escape(plural(this.data.count ?? deps.length, 'Deployment')));
+      if (!deps.length) {
+        setHTML(this.part('list'), `<div class="empty"><p class="empty-title" data-testid="empty-state">No deployments yet</p>
+          <p class="muted">Create one with, for example: <code>cargo run --example deploy</code></p></div>`);
+        return;
+      }
+      const rows = deps.map((d) => `<tr data-testid="deployment-row" data-deployment-id="${escape(d.id)}">
+          <td><a class="dep-link" href="${deploymentHref(d.id)}" data-testid="deployment-link"><span class="dep-flow">${escape(d.flow_name)}</span>
+            <span class="sep">›</span> <span class="strong">${escape(d.name)}</span></a> ${pausedBadge(d.paused)}
+            ${d.version ? `<span class="muted small">v${escape(d.version)}</span>` : ''}</td>
+          <td data-testid="schedule"${d.schedule ? '' : ' class="muted"'}>${escape(scheduleWords(d))}</td>
+          <td>${queueLink(d.work_queue_name)}</td>
+          <td>${chips(d.tags)}</td>
+          <td data-testid="next-run">${nextRunCell(d)}</td>
+          <td data-testid="last-run">${lastRunCell(d.last_run)}</td></tr>`).join('');
+      setHTML(this.part('list'), `<section class="card flush"><div class="table-wrap"><table class="table"><thead><tr><th>Deployment</th>
+        <th>Schedule</th><th>Work queue</th><th>Tags</th><th>Next run</th><th>Last run</th></tr></thead><tbody>${rows}</tbody></table></div></section>`);
+    }
+  }
+
+  // ---- One deployment
+
+  class DeploymentPage extends Page {
+    constructor(id) { super(); this.id = id; }
+    title() { return this.data ? `${this.data.deployment.flow_name} › ${this.data.deployment.name}` : 'Deployment'; }
+    skeleton() {
+      return `<div data-part="header" data-loading><p class="muted">Loading…</p></div>
+        <div data-part="body" hidden>
+          <div class="grid-3">
+            <section class="card"><h2>Details</h2><div data-part="details"></div></section>
+            <section class="card"><h2>Schedule</h2><div data-part="schedule"></div></section>
+            <section class="card"><h2>Entrypoint</h2><div data-part="entrypoint" data-testid="entrypoint"></div></section>
+          </div>
+          <div class="grid-2">
+            <section class="card"><h2>Parameters</h2><div data-part="params"></div>
+              <details class="schema" data-testid="parameter-schema"><summary>Parameter schema</summary><div data-part="schema"></div></details>
+            </section>
+            <section class="card"><h2>Next runs</h2><div data-part="next" data-testid="next-runs"></div></section>
+          </div>
+          <section class="card">
+            <div class="card-head"><h2>Recent runs <span class="muted small" data-part="recent-count"></span></h2>
+              <a href="#/flow-runs?deployment=${enc(this.id)}" data-testid="all-runs-link">All runs of this deployment ›</a></div>
+            <div class="run-list" data-part="recent" data-testid="recent-runs"></div>
+          </section>
+        </div>`;
+    }
+    bind() {
+      this.root.addEventListener('click', (e) => {
+        const btn = e.target.closest('[data-action]');
+        if (!btn || btn.disabled || !this.data) return;
+        const base = `/deployments/${enc(this.id)}`;
+        const d = this.data.deployment;
+        if (btn.dataset.action === 'run') {
+          this.act('run', async () => {
+            const run = await send('POST', `${base}/runs`, { parameters: d.parameters || {} });
+            location.hash = flowRunHref(run.id);
+          });
+        }
+        if (btn.dataset.action === 'toggle-pause') {
+          this.act('pause', async () => {
+            this.data.deployment = await send('POST', `${base}/${d.paused ? 'resume' : 'pause'}`);
+          });
+        }
+      });
+    }
+    async fetch() {
+      const [deployment, recent] = await Promise.all([
+        api(`/deployments/${enc(this.id)}`), soft(api('/flow_runs', { deployment: this.id, limit: 10 })),
+      ]);
+      rememberDeployments([deployment]);
+      return { deployment, recent };
+    }
+    isActive() {
+      const { deployment: d, recent } = this.data;
+      return isLive(d.last_run) || (d.next_runs || []).some(isLive) || (recent.results || []).some(isLive);
+    }
+    render() {
+      const { deployment: d, recent } = this.data;
+      document.title = `${this.title()} · flowcore`;
+      const busy = this.busy ? ' disabled' : '';
+      setHTML(this.part('header'), `<nav class="breadcrumb" data-testid="breadcrumb">
+          <a href="#/deployments">Deployments</a> <span class="sep">›</span> <a href="${flowHref(d.flow_name)}">${escape(d.flow_name)}</a>
+          <span class="sep">›</span> <span>${escape(d.name)}</span></nav>
+        <div class="title-row"><h1 data-testid="deployment-name">${escape(d.name)}</h1>${pausedBadge(d.paused)}
+          ${d.version ? `<span class="chip" title="Version">v${escape(d.version)}</span>` : ''}
+          <div class="actions">
+            <button type="button" class="btn" data-action="toggle-pause" data-testid="pause-toggle"${busy}>${this.busy === 'pause' ? 'Saving…' : d.paused ? 'Resume schedule' : 'Pause schedule'}</button>
+            <button type="button" class="btn btn-primary" data-action="run" data-testid="run-deployment" title="Start a run now with the parameters below"${busy}>${this.busy === 'run' ? 'Starting…' : '▶ Run'}</button>
+          </div></div>
+        ${d.description ? `<p class="description" data-testid="description">${escape(d.description)}</p>` : ''}`);
+      this.part('body').hidden = false;
+
+      setHTML(this.part('details'), kv([
+        ['Flow', `<a href="${flowHref(d.flow_name)}" data-testid="flow-link">${escape(d.flow_name)}</a>`],
+        ['Deployment ID', `<code>${escape(d.id)}</code>`],
+        ['Version', d.version ? escape(d.version) : '<span class="muted">none</span>'],
+        ['Work queue', queueLink(d.work_queue_name)],
+        ['Tags', d.tags && d.tags.length ? chips(d.tags) : '<span class="muted">none</span>'],
+        ['Created', escape(fmtTime(d.created))],
+        ['Updated', escape(fmtTime(d.updated))],
+      ]));
+
+      const s = d.schedule;
+      setHTML(this.part('schedule'), kv([
+        ['Schedule', `<span data-testid="schedule">${escape(scheduleWords(d))}</span>`],
+        s && s.type === 'interval' ? ['Every', `${escape(fmtDuration(s.interval_s))} <span class="muted">(${escape(s.interval_s)} s)</span>`] : null,
+        s && s.type === 'interval' && s.anchor ? ['Anchor', escape(fmtTime(s.anchor))] : null,
+        s && s.type === 'cron' ? ['Cron', `<code>${escape(s.cron)}</code>`] : null,
+        s && s.type === 'cron' ? ['Time zone', escape(s.timezone || 'UTC')] : null,
+        ['Status', s ? (d.paused ? `${pausedBadge(true)} <span class="muted">no new runs are scheduled</span>` : 'Active')
+          : '<span class="muted">runs start only when triggered</span>'],
+      ]));
+
+      const ep = d.entrypoint || {};
+      const args = ep.args || [];
+      setHTML(this.part('entrypoint'), kv([
+        ['Executable', ep.exe ? `<code class="mono" data-testid="entrypoint-exe">${escape(ep.exe)}</code>` : '<span class="muted">—</span>'],
+        ['Arguments', args.length ? `<span class="args" data-testid="entrypoint-args">${args.map((a) => `<code>${escape(a)}</code>`).join(' ')}</span>` : '<span class="muted">none</span>'],
+        ['Working dir', ep.cwd ? `<code class="mono" data-testid="entrypoint-cwd">${escape(ep.cwd)}</code>` : '<span class="muted">—</span>'],
+      ]));
+
+      setHTML(this.part('params'), d.parameters && Object.keys(d.parameters).length
+        ? `<pre class="json" data-testid="parameters">${escape(JSON.stringify(d.parameters, null, 2))}</pre>`
+        : '<p class="muted" data-testid="parameters">No parameters</p>');
+      setHTML(this.part('schema'), d.parameter_schema && Object.keys(d.parameter_schema).length
+        ? `<pre class="json">${escape(JSON.stringify(d.parameter_schema, null, 2))}</pre>` : '<p class="muted">No schema</p>');
+
+      const next = d.next_runs || [];
+      let nextHtml;
+      if (next.length) {
+        nextHtml = `<table class="table compact"><thead><tr><th>Expected start</th><th>Run</th><th>State</th></tr></thead><tbody>${next.map((r) => `<tr data-testid="next-run-row">
+            <td>${escape(fmtTime(r.expected_start_time))} <span class="muted">${escape(fmtAgo(r.expected_start_time))}</span></td>
+            <td><a href="${flowRunHref(r.id)}">${escape(r.name)}</a></td><td>${badge(r.state)}</td></tr>`).join('')}</tbody></table>`;
+      } else if (!s) {
+        nextHtml = '<p class="muted">No schedule: runs start when triggered with <b>Run</b> or through the API.</p>';
+      } else if (d.paused) {
+        nextHtml = '<p class="muted">The schedule is paused: no upcoming runs.</p>';
+      } else {
+        nextHtml = '<p class="muted">No upcoming runs yet.</p>';
+      }
+      setHTML(this.part('next'), nextHtml);
+
+      if (recent.error) {
+        setHTML(this.part('recent-count'), '');
+        setHTML(this.part('recent'), errorInline(recent.error));
+      } else {
+        const runs = recent.results || [];
+        setHTML(this.part('recent-count'), runs.length ? escape(runs.length < recent.count ? `(${runs.length} of ${recent.count})` : `(${runs.length})`) : '');
+        setHTML(this.part('recent'), runs.length ? runs.map(flowRunRow).join('')
+          : '<p class="muted" data-testid="recent-runs-empty">No runs of this deployment yet.</p>');
+      }
+    }
+  }
+
+  // ---- Work queues
+  //
+  // Rows are kept across refreshes (keyed by queue name) and only their cells are updated, so the
+  // concurrency input being typed in is never replaced.
+
+  class WorkQueuesPage extends Page {
+    title() { return 'Work Queues'; }
+    skeleton() {
+      return `<div class="page-head"><h1>Work Queues</h1><span class="run-count" data-part="count"></span></div>
+        <div data-part="list" data-loading><p class="muted">Loading…</p></div>`;
+    }
+    bind() {
+      this.root.addEventListener('click', (e) => {
+        const btn = e.target.closest('[data-action="queue-pause"]');
+        if (!btn || btn.disabled || !this.data) return;
+        const name = btn.closest('tr').dataset.queue;
+        const q = this.queue(name);
+        if (!q) return;
+        this.act(`pause:${name}`, async () => {
+          this.replace(await send('POST', `/work_queues/${enc(name)}/${q.paused ? 'resume' : 'pause'}`));
+        });
+      });
+      this.root.addEventListener('input', (e) => { if (e.target.name === 'limit') e.target.dataset.dirty = '1'; });
+      this.root.addEventListener('submit', (e) => {
+        e.preventDefault();
+        const form = e.target;
+        const name = form.closest('tr').dataset.queue;
+        const input = form.elements.limit;
+        const raw = input.value.trim();
+        const limit = raw === '' ? null : Number(raw);
+        if (input.validity.badInput || (limit !== null && !(Number.isInteger(limit) && limit >= 0))) {
+          this.showActionError(new Error(`Concurrency limit for ${name}: a whole number ≥ 0, or empty for unlimited`));
+          return;
+        }
+        this.act(`limit:${name}`, async () => {
+          const q = await send('PUT', `/work_queues/${enc(name)}/concurrency`, { concurrency_limit: limit });
+          this.replace(q);
+          delete input.dataset.dirty;
+          input.value = q.concurrency_limit == null ? '' : String(q.concurrency_limit);
+          const note = form.querySelector('[data-part="saved"]');
+          note.hidden = false;
+          setTimeout(() => { note.hidden = true; }, 2000);
+        });
+      });
+    }
+    queue(name) { return (this.data.results || []).find((q) => q.name === name); }
+    replace(q) {
+      const list = this.data.results || [];
+      const i = list.findIndex((x) => x.name === q.name);
+      if (i >= 0) list[i] = q;
+    }
+    async fetch() { return api('/work_queues'); }
+    isActive() { return (this.data.results || []).some((q) => q.running_count > 0); }
+    render() {
+      const queues = this.data.results || [];
+      setHTML(this.part('count'), escape(plural(this.data.count ?? queues.length, 'Work queue')));
+      const list = this.part('list');
+      if (!queues.length) {
+        setHTML(list, `<div class="empty"><p class="empty-title" data-testid="empty-state">No work queues yet</p>
+          <p class="muted">A queue appears when a deployment names it, for example <code>cargo run --example deploy</code></p></div>`);
+        return;
+      }
+      setHTML(list, `<section class="card flush"><div class="table-wrap"><table class="table queues"><thead><tr><th>Work queue</th><th>Status</th>
+        <th class="num">Concurrency limit</th><th class="num">Scheduled</th><th class="num">Running</th><th></th><th>Set concurrency limit</th>
+        </tr></thead><tbody data-part="rows"></tbody></table></div></section>`);
+      const tbody = this.part('rows');
+      const old = new Map([...tbody.children].map((tr) => [tr.dataset.queue, tr]));
+      queues.forEach((q, i) => {
+        let tr = old.get(q.name);
+        old.delete(q.name);
+        if (!tr) tr = this.newRow(q.name);
+        if (tbody.children[i] !== tr) tbody.insertBefore(tr, tbody.children[i] || null);
+        this.fillRow(tr, q);
+      });
+      old.forEach((tr) => tr.remove());
+    }
+    newRow(name) {
+      const tr = document.createElement('tr');
+      tr.dataset.testid = 'work-queue-row';
+      tr.dataset.queue = name;
+      tr.innerHTML = `<td data-cell="name"></td><td data-cell="status"></td><td class="num" data-cell="limit" data-testid="concurrency-limit"></td>
+        <td class="num" data-cell="scheduled" data-testid="scheduled-count"></td><td class="num" data-cell="running" data-testid="running-count"></td>
+        <td data-cell="toggle"></td>
+        <td><form class="limit-form" data-testid="concurrency-form" autocomplete="off">
+          <input type="number" name="limit" min="0" step="1" inputmode="numeric" placeholder="unlimited" aria-label="Concurrency limit for ${escape(name)}" data-testid="concurrency-input">
+          <button type="submit" class="btn" data-testid="concurrency-save">Save</button>
+          <span class="saved-note" data-part="saved" hidden>Saved ✓</span></form></td>`;
+      return tr;
+    }
+    fillRow(tr, q) {
+      const cell = (name) => tr.querySelector(`[data-cell="${name}"]`);
+      const runs = (states) => `#/flow-runs?work_queue=${enc(q.name)}&state=${states}`;
+      setHTML(cell('name'), `<a class="strong" href="#/flow-runs?work_queue=${enc(q.name)}" title="Flow runs in this queue">${escape(q.name)}</a>`);
+      setHTML(cell('status'), q.paused ? pausedBadge(true, 'queue') : '<span class="muted">Active</span>');
+      setHTML(cell('limit'), q.concurrency_limit == null ? '<span class="muted">unlimited</span>' : escape(q.concurrency_limit));
+      setHTML(cell('scheduled'), `<a href="${runs('Scheduled,Late')}">${escape(q.scheduled_count ?? 0)}</a>`);
+      setHTML(cell('running'), `<a href="${runs('Running,Retrying')}">${escape(q.running_count ?? 0)}</a>`);
+      const busy = this.busy === `pause:${q.name}`;
+      setHTML(cell('toggle'), `<button type="button" class="btn" data-action="queue-pause" data-testid="queue-pause-toggle"${this.busy ? ' disabled' : ''}>${busy ? 'Saving…' : q.paused ? 'Resume' : 'Pause'}</button>`);
+      const form = tr.querySelector('form');
+      const input = form.elements.limit;
+      if (!input.dataset.dirty && input !== document.activeElement) {
+        const v = q.concurrency_limit == null ? '' : String(q.concurrency_limit);
+        if (input.value !== v) input.value = v;
+      }
+      form.querySelector('button').disabled = !!this.busy;
+    }
+  }
+
   class NotFoundPage extends Page {
     title() { return 'Not found'; }
     skeleton() { return '<div class="empty"><p class="empty-title">Page not found</p><p><a href="#/flow-runs">Go to flow runs</a></p></div>'; }
@@ -954,6 +1358,9 @@
     [/^\/task-runs\/([^/]+)$/, (m) => new TaskRunPage(decodeURIComponent(m[1]))],
     [/^\/flows\/?$/, () => new FlowsPage()],
     [/^\/flows\/([^/]+)$/, (m) => new FlowRunsPage(decodeURIComponent(m[1]))],
+    [/^\/deployments\/?$/, () => new DeploymentsPage()],
+    [/^\/deployments\/([^/]+)$/, (m) => new DeploymentPage(decodeURIComponent(m[1]))],
+    [/^\/work-queues\/?$/, () => new WorkQueuesPage()],
   ];
 
   const app = { page: null, path: null, timer: null, seq: 0 };

@@ -601,9 +601,12 @@
       this.root = null;
     }
     title() { return 'flowcore'; }
-    mount(root) {
-      this.root = root;
-      root.innerHTML = `<div class="error-box page-error" data-testid="error-box" data-part="error" role="alert" hidden></div>${this.skeleton()}`;
+    // Each page gets its own element: the listeners bind() adds go away with it.
+    mount(container) {
+      this.root = document.createElement('div');
+      this.root.className = 'page';
+      this.root.innerHTML = `<div class="error-box page-error" data-testid="error-box" data-part="error" role="alert" hidden></div>${this.skeleton()}`;
+      container.replaceChildren(this.root);
       this.bind();
     }
     skeleton() { return ''; }
@@ -640,7 +643,7 @@
         this.showActionError(e);
       } finally {
         this.busy = null;
-        if (this.data && app.page === this) { this.render(); tick(); }
+        if (this.data && app.page === this && !this.leaving) { this.render(); tick(); }
       }
     }
     isActive() { return false; }
@@ -1137,6 +1140,7 @@
         if (btn.dataset.action === 'run') {
           this.act('run', async () => {
             const run = await send('POST', `${base}/runs`, { parameters: d.parameters || {} });
+            this.leaving = true;
             location.hash = flowRunHref(run.id);
           });
         }
@@ -1319,7 +1323,7 @@
       tr.innerHTML = `<td data-cell="name"></td><td data-cell="status"></td><td class="num" data-cell="limit" data-testid="concurrency-limit"></td>
         <td class="num" data-cell="scheduled" data-testid="scheduled-count"></td><td class="num" data-cell="running" data-testid="running-count"></td>
         <td data-cell="toggle"></td>
-        <td><form class="limit-form" data-testid="concurrency-form" autocomplete="off">
+        <td><form class="limit-form" data-testid="concurrency-form" autocomplete="off" novalidate>
           <input type="number" name="limit" min="0" step="1" inputmode="numeric" placeholder="unlimited" aria-label="Concurrency limit for ${escape(name)}" data-testid="concurrency-input">
           <button type="submit" class="btn" data-testid="concurrency-save">Save</button>
           <span class="saved-note" data-part="saved" hidden>Saved ✓</span></form></td>`;

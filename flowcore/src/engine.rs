@@ -187,6 +187,18 @@ fn failure_message(failure: &TaskRunFailure) -> String {
 #[doc(hidden)]
 pub type FlowBody<T> = Box<dyn FnMut() -> BoxFuture<'static, anyhow::Result<T>> + Send>;
 
+/// The id and name the next top-level flow run takes (a deployment's run the server created).
+static ADOPTED: std::sync::Mutex<Option<(uuid::Uuid, String)>> = std::sync::Mutex::new(None);
+
+/// Makes the next top-level flow run of this process be the run `id` named `name`.
+pub(crate) fn adopt_next_flow_run(id: uuid::Uuid, name: String) {
+    *ADOPTED.lock().unwrap_or_else(|e| e.into_inner()) = Some((id, name));
+}
+
+fn take_adopted() -> Option<(uuid::Uuid, String)> {
+    ADOPTED.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
+
 /// Runs one flow run to its final state. `body` is `Err` when the parameters were invalid: the run is
 /// then recorded as `Failed` without running.
 pub(crate) async fn run_flow<T: Send + 'static>(
@@ -197,7 +209,10 @@ pub(crate) async fn run_flow<T: Send + 'static>(
     crate::logging::init();
     crate::recording::init();
     let parent = FlowRunContext::current();
-    let record = RunRecord::new(RunKind::Flow, crate::names::flow_run_name(), None);
+    let record = match parent.is_none().then(take_adopted).flatten() {
+        Some((id, name)) => RunRecord::with_id(RunKind::Flow, id, name, None),
+        None => RunRecord::new(RunKind::Flow, crate::names::flow_run_name(), None),
+    };
 
     // A subflow stands as a task run in its parent's graph.
     let placeholder = parent.as_ref().map(|parent| {

@@ -41,11 +41,19 @@
 //!   configured. `server` (feature `server`): the HTTP API and web UI that `flowcore server start` runs.
 #![warn(missing_docs)]
 
+#[cfg(feature = "agent")]
+pub mod agent;
+#[cfg(feature = "client")]
+pub mod api_client;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod config;
 mod context;
+#[cfg(all(feature = "client", feature = "store"))]
+pub mod deployment;
 mod engine;
+#[cfg(all(feature = "client", feature = "store"))]
+mod entrypoint;
 pub mod error;
 pub mod event;
 pub mod flow;
@@ -67,6 +75,8 @@ pub mod state;
 pub mod store;
 pub mod task;
 
+#[cfg(all(feature = "client", feature = "store"))]
+pub use entrypoint::{entrypoint, FLOW_RUN_ID_VAR};
 pub use error::{FlowRunError, ParameterError, TaskRunError, TaskRunFailure};
 pub use flow::{Flow, FlowSpec, FlowState};
 pub use flowcore_macros::{flow, task};

@@ -57,7 +57,16 @@ pub(crate) struct RunRecord {
 impl RunRecord {
     /// A new run. `flow_run_id` is the flow run a task run belongs to; a flow run belongs to itself.
     pub(crate) fn new(kind: RunKind, name: String, flow_run_id: Option<Uuid>) -> Arc<RunRecord> {
-        let id = Uuid::now_v7();
+        RunRecord::with_id(kind, Uuid::now_v7(), name, flow_run_id)
+    }
+
+    /// A run whose id and name were given (a deployment's run, created by the server).
+    pub(crate) fn with_id(
+        kind: RunKind,
+        id: Uuid,
+        name: String,
+        flow_run_id: Option<Uuid>,
+    ) -> Arc<RunRecord> {
         Arc::new(RunRecord {
             run: RunRef {
                 kind,

@@ -47,7 +47,23 @@ enum Command {
         #[command(subcommand)]
         action: TaskRunAction,
     },
-    /// The server's database.
+    /// Deployments on the server (api-url).
+    Deployment {
+        #[command(subcommand)]
+        action: DeploymentAction,
+    },
+    /// Work queues on the server (api-url).
+    #[command(name = "work-queue")]
+    WorkQueue {
+        #[command(subcommand)]
+        action: WorkQueueAction,
+    },
+    /// The agent that runs deployments' flow runs.
+    Agent {
+        #[command(subcommand)]
+        action: AgentAction,
+    },
+    /// The server, and its database.
     Server {
         #[command(subcommand)]
         action: ServerAction,
@@ -114,6 +130,92 @@ enum TaskRunAction {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeploymentAction {
+    /// Lists deployments with their schedules and next runs.
+    Ls {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows one deployment (id, `flow/name`, or a unique name).
+    Inspect {
+        /// The deployment.
+        name: String,
+    },
+    /// Creates a run now; an agent on its work queue starts it.
+    Run {
+        /// The deployment.
+        name: String,
+        /// A parameter for this run, `key=value` (value as JSON, else a string); repeatable.
+        #[arg(long = "param", value_name = "KEY=VALUE")]
+        params: Vec<String>,
+    },
+    /// Pauses its schedule (future scheduled runs are removed).
+    Pause {
+        /// The deployment.
+        name: String,
+    },
+    /// Resumes its schedule.
+    Resume {
+        /// The deployment.
+        name: String,
+    },
+    /// Deletes it (and its runs that have not started).
+    Delete {
+        /// The deployment.
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum WorkQueueAction {
+    /// Lists work queues.
+    Ls,
+    /// Creates a work queue.
+    Create {
+        /// Its name.
+        name: String,
+        /// At most this many of its runs at once.
+        #[arg(long)]
+        limit: Option<i64>,
+    },
+    /// Pauses a work queue (agents get no runs from it).
+    Pause {
+        /// The queue.
+        name: String,
+    },
+    /// Resumes a work queue.
+    Resume {
+        /// The queue.
+        name: String,
+    },
+    /// Sets a work queue's concurrency limit (`none` removes it).
+    SetConcurrency {
+        /// The queue.
+        name: String,
+        /// The limit, or `none`.
+        limit: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AgentAction {
+    /// Polls work queues and runs their due flow runs until Ctrl-C (which stops the runs in progress
+    /// and marks them Crashed).
+    Start {
+        /// Work queues to serve.
+        #[arg(default_value = "default")]
+        queues: Vec<String>,
+        /// Seconds between polls.
+        #[arg(long, default_value_t = 1.0)]
+        poll_interval: f64,
+        /// At most this many runs at once.
+        #[arg(long)]
+        limit: Option<usize>,
     },
 }
 
@@ -378,6 +480,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Deployment { action } => deployment(action, &mut out).await?,
+        Command::WorkQueue { action } => work_queue(action, &mut out).await?,
+        Command::Agent {
+            action:
+                AgentAction::Start {
+                    queues,
+                    poll_interval,
+                    limit,
+                },
+        } => {
+            flowcore::logging::init();
+            let client = flowcore::api_client::ApiClient::from_settings();
+            let config = flowcore::agent::AgentConfig {
+                queues,
+                poll_interval: std::time::Duration::from_secs_f64(poll_interval.max(0.05)),
+                limit,
+                ..Default::default()
+            };
+            drop(out);
+            let stop = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            flowcore::agent::run(client, config, stop).await?;
+            return Ok(());
+        }
         Command::Server {
             action:
                 ServerAction::Start {
@@ -459,4 +586,212 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn find_deployment(
+    client: &flowcore::api_client::ApiClient,
+    name: &str,
+) -> anyhow::Result<flowcore::store::StoredDeployment> {
+    let all: serde_json::Value = client.get("/deployments").await?;
+    let list: Vec<flowcore::store::StoredDeployment> =
+        serde_json::from_value(all["results"].clone())?;
+    let matches: Vec<_> = list
+        .into_iter()
+        .filter(|d| {
+            d.id.to_string() == name
+                || format!("{}/{}", d.spec.flow_name, d.spec.name) == name
+                || d.spec.name == name
+        })
+        .collect();
+    match matches.len() {
+        1 => Ok(matches.into_iter().next().expect("one")),
+        0 => anyhow::bail!("no deployment {name:?} (use `flowcore deployment ls`)"),
+        _ => anyhow::bail!("{name:?} names several deployments: write FLOW/NAME"),
+    }
+}
+
+fn parse_param(p: &str) -> anyhow::Result<(String, serde_json::Value)> {
+    let (key, value) = p
+        .split_once('=')
+        .ok_or_else(|| anyhow::anyhow!("invalid --param {p:?}: expected KEY=VALUE"))?;
+    let value =
+        serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.into()));
+    Ok((key.to_string(), value))
+}
+
+fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map_or("-".into(), |t| {
+        t.with_timezone(&chrono::Local)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    })
+}
+
+async fn deployment(action: DeploymentAction, out: &mut impl Write) -> anyhow::Result<()> {
+    let client = flowcore::api_client::ApiClient::from_settings();
+    match action {
+        DeploymentAction::Ls { json } => {
+            let all: serde_json::Value = client.get("/deployments").await?;
+            let list: Vec<flowcore::store::StoredDeployment> =
+                serde_json::from_value(all["results"].clone())?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
+            } else if list.is_empty() {
+                writeln!(out, "No deployments.")?;
+            } else {
+                writeln!(
+                    out,
+                    "{:<40} {:<36} {:<10} {:<8} NEXT RUN",
+                    "FLOW/NAME", "SCHEDULE", "QUEUE", "PAUSED"
+                )?;
+                for d in list {
+                    writeln!(
+                        out,
+                        "{:<40} {:<36} {:<10} {:<8} {}",
+                        format!("{}/{}", d.spec.flow_name, d.spec.name),
+                        d.schedule_description.as_deref().unwrap_or("none (ad hoc)"),
+                        d.spec.work_queue_name,
+                        if d.spec.paused { "yes" } else { "no" },
+                        when(d.next_runs.first().and_then(|r| r.expected_start_time))
+                    )?;
+                }
+            }
+        }
+        DeploymentAction::Inspect { name } => {
+            let d = find_deployment(&client, &name).await?;
+            writeln!(out, "{}", serde_json::to_string_pretty(&d)?)?;
+        }
+        DeploymentAction::Run { name, params } => {
+            let d = find_deployment(&client, &name).await?;
+            let mut parameters = serde_json::Map::new();
+            for p in &params {
+                let (k, v) = parse_param(p)?;
+                parameters.insert(k, v);
+            }
+            let run: flowcore::store::StoredFlowRun = client
+                .post(
+                    &format!("/deployments/{}/runs", d.id),
+                    &serde_json::json!({ "parameters": parameters }),
+                )
+                .await?;
+            writeln!(
+                out,
+                "Created flow run '{}' ({}) of {}/{} on work queue {:?}; an agent on that queue will start it.",
+                run.name, run.id, d.spec.flow_name, d.spec.name, d.spec.work_queue_name
+            )?;
+        }
+        DeploymentAction::Pause { name } => {
+            let d = find_deployment(&client, &name).await?;
+            let _: serde_json::Value = client
+                .post(
+                    &format!("/deployments/{}/pause", d.id),
+                    &serde_json::json!({}),
+                )
+                .await?;
+            writeln!(out, "Paused {}/{}.", d.spec.flow_name, d.spec.name)?;
+        }
+        DeploymentAction::Resume { name } => {
+            let d = find_deployment(&client, &name).await?;
+            let _: serde_json::Value = client
+                .post(
+                    &format!("/deployments/{}/resume", d.id),
+                    &serde_json::json!({}),
+                )
+                .await?;
+            writeln!(out, "Resumed {}/{}.", d.spec.flow_name, d.spec.name)?;
+        }
+        DeploymentAction::Delete { name } => {
+            let d = find_deployment(&client, &name).await?;
+            let _: serde_json::Value = client
+                .send::<(), _>(
+                    reqwest::Method::DELETE,
+                    &format!("/deployments/{}", d.id),
+                    None,
+                )
+                .await?;
+            writeln!(out, "Deleted {}/{}.", d.spec.flow_name, d.spec.name)?;
+        }
+    }
+    Ok(())
+}
+
+async fn work_queue(action: WorkQueueAction, out: &mut impl Write) -> anyhow::Result<()> {
+    let client = flowcore::api_client::ApiClient::from_settings();
+    let queue: Option<flowcore::store::StoredWorkQueue> = match action {
+        WorkQueueAction::Ls => {
+            let all: serde_json::Value = client.get("/work_queues").await?;
+            let list: Vec<flowcore::store::StoredWorkQueue> =
+                serde_json::from_value(all["results"].clone())?;
+            writeln!(
+                out,
+                "{:<20} {:<8} {:<12} {:>9} {:>7}",
+                "NAME", "PAUSED", "CONCURRENCY", "SCHEDULED", "RUNNING"
+            )?;
+            for q in list {
+                writeln!(
+                    out,
+                    "{:<20} {:<8} {:<12} {:>9} {:>7}",
+                    q.name,
+                    if q.paused { "yes" } else { "no" },
+                    q.concurrency_limit
+                        .map_or("unlimited".to_string(), |n| n.to_string()),
+                    q.scheduled_count,
+                    q.running_count
+                )?;
+            }
+            None
+        }
+        WorkQueueAction::Create { name, limit } => Some(
+            client
+                .post(
+                    "/work_queues",
+                    &serde_json::json!({"name": name, "concurrency_limit": limit}),
+                )
+                .await?,
+        ),
+        WorkQueueAction::Pause { name } => Some(
+            client
+                .post(
+                    &format!("/work_queues/{name}/pause"),
+                    &serde_json::json!({}),
+                )
+                .await?,
+        ),
+        WorkQueueAction::Resume { name } => Some(
+            client
+                .post(
+                    &format!("/work_queues/{name}/resume"),
+                    &serde_json::json!({}),
+                )
+                .await?,
+        ),
+        WorkQueueAction::SetConcurrency { name, limit } => {
+            let limit: Option<i64> = match limit.as_str() {
+                "none" | "unlimited" => None,
+                n => Some(n.parse().map_err(|_| {
+                    anyhow::anyhow!("invalid limit {n:?}: expected a number or `none`")
+                })?),
+            };
+            Some(
+                client
+                    .send(
+                        reqwest::Method::PUT,
+                        &format!("/work_queues/{name}/concurrency"),
+                        Some(&serde_json::json!({ "concurrency_limit": limit })),
+                    )
+                    .await?,
+            )
+        }
+    };
+    if let Some(q) = queue {
+        writeln!(
+            out,
+            "Work queue {:?}: {}, concurrency {}",
+            q.name,
+            if q.paused { "paused" } else { "active" },
+            q.concurrency_limit
+                .map_or("unlimited".to_string(), |n| n.to_string())
+        )?;
+    }
+    Ok(())
 }

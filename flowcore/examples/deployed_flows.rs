@@ -1,0 +1,49 @@
+//! A program whose flows deployments run: an agent starts it with `FLOWCORE_FLOW_RUN_ID` set, and
+//! `flowcore::entrypoint()` runs that flow run and exits. The agent tests deploy these flows.
+//!
+//! ```text
+//! cargo run -p flowcore --example deployed_flows   # without an agent: lists its flows
+//! ```
+
+use std::time::Duration;
+
+use flowcore::prelude::*;
+
+#[task]
+fn double(n: u32) -> u32 {
+    tracing::info!("doubling {n}");
+    n * 2
+}
+
+#[task]
+fn nap(seconds: f64) -> f64 {
+    std::thread::sleep(Duration::from_secs_f64(seconds));
+    seconds
+}
+
+/// A quick flow: doubles a number.
+#[flow(name = "quick")]
+async fn quick(n: u32) -> Result<u32, FlowError> {
+    Ok(double(n).await?)
+}
+
+/// A slow flow: writes its process id to `pid_file` (when given), then sleeps.
+#[flow(name = "sleepy")]
+async fn sleepy(seconds: f64, pid_file: Option<String>) -> Result<f64, FlowError> {
+    if let Some(path) = pid_file {
+        std::fs::write(&path, std::process::id().to_string())?;
+    }
+    Ok(nap(seconds).await?)
+}
+
+fn main() {
+    flowcore::entrypoint();
+    println!("flows in this program (run them through a deployment and an agent):");
+    for flow in flowcore::registry::flows() {
+        println!(
+            "  {}  parameters: {}",
+            flow.name(),
+            flow.parameters_schema()["properties"]
+        );
+    }
+}

@@ -1,0 +1,167 @@
+//! A typed client of a flowcore server's API, for deployments, agents and the CLI.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::state::State;
+
+/// Why an API call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiClientError {
+    /// The server could not be reached.
+    #[error("cannot reach the flowcore server at {url}: {message}")]
+    Unreachable {
+        /// The URL.
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// The server answered with an error.
+    #[error("{url}: {status}: {message}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The server's message.
+        message: String,
+    },
+    /// The answer was not what the API documents.
+    #[error("{url}: unexpected answer: {message}")]
+    Decode {
+        /// The URL.
+        url: String,
+        /// Why.
+        message: String,
+    },
+}
+
+impl ApiClientError {
+    /// The HTTP status, when the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiClientError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// A client of `…/api`.
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    base: String,
+    key: Option<String>,
+    http: reqwest::Client,
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+impl ApiClient {
+    /// A client of the API at `base` (e.g. `http://127.0.0.1:4200/api`), sending `key` as a bearer
+    /// token when given.
+    pub fn new(base: &str, key: Option<String>) -> ApiClient {
+        ApiClient {
+            base: base.trim_end_matches('/').to_string(),
+            key,
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()
+                .expect("an HTTP client"),
+        }
+    }
+
+    /// A client of the API in force: the `api-url` setting (`FLOWCORE_API_URL`), else
+    /// `http://127.0.0.1:4200/api`, with `api-key` (`FLOWCORE_API_KEY`).
+    pub fn from_settings() -> ApiClient {
+        let url = crate::config::get("api-url")
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| "http://127.0.0.1:4200/api".into());
+        ApiClient::new(&url, crate::config::get("api-key").ok().flatten())
+    }
+
+    /// The API's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends a request and decodes the answer.
+    pub async fn send<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, ApiClientError> {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.http.request(method, &url);
+        if let Some(key) = &self.key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| ApiClientError::Unreachable {
+                url: url.clone(),
+                message: chain(&e),
+            })?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| ApiClientError::Unreachable {
+                url: url.clone(),
+                message: chain(&e),
+            })?;
+        if !status.is_success() {
+            let message = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(str::to_string))
+                .unwrap_or(text);
+            return Err(ApiClientError::Status {
+                url,
+                status: status.as_u16(),
+                message,
+            });
+        }
+        serde_json::from_str(&text).map_err(|e| ApiClientError::Decode {
+            url,
+            message: e.to_string(),
+        })
+    }
+
+    /// `GET path`.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiClientError> {
+        self.send::<(), T>(reqwest::Method::GET, path, None).await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ApiClientError> {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// Moves a flow run to `state`.
+    pub async fn set_flow_run_state(
+        &self,
+        id: Uuid,
+        state: &State,
+    ) -> Result<serde_json::Value, ApiClientError> {
+        self.post(&format!("/flow_runs/{id}/state"), state).await
+    }
+}

@@ -7,10 +7,9 @@
 //! 1 otherwise. Without the variable it returns at once and `main` goes on.
 //!
 //! ```no_run
-//! fn main() {
-//!     flowcore::entrypoint(); // runs the agent's flow run and exits, when there is one
-//!     // … the program's own work (e.g. applying deployments) …
-//! }
+//! // First thing in `main`:
+//! flowcore::entrypoint(); // runs the agent's flow run and exits, when there is one
+//! // … the program's own work (e.g. applying deployments) …
 //! ```
 
 use uuid::Uuid;

@@ -263,6 +263,17 @@ async fn the_ui_shows_a_failed_run_its_graph_and_its_error() {
     assert!(flows.contains("browser-etl"));
     shoot(&client, "4-flows").await;
 
+    client.goto(&format!("{base}/#/deployments")).await.unwrap();
+    let empty = wait_text(&client, "[data-testid=empty-state]", |t| !t.is_empty()).await;
+    assert!(empty.contains("No deployments yet"), "{empty}");
+    client.goto(&format!("{base}/#/work-queues")).await.unwrap();
+    let queue = wait_text(&client, "[data-testid=work-queue-row]", |t| {
+        t.contains("default")
+    })
+    .await;
+    assert!(queue.contains("unlimited"), "{queue}");
+    shoot(&client, "5-work-queues").await;
+
     client.close().await.unwrap();
     server.stop().await;
 }

@@ -11,7 +11,9 @@ use crate::sparse::CsrMatrix;
 pub const CATEGORICAL: [&str; 3] = [PU_LOCATION_ID, DO_LOCATION_ID, PASSENGER_COUNT];
 
 /// How the categorical columns reach the `DictVectorizer`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Encoding {
     /// What the notebook literally does: integers, so each column is ONE numeric feature

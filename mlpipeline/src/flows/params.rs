@@ -37,7 +37,7 @@ fn default_out_dir() -> PathBuf {
 }
 
 /// Parameters of [`train_flow`](super::train_flow).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TrainParameters {
     /// The training month (parquet or CSV).
     pub train_path: PathBuf,
@@ -112,7 +112,7 @@ impl TrainParameters {
 }
 
 /// Parameters of [`predict_flow`](super::predict_flow).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PredictParameters {
     /// The month to predict (parquet or CSV).
     pub data_path: PathBuf,

@@ -191,6 +191,7 @@ pub type FlowBody<T> = Box<dyn FnMut() -> BoxFuture<'static, anyhow::Result<T>> 
 static ADOPTED: std::sync::Mutex<Option<(uuid::Uuid, String)>> = std::sync::Mutex::new(None);
 
 /// Makes the next top-level flow run of this process be the run `id` named `name`.
+#[cfg_attr(not(all(feature = "client", feature = "store")), allow(dead_code))]
 pub(crate) fn adopt_next_flow_run(id: uuid::Uuid, name: String) {
     *ADOPTED.lock().unwrap_or_else(|e| e.into_inner()) = Some((id, name));
 }

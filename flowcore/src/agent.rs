@@ -201,7 +201,7 @@ async fn reap(client: &ApiClient, children: &mut HashMap<Uuid, Child>, summary: 
 /// Marks the run Crashed when it has no final state. Returns whether it did.
 async fn crash_unless_final(client: &ApiClient, id: Uuid, message: &str) -> bool {
     // The process's own reports may still be on their way: give them a moment.
-    for _ in 0..10 {
+    for _ in 0..30 {
         match client
             .get::<StoredFlowRun>(&format!("/flow_runs/{id}"))
             .await

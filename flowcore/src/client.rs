@@ -29,6 +29,15 @@ const RETRY_AFTER_CONTACT: Duration = Duration::from_secs(30);
 /// How long a batch is retried when the server never answered.
 const RETRY_NO_CONTACT: Duration = Duration::from_secs(3);
 
+/// Set when this process already talked to the server (it runs a flow run loaded from it): a
+/// failing request is then a restart to wait out, not a server that does not exist.
+static SERVER_KNOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Tells API sinks created from now on that the server is known to exist (see the module docs).
+pub fn server_known() {
+    SERVER_KNOWN.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Where events go when the server cannot take them.
 pub type Fallback = Arc<dyn EventSink>;
 
@@ -76,7 +85,7 @@ impl ApiSink {
             api_key,
             fallback,
             given_up: false,
-            contacted: false,
+            contacted: SERVER_KNOWN.load(std::sync::atomic::Ordering::Relaxed),
         };
         let spool = Spool::start(
             "flowcore-api-client",
@@ -112,6 +121,8 @@ enum Failure {
     Transient(String),
     /// The server refused the batch (4xx): retrying cannot help.
     Rejected(String),
+    /// The batch is over the server's body limit (413).
+    TooLarge,
 }
 
 impl Sender {
@@ -127,6 +138,22 @@ impl Sender {
             match self.send(id, batch) {
                 Ok(()) => {
                     self.contacted = true;
+                    return;
+                }
+                Err(Failure::TooLarge) if batch.len() > 1 => {
+                    // Over the server's body limit: send it in halves.
+                    let (a, b) = batch.split_at(batch.len() / 2);
+                    self.deliver(a);
+                    self.deliver(b);
+                    return;
+                }
+                Err(Failure::TooLarge) => {
+                    eprintln!(
+                        "flowcore: one event is over the server's size limit ({}); it is recorded \
+                         in the fallback only",
+                        self.url
+                    );
+                    self.to_fallback(batch);
                     return;
                 }
                 Err(Failure::Rejected(why)) => {
@@ -173,6 +200,9 @@ impl Sender {
             let status = response.status();
             if status.is_success() {
                 return Ok(());
+            }
+            if status.as_u16() == 413 {
+                return Err(Failure::TooLarge);
             }
             let text = response.text().await.unwrap_or_default();
             if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {

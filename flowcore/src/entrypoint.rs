@@ -27,7 +27,10 @@ pub fn entrypoint() {
     let Ok(id) = std::env::var(FLOW_RUN_ID_VAR) else {
         return;
     };
-    let code = crate::__private::block_on(run_deployed(&id));
+    // On a thread of its own: `main` may already be inside a tokio runtime (`#[tokio::main]`).
+    let code = std::thread::spawn(move || crate::__private::block_on(run_deployed(&id)))
+        .join()
+        .unwrap_or(1);
     std::process::exit(code);
 }
 
@@ -58,6 +61,8 @@ async fn run_deployed(id: &str) -> i32 {
         let _ = client.set_flow_run_state(id, &State::failed(message)).await;
         return 1;
     };
+    // The server answered: while the run goes on, a failing request is a restart to wait out.
+    crate::client::server_known();
     crate::engine::adopt_next_flow_run(id, run.name.clone());
     let state = flow.run(run.parameters.clone()).await;
     if state.is_completed() {

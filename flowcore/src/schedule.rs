@@ -37,8 +37,8 @@ pub enum ScheduleError {
     /// The time zone is not an IANA name.
     #[error("unknown time zone {0:?} (expected an IANA name such as Europe/Paris or UTC)")]
     TimeZone(String),
-    /// The interval is zero or below a second.
-    #[error("invalid interval {0:?}: it must be at least one second")]
+    /// The interval is not whole seconds between one second and a hundred years.
+    #[error("invalid interval {0:?}: it must be whole seconds, from one second to 100 years")]
     Interval(Duration),
 }
 
@@ -64,6 +64,9 @@ pub enum Schedule {
     },
 }
 
+/// The longest interval: a hundred years.
+const MAX_INTERVAL_S: u64 = 100 * 366 * 86_400;
+
 /// Builds an interval schedule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IntervalSchedule {
@@ -81,7 +84,10 @@ fn default_anchor() -> DateTime<Utc> {
 impl IntervalSchedule {
     /// Every `interval` (whole seconds, at least one), anchored at 2020-01-01T00:00:00Z.
     pub fn every(interval: Duration) -> Result<IntervalSchedule, ScheduleError> {
-        if interval.as_secs() == 0 || interval.subsec_nanos() != 0 {
+        if interval.as_secs() == 0
+            || interval.subsec_nanos() != 0
+            || interval.as_secs() > MAX_INTERVAL_S
+        {
             return Err(ScheduleError::Interval(interval));
         }
         Ok(IntervalSchedule {
@@ -159,8 +165,10 @@ impl Schedule {
     /// Checks a schedule that arrived as data (e.g. through the API).
     pub fn validate(&self) -> Result<(), ScheduleError> {
         match self {
-            Schedule::Interval { interval_s, .. } if *interval_s == 0 => {
-                Err(ScheduleError::Interval(Duration::ZERO))
+            Schedule::Interval { interval_s, .. }
+                if *interval_s == 0 || *interval_s > MAX_INTERVAL_S =>
+            {
+                Err(ScheduleError::Interval(Duration::from_secs(*interval_s)))
             }
             Schedule::Interval { .. } => Ok(()),
             Schedule::Cron { cron, timezone } => {
@@ -175,13 +183,19 @@ impl Schedule {
     pub fn next_after(&self, after: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
         match self {
             Schedule::Interval { interval_s, anchor } => {
-                let step = *interval_s as i64;
+                let step = (*interval_s).clamp(1, MAX_INTERVAL_S) as i64;
                 let since = after.timestamp() - anchor.timestamp();
                 let mut k = since.div_euclid(step) + 1;
                 // `after` may carry sub-seconds past an exact slot: that slot is not after it.
                 let mut out = Vec::with_capacity(n);
                 while out.len() < n {
-                    let t = *anchor + chrono::Duration::seconds(k * step);
+                    let Some(t) = k
+                        .checked_mul(step)
+                        .and_then(chrono::Duration::try_seconds)
+                        .and_then(|d| anchor.checked_add_signed(d))
+                    else {
+                        break;
+                    };
                     if t > after {
                         out.push(t);
                     }

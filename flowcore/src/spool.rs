@@ -104,7 +104,15 @@ impl Spool {
                         let n = std::mem::take(&mut queue.pending);
                         (std::mem::take(&mut queue.batches), n)
                     };
-                    consumer.consume(batches);
+                    // A panicking consumer must not leave a flush waiting forever.
+                    let consumed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        consumer.consume(batches)
+                    }));
+                    if consumed.is_err() {
+                        eprintln!(
+                            "flowcore: a recording thread failed; some events were not recorded"
+                        );
+                    }
                     shared.lock().done += n as u64;
                     shared.progress.notify_all();
                 }

@@ -279,6 +279,18 @@ async fn runs_not_started_in_time_become_late() {
         .map(|s| s.name.into_owned())
         .collect();
     assert_eq!(history, ["Scheduled", "Late"]);
+
+    // A Crashed that arrives after a final state does not replace it.
+    assert!(store
+        .set_flow_run_state(run.id, &State::completed())
+        .await
+        .unwrap());
+    assert!(!store
+        .set_flow_run_state(run.id, &State::crashed("reaped late"))
+        .await
+        .unwrap());
+    let run = store.flow_run_by_id(run.id).await.unwrap().unwrap();
+    assert_eq!(run.state.unwrap().name, "Completed");
 }
 
 /// Two claimers race for 50 due runs through the API: every run is claimed exactly once.
@@ -362,6 +374,13 @@ async fn claims_exactly_once(database_url: &str) {
         .await
         .unwrap();
     assert!(claimed.is_empty(), "a paused queue hands out nothing");
+    // Queue names travel in URLs: a name that cannot is refused, naming the field.
+    let err = client
+        .post::<_, Value>("/work_queues", &json!({"name": "gpu/large"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(400));
+    assert!(err.to_string().contains("invalid `name`"), "{err}");
     server.stop().await;
 }
 

@@ -499,8 +499,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ..Default::default()
             };
             drop(out);
+            // Ctrl-C, or SIGTERM (systemd, docker stop): stop the runs in progress, mark them.
             let stop = async {
+                #[cfg(unix)]
+                {
+                    let mut term =
+                        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                #[cfg(not(unix))]
                 let _ = tokio::signal::ctrl_c().await;
+                std::io::Result::Ok(())
+            };
+            let stop = async {
+                if let Err(e) = stop.await {
+                    eprintln!("flowcore: cannot listen for signals: {e}");
+                    std::future::pending::<()>().await;
+                }
             };
             flowcore::agent::run(client, config, stop).await?;
             return Ok(());
@@ -581,6 +599,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn main() -> ExitCode {
     match run(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
+        // `flowcore flow-run ls | head`: the reader went away; not an error of ours.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

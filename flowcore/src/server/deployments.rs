@@ -75,9 +75,8 @@ pub(crate) async fn apply(
             return Err(unprocessable(format!("invalid `{field}`: empty")));
         }
     }
-    if spec.work_queue_name.trim().is_empty() {
-        return Err(unprocessable("invalid `work_queue_name`: empty".into()));
-    }
+    check_queue_name(&spec.work_queue_name)
+        .map_err(|m| unprocessable(format!("invalid `work_queue_name`: {m}")))?;
     if let Some(schedule) = &spec.schedule {
         schedule
             .validate()
@@ -222,6 +221,22 @@ async fn queue(state: &AppState, name: &str) -> Result<Json<StoredWorkQueue>, Ap
         .ok_or_else(|| ApiError::not_found(format!("no work queue named {name:?}")))
 }
 
+/// Queue names travel in URL paths: letters, digits, `-`, `_` and `.` only.
+fn check_queue_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 100 {
+        return Err(format!("{name:?} must be 1 to 100 characters"));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(format!(
+            "{name:?} has {c:?}; use letters, digits, `-`, `_` and `.`"
+        ));
+    }
+    Ok(())
+}
+
 fn check_limit(limit: Option<i64>) -> Result<(), ApiError> {
     match limit {
         Some(n) if n < 0 => Err(ApiError::bad_request(format!(
@@ -239,9 +254,8 @@ pub(crate) async fn create_queue(
     body: Result<Json<NewWorkQueue>, JsonRejection>,
 ) -> Result<Json<StoredWorkQueue>, ApiError> {
     let Json(body) = body?;
-    if body.name.trim().is_empty() {
-        return Err(ApiError::bad_request("invalid `name`: empty"));
-    }
+    check_queue_name(&body.name)
+        .map_err(|m| ApiError::bad_request(format!("invalid `name`: {m}")))?;
     check_limit(body.concurrency_limit)?;
     state.store.create_work_queue(&body.name).await?;
     if body.concurrency_limit.is_some() {
@@ -383,9 +397,8 @@ pub(crate) async fn set_state(
 ) -> Result<Json<StoredFlowRun>, ApiError> {
     let id = uuid_of(id, "flow run")?;
     let Json(new) = body?;
-    if !state.store.set_flow_run_state(id, &new).await? {
-        return Err(ApiError::not_found(format!("no flow run with id {id}")));
-    }
+    // Not changed: unknown (404 below), or a Crashed that came after a final state (kept).
+    state.store.set_flow_run_state(id, &new).await?;
     state
         .store
         .flow_run_by_id(id)

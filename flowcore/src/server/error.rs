@@ -34,6 +34,19 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
+        // Data the database refuses (PostgreSQL class 22: e.g. a NUL character in text; 23: a
+        // constraint) is the request's fault, not the server's.
+        if let StoreError::Database(sqlx::Error::Database(db)) = &e {
+            if db
+                .code()
+                .is_some_and(|c| c.starts_with("22") || c.starts_with("23"))
+            {
+                return ApiError {
+                    status: StatusCode::UNPROCESSABLE_ENTITY,
+                    message: format!("the database refused the data: {db}"),
+                };
+            }
+        }
         tracing::error!(target: "flowcore::server", "store error: {e}");
         ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,

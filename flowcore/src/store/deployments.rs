@@ -559,11 +559,20 @@ impl Store {
 
     /// Moves a flow run to `state` (the server's and agents' transitions: Pending on claim,
     /// Crashed when its process died).
+    /// A Crashed state never replaces a final one (a run that completed while its process was
+    /// being reaped stays Completed). Returns whether the run changed.
     pub async fn set_flow_run_state(&self, id: Uuid, state: &State) -> Result<bool, StoreError> {
         let refs = [state];
         let summary = super::write::Summary::of(&refs);
+        let guard = if state.kind == StateType::Crashed {
+            format!(" AND (state_type IS NULL OR state_type NOT IN {FINAL_TYPES})")
+        } else {
+            String::new()
+        };
         let sql = self
-            .sql(&format!("UPDATE flow_runs SET {SET_STATE} WHERE id = ?"))
+            .sql(&format!(
+                "UPDATE flow_runs SET {SET_STATE} WHERE id = ?{guard}"
+            ))
             .into_owned();
         let done = summary
             .bind(sqlx::query(&sql))
@@ -648,6 +657,9 @@ impl Store {
                 None => None,
             };
             let Some(deployment) = deployment else {
+                // Deleted between the claim and now: nothing can start it.
+                let failed = State::failed("its deployment was deleted before an agent started it");
+                self.set_flow_run_state(id, &failed).await?;
                 continue;
             };
             out.push(ClaimedRun {

@@ -85,6 +85,18 @@ pub struct Store {
     backend: Backend,
 }
 
+/// SQLite settings of every connection: WAL (with NORMAL sync, durable against application
+/// crashes; only a power loss can cost the last transactions), a 10 s busy timeout, a page cache that
+/// holds a batch of thousands of rows (no spills to the WAL mid-transaction), fewer and larger
+/// checkpoints.
+const SQLITE_PRAGMAS: &[&str] = &[
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA busy_timeout=10000",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA cache_size=-32768",
+    "PRAGMA wal_autocheckpoint=8192",
+];
+
 /// The SQLite URL of a database file (created if missing).
 pub fn sqlite_url(path: &std::path::Path) -> String {
     format!("sqlite://{}?mode=rwc", path.display())
@@ -148,30 +160,20 @@ impl Store {
                 Backend::Sqlite => 1,
                 Backend::Postgres => 4,
             })
+            // Every connection the pool opens (also after idle timeouts) gets the settings.
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        for pragma in SQLITE_PRAGMAS {
+                            sqlx::Executor::execute(&mut *conn, *pragma).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
             .connect(url)
             .await?;
         let store = Store { pool, backend };
-        if backend == Backend::Sqlite {
-            sqlx::query("PRAGMA journal_mode=WAL")
-                .execute(&store.pool)
-                .await?;
-            sqlx::query("PRAGMA busy_timeout=10000")
-                .execute(&store.pool)
-                .await?;
-            // WAL makes NORMAL durable against application crashes; only a power loss can cost
-            // the last transactions.
-            sqlx::query("PRAGMA synchronous=NORMAL")
-                .execute(&store.pool)
-                .await?;
-            // Batches of thousands of rows: a page cache that holds a whole transaction (no spills
-            // to the WAL mid-transaction) and fewer, larger checkpoints.
-            sqlx::query("PRAGMA cache_size=-32768")
-                .execute(&store.pool)
-                .await?;
-            sqlx::query("PRAGMA wal_autocheckpoint=8192")
-                .execute(&store.pool)
-                .await?;
-        }
         store.migrate().await?;
         Ok(store)
     }
@@ -184,6 +186,12 @@ impl Store {
     /// Creates the schema on an empty database, or migrates an older one to this build's version.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            // Processes starting together on one database migrate one after the other.
+            sqlx::query("SELECT pg_advisory_xact_lock(4200420042)")
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
             .execute(&mut *tx)
             .await?;

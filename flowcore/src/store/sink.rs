@@ -8,7 +8,7 @@ use crate::event::{Event, EventSink};
 use crate::spool::{flatten, Consumer, Spool};
 
 /// Write when this many events wait...
-const WRITE_AT: usize = 4096;
+const WRITE_AT: usize = 16384;
 /// ...or when the oldest has waited this long (and at every flush: the end of each top-level flow run).
 const WRITE_AFTER: Duration = Duration::from_millis(500);
 

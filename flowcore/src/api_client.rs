@@ -55,7 +55,8 @@ pub struct ApiClient {
     http: reqwest::Client,
 }
 
-fn chain(e: &dyn std::error::Error) -> String {
+/// An error with its sources, `outer: inner: innermost`.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

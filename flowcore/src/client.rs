@@ -196,7 +196,7 @@ impl Sender {
             let response = request
                 .send()
                 .await
-                .map_err(|e| Failure::Transient(error_chain(&e)))?;
+                .map_err(|e| Failure::Transient(crate::api_client::chain(&e)))?;
             let status = response.status();
             if status.is_success() {
                 return Ok(());
@@ -232,15 +232,4 @@ impl Sender {
             sink.flush();
         }
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }

@@ -5,6 +5,8 @@
 //! leaves nothing Running when stopped.
 #![cfg(all(feature = "server", feature = "agent"))]
 
+mod common;
+
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,7 +20,6 @@ use flowcore::schedule::{CronSchedule, IntervalSchedule};
 use flowcore::server::{Server, ServerConfig, Services};
 use flowcore::store::{ClaimedRun, Entrypoint, StoredDeployment, StoredFlowRun};
 use serde_json::{json, Value};
-use sqlx::Connection;
 
 /// Stands for the flow of the same name in `examples/deployed_flows.rs` (applied from here, run there).
 #[flow(name = "quick")]
@@ -392,19 +393,9 @@ async fn claims_are_exactly_once_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claims_are_exactly_once_on_postgres() {
-    let name = format!("flowcore_claims_{}", uuid::Uuid::now_v7().simple());
-    let mut admin = sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/test")
-        .await
-        .expect("PostgreSQL must run on 127.0.0.1:5432 (trust auth, database `test`)");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    claims_exactly_once(&format!("postgres://postgres@127.0.0.1:5432/{name}")).await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    let db = common::FreshPostgres::create("flowcore_claims").await;
+    claims_exactly_once(&db.url).await;
+    db.drop().await;
 }
 
 /// Runs an agent in this process until `stop` is sent.

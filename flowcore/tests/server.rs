@@ -3,6 +3,8 @@
 //! restart in the middle of a flow losing nothing.
 #![cfg(all(feature = "server", feature = "client"))]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +13,6 @@ use flowcore::event::{self, EventSink};
 use flowcore::prelude::*;
 use flowcore::server::{Server, ServerConfig, ServerError};
 use serde_json::{json, Value};
-use sqlx::Connection;
 
 #[task(retries = 1, retry_delay = 0.001)]
 fn fetch(x: u32) -> Result<u32, std::io::Error> {
@@ -315,20 +316,9 @@ async fn api_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_on_postgres() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let admin_url = "postgres://postgres@127.0.0.1:5432/test";
-    let name = format!("flowcore_api_{}", uuid::Uuid::now_v7().simple());
-    let mut admin = sqlx::PgConnection::connect(admin_url)
-        .await
-        .expect("PostgreSQL must run on 127.0.0.1:5432 (trust auth, database `test`)");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    exercise(&format!("postgres://postgres@127.0.0.1:5432/{name}")).await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    let db = common::FreshPostgres::create("flowcore_api").await;
+    exercise(&db.url).await;
+    db.drop().await;
 }
 
 #[tokio::test]

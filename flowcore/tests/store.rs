@@ -2,12 +2,13 @@
 //! 127.0.0.1:5432, dropped afterwards).
 #![cfg(feature = "store")]
 
+mod common;
+
 use std::sync::Arc;
 
 use flowcore::event::{self, Event, EventSink, MemorySink};
 use flowcore::prelude::*;
 use flowcore::store::{sqlite_url, FlowRunFilter, Store};
-use sqlx::Connection;
 
 #[task(retries = 1, retry_delay = 0.001)]
 fn flaky_step(x: u32) -> Result<u32, std::io::Error> {
@@ -205,27 +206,14 @@ async fn sqlite_store() {
     exercise(&store).await;
 }
 
-const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_store() {
-    let name = format!("flowcore_test_{}", uuid::Uuid::now_v7().simple());
-    let mut admin = sqlx::PgConnection::connect(PG_ADMIN)
-        .await
-        .expect("PostgreSQL must run on 127.0.0.1:5432 (trust auth, database `test`)");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    let db = common::FreshPostgres::create("flowcore_test").await;
     {
-        let store = Store::connect(&url).await.unwrap();
+        let store = Store::connect(&db.url).await.unwrap();
         exercise(&store).await;
     }
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    db.drop().await;
 }
 
 #[tokio::test]

@@ -401,18 +401,21 @@ async fn claims_are_exactly_once_on_postgres() {
 /// Runs an agent in this process until `stop` is sent.
 fn agent(
     client: &ApiClient,
+    name: &str,
 ) -> (
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<AgentSummary>,
 ) {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let client = client.clone();
+    let name = name.to_string();
     let handle = tokio::spawn(async move {
         flowcore::agent::run(
             client,
             AgentConfig {
                 poll_interval: Duration::from_millis(200),
                 heartbeat_interval: Duration::from_millis(300),
+                name,
                 ..AgentConfig::default()
             },
             async {
@@ -448,7 +451,7 @@ async fn an_agent_runs_a_deployment_every_two_seconds() {
         .apply_to(&client)
         .await
         .unwrap();
-    let (stop, handle) = agent(&client);
+    let (stop, handle) = agent(&client, "agent-1");
     let completed = eventually("3 completed runs", 14, async || {
         let runs = runs_of(&client, &d, "state=Completed").await;
         (runs.len() >= 3).then_some(runs)
@@ -480,6 +483,66 @@ async fn an_agent_runs_a_deployment_every_two_seconds() {
     server.stop().await;
 }
 
+/// Two real agents on one queue and 50 due runs: every run's program is started exactly once.
+async fn two_agents_run_each_run_once(database_url: &str) {
+    let server = start(database_url, fast_services()).await;
+    let client = ApiClient::new(&server.api_url(), None);
+    let d = Deployment::build_from_flow(&quick)
+        .name("fifty")
+        .parameters(json!({"n": 1}))
+        .entrypoint(worker())
+        .apply_to(&client)
+        .await
+        .unwrap();
+    let mut ids = HashSet::new();
+    for _ in 0..50 {
+        let run: StoredFlowRun = client
+            .post(&format!("/deployments/{}/runs", d.id), &json!({}))
+            .await
+            .unwrap();
+        ids.insert(run.id);
+    }
+    let (stop_a, a) = agent(&client, "agent-a");
+    let (stop_b, b) = agent(&client, "agent-b");
+    eventually("50 completed runs", 90, async || {
+        (runs_of(&client, &d, "state=Completed").await.len() == 50).then_some(())
+    })
+    .await;
+    let _ = (stop_a.send(()), stop_b.send(()));
+    let (a, b) = (a.await.unwrap(), b.await.unwrap());
+    let started: Vec<_> = a.started.iter().chain(&b.started).copied().collect();
+    assert_eq!(
+        started.len(),
+        50,
+        "a: {}, b: {}",
+        a.started.len(),
+        b.started.len()
+    );
+    assert_eq!(started.iter().copied().collect::<HashSet<_>>(), ids);
+    for id in ids {
+        let states: Vec<Value> = client
+            .get(&format!("/flow_runs/{id}/states"))
+            .await
+            .unwrap();
+        let running = states.iter().filter(|s| s["name"] == "Running").count();
+        assert_eq!(running, 1, "run {id} ran {running} times");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_agents_share_a_queue_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    two_agents_run_each_run_once(&flowcore::store::sqlite_url(&dir.path().join("two.db"))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_agents_share_a_queue_on_postgres() {
+    let db = common::FreshPostgres::create("flowcore_agents").await;
+    two_agents_run_each_run_once(&db.url).await;
+    db.drop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crashes_bad_parameters_and_stopping_the_agent() {
     let dir = tempfile::tempdir().unwrap();
@@ -505,7 +568,7 @@ async fn crashes_bad_parameters_and_stopping_the_agent() {
         .apply_to(&client)
         .await
         .unwrap();
-    let (stop, handle) = agent(&client);
+    let (stop, handle) = agent(&client, "agent-1");
 
     // kill -9 of the flow's process → Crashed.
     let pid_file = dir.path().join("pid");

@@ -71,7 +71,8 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
-    fn all(results: Vec<T>) -> Page<T> {
+    /// Every result, unpaged.
+    pub(crate) fn all(results: Vec<T>) -> Page<T> {
         Page {
             count: results.len() as i64,
             limit: None,
@@ -220,7 +221,10 @@ pub struct EventsAccepted {
     pub duplicate: bool,
 }
 
-fn id_of(path: Result<Path<String>, PathRejection>, what: &str) -> Result<Uuid, ApiError> {
+pub(crate) fn id_of(
+    path: Result<Path<String>, PathRejection>,
+    what: &str,
+) -> Result<Uuid, ApiError> {
     let Path(raw) = path?;
     raw.parse()
         .map_err(|_| ApiError::bad_request(format!("invalid {what} id {raw:?}: not a UUID")))

@@ -8,6 +8,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::api::{id_of, Page};
 use super::{ApiError, AppState};
 use crate::state::State as RunState;
 use crate::store::{ClaimedRun, DeploymentSpec, StoredDeployment, StoredFlowRun, StoredWorkQueue};
@@ -26,28 +27,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/work_queues/{name}/claim", post(claim))
         .route("/flow_runs/{id}/heartbeat", post(heartbeat))
         .route("/flow_runs/{id}/state", post(set_state))
-}
-
-/// A list with its count.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct List<T> {
-    /// How many.
-    pub count: usize,
-    /// The items.
-    pub results: Vec<T>,
-}
-
-fn list<T>(results: Vec<T>) -> Json<List<T>> {
-    Json(List {
-        count: results.len(),
-        results,
-    })
-}
-
-fn uuid_of(path: Result<Path<String>, PathRejection>, what: &str) -> Result<Uuid, ApiError> {
-    let Path(raw) = path?;
-    raw.parse()
-        .map_err(|_| ApiError::bad_request(format!("invalid {what} id {raw:?}: not a UUID")))
 }
 
 async fn find(state: &AppState, id: Uuid) -> Result<StoredDeployment, ApiError> {
@@ -92,11 +71,11 @@ pub(crate) async fn apply(
 
 /// Every deployment with its next runs.
 #[utoipa::path(get, path = "/api/deployments", tag = "deployments",
-    responses((status = 200, body = List<StoredDeployment>)))]
+    responses((status = 200, body = Page<StoredDeployment>)))]
 pub(crate) async fn deployments(
     State(state): State<AppState>,
-) -> Result<Json<List<StoredDeployment>>, ApiError> {
-    Ok(list(state.store.deployments().await?))
+) -> Result<Json<Page<StoredDeployment>>, ApiError> {
+    Ok(Json(Page::all(state.store.deployments().await?)))
 }
 
 /// One deployment.
@@ -107,7 +86,7 @@ pub(crate) async fn deployment(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<StoredDeployment>, ApiError> {
-    Ok(Json(find(&state, uuid_of(id, "deployment")?).await?))
+    Ok(Json(find(&state, id_of(id, "deployment")?).await?))
 }
 
 /// Deletes a deployment and its runs that have not started.
@@ -118,7 +97,7 @@ pub(crate) async fn delete(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let id = uuid_of(id, "deployment")?;
+    let id = id_of(id, "deployment")?;
     if !state.store.delete_deployment(id).await? {
         return Err(ApiError::not_found(format!("no deployment with id {id}")));
     }
@@ -130,7 +109,7 @@ async fn set_paused(
     id: Result<Path<String>, PathRejection>,
     paused: bool,
 ) -> Result<Json<StoredDeployment>, ApiError> {
-    let id = uuid_of(id, "deployment")?;
+    let id = id_of(id, "deployment")?;
     find(state, id).await?;
     state.store.set_deployment_paused(id, paused).await?;
     Ok(Json(find(state, id).await?))
@@ -176,7 +155,7 @@ pub(crate) async fn run(
     id: Result<Path<String>, PathRejection>,
     body: Option<Json<RunRequest>>,
 ) -> Result<Json<StoredFlowRun>, ApiError> {
-    let id = uuid_of(id, "deployment")?;
+    let id = id_of(id, "deployment")?;
     let request = body.map(|Json(b)| b).unwrap_or_default();
     if let Some(p) = &request.parameters {
         if !p.is_object() {
@@ -195,11 +174,11 @@ pub(crate) async fn run(
 
 /// Every work queue with its counts.
 #[utoipa::path(get, path = "/api/work_queues", tag = "work queues",
-    responses((status = 200, body = List<StoredWorkQueue>)))]
+    responses((status = 200, body = Page<StoredWorkQueue>)))]
 pub(crate) async fn work_queues(
     State(state): State<AppState>,
-) -> Result<Json<List<StoredWorkQueue>>, ApiError> {
-    Ok(list(state.store.work_queues().await?))
+) -> Result<Json<Page<StoredWorkQueue>>, ApiError> {
+    Ok(Json(Page::all(state.store.work_queues().await?)))
 }
 
 /// A new work queue.
@@ -377,7 +356,7 @@ pub(crate) async fn heartbeat(
     id: Result<Path<String>, PathRejection>,
     body: Result<Json<Heartbeat>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let id = uuid_of(id, "flow run")?;
+    let id = id_of(id, "flow run")?;
     let Json(body) = body?;
     let n = state
         .store
@@ -395,7 +374,7 @@ pub(crate) async fn set_state(
     id: Result<Path<String>, PathRejection>,
     body: Result<Json<RunState>, JsonRejection>,
 ) -> Result<Json<StoredFlowRun>, ApiError> {
-    let id = uuid_of(id, "flow run")?;
+    let id = id_of(id, "flow run")?;
     let Json(new) = body?;
     // Not changed: unknown (404 below), or a Crashed that came after a final state (kept).
     state.store.set_flow_run_state(id, &new).await?;

@@ -8,8 +8,8 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::read::{flow_run_from_row, FLOW_RUN_SELECT};
-use super::write::{HistoryEntry, SET_STATE};
-use super::{parse_id, parse_ts, ts, Store, StoreError, StoredFlowRun};
+use super::write::{history_line, SET_STATE};
+use super::{parse_id, parse_ts, state_type_str, ts, Store, StoreError, StoredFlowRun};
 use crate::schedule::Schedule;
 use crate::state::{State, StateType};
 
@@ -148,22 +148,6 @@ impl Default for Horizon {
 pub const AUTO_SCHEDULED: &str = "auto-scheduled";
 
 const FINAL_TYPES: &str = "('COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED')";
-
-fn history_line(state: &State) -> String {
-    let entry = HistoryEntry {
-        kind: state.kind,
-        name: std::borrow::Cow::Borrowed(&state.name),
-        message: state.message.as_deref().map(std::borrow::Cow::Borrowed),
-        at: state.timestamp.timestamp_micros(),
-    };
-    let mut line = serde_json::to_string(&entry).expect("states serialize");
-    line.push('\n');
-    line
-}
-
-fn state_type_str(kind: StateType) -> &'static str {
-    super::state_type_str(kind)
-}
 
 fn deployment_from_row(row: &AnyRow) -> Result<StoredDeployment, StoreError> {
     const T: &str = "deployments";
@@ -347,17 +331,27 @@ impl Store {
 
     /// Every deployment, by flow and name.
     pub async fn deployments(&self) -> Result<Vec<StoredDeployment>, StoreError> {
-        let rows = self
-            .fetch(
-                "SELECT * FROM deployments ORDER BY flow_name, name",
-                Vec::new(),
-            )
-            .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            out.push(self.with_runs(deployment_from_row(row)?).await?);
+        let mut out = Vec::new();
+        for d in self.deployment_rows("1 = 1", Vec::new()).await? {
+            out.push(self.with_runs(d).await?);
         }
         Ok(out)
+    }
+
+    /// Deployments matching `clause`, without their runs (what the scheduler and claims need).
+    async fn deployment_rows(
+        &self,
+        clause: &str,
+        binds: Vec<String>,
+    ) -> Result<Vec<StoredDeployment>, StoreError> {
+        self.fetch(
+            &format!("SELECT * FROM deployments WHERE {clause} ORDER BY flow_name, name"),
+            binds,
+        )
+        .await?
+        .iter()
+        .map(deployment_from_row)
+        .collect()
     }
 
     /// One deployment by id, by `flow/name`, or by name when only one deployment has it.
@@ -506,7 +500,10 @@ impl Store {
         horizon: Horizon,
     ) -> Result<usize, StoreError> {
         let mut created = 0;
-        for d in self.deployments().await? {
+        for d in self
+            .deployment_rows("paused = 0 AND schedule IS NOT NULL", Vec::new())
+            .await?
+        {
             let Some(schedule) = d.spec.schedule.as_ref().filter(|_| !d.spec.paused) else {
                 continue;
             };
@@ -653,7 +650,11 @@ impl Store {
                 continue;
             };
             let deployment = match &flow_run.deployment_id {
-                Some(d) => self.deployment(d).await?,
+                Some(d) => self
+                    .deployment_rows("id = ?", vec![d.clone()])
+                    .await?
+                    .into_iter()
+                    .next(),
                 None => None,
             };
             let Some(deployment) = deployment else {

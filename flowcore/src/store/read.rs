@@ -305,21 +305,18 @@ impl Store {
 
     /// The logs of a flow run and of its task runs, in order.
     pub async fn logs(&self, flow_run_id: Uuid) -> Result<Vec<StoredLog>, StoreError> {
-        self.fetch(
-            &format!("{LOG_SELECT} WHERE l.flow_run_id = ? ORDER BY l.timestamp, l.seq"),
-            vec![flow_run_id.to_string()],
-        )
-        .await?
-        .iter()
-        .map(log_from_row)
-        .collect()
+        self.logs_where("l.flow_run_id", flow_run_id).await
     }
 
     /// The logs of one task run, in order.
     pub async fn task_run_logs(&self, task_run_id: Uuid) -> Result<Vec<StoredLog>, StoreError> {
+        self.logs_where("l.run_id", task_run_id).await
+    }
+
+    async fn logs_where(&self, column: &str, id: Uuid) -> Result<Vec<StoredLog>, StoreError> {
         self.fetch(
-            &format!("{LOG_SELECT} WHERE l.run_id = ? ORDER BY l.timestamp, l.seq"),
-            vec![task_run_id.to_string()],
+            &format!("{LOG_SELECT} WHERE {column} = ? ORDER BY l.timestamp, l.seq"),
+            vec![id.to_string()],
         )
         .await?
         .iter()

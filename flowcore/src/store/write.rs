@@ -56,6 +56,19 @@ pub(crate) struct HistoryEntry<'a> {
     pub(crate) at: i64,
 }
 
+/// A state as one line of a run's `history` column (newline included).
+pub(crate) fn history_line(state: &State) -> String {
+    let entry = HistoryEntry {
+        kind: state.kind,
+        name: std::borrow::Cow::Borrowed(&state.name),
+        message: state.message.as_deref().map(std::borrow::Cow::Borrowed),
+        at: state.timestamp.timestamp_micros(),
+    };
+    let mut line = serde_json::to_string(&entry).expect("states serialize");
+    line.push('\n');
+    line
+}
+
 /// A run's states within one batch, folded into the run row's columns.
 pub(crate) struct Summary<'a> {
     last: Option<&'a State>,
@@ -74,14 +87,7 @@ impl<'a> Summary<'a> {
                 attempts += 1;
                 start.get_or_insert_with(|| ts(&state.timestamp));
             }
-            let entry = HistoryEntry {
-                kind: state.kind,
-                name: std::borrow::Cow::Borrowed(&state.name),
-                message: state.message.as_deref().map(std::borrow::Cow::Borrowed),
-                at: state.timestamp.timestamp_micros(),
-            };
-            history.push_str(&serde_json::to_string(&entry).expect("states serialize"));
-            history.push('\n');
+            history.push_str(&history_line(state));
         }
         Summary {
             last: states.last().copied(),

@@ -98,31 +98,69 @@ impl<'a> Summary<'a> {
     }
 
     /// Binds the values of [`SET_STATE`] (or of the state columns of an insert), in that order.
-    pub(crate) fn bind<'q>(
-        &self,
-        query: Query<'q, sqlx::Any, AnyArguments<'q>>,
-    ) -> Query<'q, sqlx::Any, AnyArguments<'q>> {
+    pub(crate) fn bind<'q, B: Bind<'q>>(&self, query: B) -> B {
         let last = self.last;
         query
-            .bind(last.map(|s| state_type_str(s.kind)))
-            .bind(last.map(|s| s.name.to_string()))
-            .bind(last.and_then(|s| s.message.clone()))
-            .bind(last.map(|s| ts(&s.timestamp)))
-            .bind(self.start.clone())
-            .bind(last.filter(|s| s.is_final()).map(|s| ts(&s.timestamp)))
-            .bind(self.attempts)
-            .bind(self.history.clone())
+            .value(last.map(|s| state_type_str(s.kind)))
+            .value(last.map(|s| s.name.to_string()))
+            .value(last.and_then(|s| s.message.clone()))
+            .value(last.map(|s| ts(&s.timestamp)))
+            .value(self.start.clone())
+            .value(last.filter(|s| s.is_final()).map(|s| ts(&s.timestamp)))
+            .value(self.attempts)
+            .value(self.history.clone())
     }
+}
+
+/// Something values are bound to in order: a query, or the arguments of one being built.
+pub(crate) trait Bind<'q>: Sized {
+    /// Binds the next value.
+    fn value<T>(self, value: T) -> Self
+    where
+        T: 'q + sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any>;
+}
+
+impl<'q> Bind<'q> for Query<'q, sqlx::Any, AnyArguments<'q>> {
+    fn value<T>(self, value: T) -> Self
+    where
+        T: 'q + sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any>,
+    {
+        self.bind(value)
+    }
+}
+
+impl<'q> Bind<'q> for AnyArguments<'q> {
+    fn value<T>(mut self, value: T) -> Self
+    where
+        T: 'q + sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any>,
+    {
+        // Only strings, integers and their options are bound here, and those always encode.
+        sqlx::Arguments::add(&mut self, value).expect("strings and integers encode");
+        self
+    }
+}
+
+/// A run and what the batch says of it: its creation event (if created in this batch) and its states.
+type RunEntry<'a> = (&'a RunRef, Option<&'a Event>, Vec<&'a State>);
+
+/// One statement's worth of a batch.
+enum Piece<'a> {
+    Flows(&'a [(&'a str, String)]),
+    FlowRuns(&'a [&'a RunEntry<'a>]),
+    TaskRuns(&'a [&'a RunEntry<'a>]),
+    /// Runs created by earlier batches, in the named table, that changed state.
+    Updated(&'static str, &'a [&'a RunEntry<'a>]),
+    Logs(&'a [&'a LogRecord]),
 }
 
 /// The runs a batch mentions, in first-mention order.
 struct Runs<'a> {
-    order: Vec<(&'a RunRef, Option<&'a Event>, Vec<&'a State>)>,
+    order: Vec<RunEntry<'a>>,
     index: HashMap<Uuid, usize>,
 }
 
 impl<'a> Runs<'a> {
-    fn slot(&mut self, run: &'a RunRef) -> &mut (&'a RunRef, Option<&'a Event>, Vec<&'a State>) {
+    fn slot(&mut self, run: &'a RunRef) -> &mut RunEntry<'a> {
         let next = self.order.len();
         let i = *self.index.entry(run.id).or_insert(next);
         if i == next {
@@ -148,6 +186,133 @@ fn placeholders(width: usize, rows: usize) -> String {
 }
 
 impl Store {
+    /// The SQL and the values of one statement.
+    fn statement<'q>(&self, piece: Piece<'_>) -> (String, AnyArguments<'q>) {
+        let args = AnyArguments::default();
+        match piece {
+            Piece::Flows(chunk) => {
+                let sql = format!(
+                    "INSERT INTO flows (name, created) VALUES {} ON CONFLICT (name) DO NOTHING",
+                    placeholders(2, chunk.len())
+                );
+                let args = chunk.iter().fold(args, |args, (name, created)| {
+                    args.value(name.to_string()).value(created.clone())
+                });
+                (self.sql(&sql).into_owned(), args)
+            }
+            Piece::FlowRuns(chunk) => {
+                let sql = format!(
+                    "INSERT INTO flow_runs ({FLOW_RUN_COLUMNS}) VALUES {} ON CONFLICT (id) DO UPDATE \
+                     SET {} WHERE excluded.state_type IS NOT NULL",
+                    placeholders(17, chunk.len()),
+                    set_from_excluded("flow_runs")
+                );
+                let args = chunk.iter().fold(args, |args, (run, created, states)| {
+                    let Some(Event::FlowRunCreated {
+                        flow_name,
+                        version,
+                        parameters,
+                        tags,
+                        parent_flow_run_id,
+                        parent_task_run_id,
+                        created,
+                        ..
+                    }) = created
+                    else {
+                        unreachable!("partitioned on creation events")
+                    };
+                    let args = args
+                        .value(run.id.to_string())
+                        .value(flow_name.clone())
+                        .value(run.name.to_string())
+                        .value(version.clone())
+                        .value(parameters.to_string())
+                        .value(serde_json::to_string(tags).expect("tags serialize"))
+                        .value(parent_flow_run_id.map(|i| i.to_string()))
+                        .value(parent_task_run_id.map(|i| i.to_string()))
+                        .value(ts(created));
+                    Summary::of(states).bind(args)
+                });
+                (self.sql(&sql).into_owned(), args)
+            }
+            Piece::TaskRuns(chunk) => {
+                let sql = format!(
+                    "INSERT INTO task_runs ({TASK_RUN_COLUMNS}) VALUES {} ON CONFLICT (id) DO NOTHING",
+                    placeholders(15, chunk.len())
+                );
+                let args = chunk.iter().fold(args, |args, (run, created, states)| {
+                    let Some(Event::TaskRunCreated {
+                        task_name,
+                        flow_run_id,
+                        tags,
+                        inputs,
+                        created,
+                        ..
+                    }) = created
+                    else {
+                        unreachable!("partitioned on creation events")
+                    };
+                    let inputs: Vec<super::StoredInput> = inputs
+                        .iter()
+                        .map(|i| super::StoredInput {
+                            parameter: i.parameter.clone(),
+                            upstream_id: i.upstream_id,
+                            upstream_name: Some(i.upstream_name.clone()),
+                            kind: match i.kind {
+                                InputKind::Parameter => "parameter",
+                                InputKind::WaitFor => "wait_for",
+                            }
+                            .to_string(),
+                        })
+                        .collect();
+                    let args = args
+                        .value(run.id.to_string())
+                        .value(flow_run_id.map(|i| i.to_string()))
+                        .value(task_name.clone())
+                        .value(run.name.to_string())
+                        .value(serde_json::to_string(tags).expect("tags serialize"))
+                        .value(serde_json::to_string(&inputs).expect("inputs serialize"))
+                        .value(ts(created));
+                    Summary::of(states).bind(args)
+                });
+                (self.sql(&sql).into_owned(), args)
+            }
+            // Runs created by earlier batches: one multi-row `UPDATE … FROM (VALUES …)` per table
+            // and chunk (VALUES columns are `column1`, `column2`, … in SQLite and PostgreSQL alike).
+            Piece::Updated(table, chunk) => {
+                let sql = format!(
+                    "UPDATE {table} SET {SET_FROM_VALUES} FROM (VALUES {}) AS v \
+                     WHERE {table}.id = v.column1",
+                    placeholders(9, chunk.len())
+                );
+                let args = chunk.iter().fold(args, |args, (run, _, states)| {
+                    Summary::of(states).bind(args.value(run.id.to_string()))
+                });
+                (self.sql(&sql).into_owned(), args)
+            }
+            Piece::Logs(chunk) => {
+                let sql = format!(
+                    "INSERT INTO logs ({LOG_COLUMNS}) VALUES {}",
+                    placeholders(7, chunk.len())
+                );
+                let args = chunk.iter().fold(args, |args, log| {
+                    args.value(log.run.id.to_string())
+                        .value(kind_str(log.run.kind))
+                        .value(
+                            log.flow_run_id
+                                .or(log.run.flow_run_id)
+                                .map(|i| i.to_string()),
+                        )
+                        .value(log.level.as_str())
+                        .value(log.target.clone())
+                        .value(log.message.clone())
+                        .value(ts(&log.timestamp))
+                });
+                (self.sql(&sql).into_owned(), args)
+            }
+        }
+    }
+
     /// Records a batch of events in one transaction.
     pub async fn write(&self, batch: &[Event]) -> Result<(), StoreError> {
         self.write_batch(None, batch).await.map(|_| ())
@@ -165,6 +330,10 @@ impl Store {
     }
 
     /// [`write_batch`](Self::write_batch) over borrowed events.
+    ///
+    /// The batch becomes a list of statements (one per table and chunk of rows); each statement's
+    /// values are encoded while the database executes the one before, so the encoding on this
+    /// thread and the database's work overlap.
     pub(crate) async fn write_events(
         &self,
         batch_id: Option<Uuid>,
@@ -195,6 +364,39 @@ impl Store {
             }
         }
 
+        let (created, updated): (Vec<_>, Vec<_>) = runs
+            .order
+            .iter()
+            .partition(|(_, created, _)| created.is_some());
+        let (flow_runs, task_runs): (Vec<_>, Vec<_>) = created
+            .into_iter()
+            .partition(|(run, _, _)| run.kind == RunKind::Flow);
+        let updated_flows: Vec<_> = updated
+            .iter()
+            .copied()
+            .filter(|(run, _, states)| run.kind == RunKind::Flow && !states.is_empty())
+            .collect();
+        let updated_tasks: Vec<_> = updated
+            .iter()
+            .copied()
+            .filter(|(run, _, states)| run.kind == RunKind::Task && !states.is_empty())
+            .collect();
+        let mut pieces: Vec<Piece<'_>> = Vec::new();
+        pieces.extend(flows.chunks(ROWS_PER_STATEMENT).map(Piece::Flows));
+        pieces.extend(flow_runs.chunks(ROWS_PER_STATEMENT).map(Piece::FlowRuns));
+        pieces.extend(task_runs.chunks(ROWS_PER_STATEMENT).map(Piece::TaskRuns));
+        pieces.extend(
+            updated_flows
+                .chunks(ROWS_PER_STATEMENT)
+                .map(|rows| Piece::Updated("flow_runs", rows)),
+        );
+        pieces.extend(
+            updated_tasks
+                .chunks(ROWS_PER_STATEMENT)
+                .map(|rows| Piece::Updated("task_runs", rows)),
+        );
+        pieces.extend(logs.chunks(ROWS_PER_STATEMENT).map(Piece::Logs));
+
         let mut tx = self.pool.begin().await?;
         if let Some(id) = batch_id {
             let sql = self.sql(
@@ -209,159 +411,17 @@ impl Store {
                 return Ok(WriteOutcome::Duplicate);
             }
         }
-        for chunk in flows.chunks(ROWS_PER_STATEMENT) {
-            let sql = self
-                .sql(&format!(
-                    "INSERT INTO flows (name, created) VALUES {} ON CONFLICT (name) DO NOTHING",
-                    placeholders(2, chunk.len())
-                ))
-                .into_owned();
-            let mut query = sqlx::query(&sql);
-            for (name, created) in chunk {
-                query = query.bind(name.to_string()).bind(created.clone());
-            }
-            query.execute(&mut *tx).await?;
-        }
-
-        let (created, updated): (Vec<_>, Vec<_>) = runs
-            .order
-            .iter()
-            .partition(|(_, created, _)| created.is_some());
-        let (flow_runs, task_runs): (Vec<_>, Vec<_>) = created
-            .into_iter()
-            .partition(|(run, _, _)| run.kind == RunKind::Flow);
-        for chunk in flow_runs.chunks(ROWS_PER_STATEMENT) {
-            let sql = self
-                .sql(&format!(
-                "INSERT INTO flow_runs ({FLOW_RUN_COLUMNS}) VALUES {} ON CONFLICT (id) DO UPDATE \
-                 SET {} WHERE excluded.state_type IS NOT NULL",
-                placeholders(17, chunk.len()),
-                set_from_excluded("flow_runs")
-            ))
-                .into_owned();
-            let mut query = sqlx::query(&sql);
-            for (run, created, states) in chunk {
-                let Some(Event::FlowRunCreated {
-                    flow_name,
-                    version,
-                    parameters,
-                    tags,
-                    parent_flow_run_id,
-                    parent_task_run_id,
-                    created,
-                    ..
-                }) = created
-                else {
-                    unreachable!("partitioned on creation events")
-                };
-                query = query
-                    .bind(run.id.to_string())
-                    .bind(flow_name.clone())
-                    .bind(run.name.to_string())
-                    .bind(version.clone())
-                    .bind(parameters.to_string())
-                    .bind(serde_json::to_string(tags).expect("tags serialize"))
-                    .bind(parent_flow_run_id.map(|i| i.to_string()))
-                    .bind(parent_task_run_id.map(|i| i.to_string()))
-                    .bind(ts(created));
-                query = Summary::of(states).bind(query);
-            }
-            query.execute(&mut *tx).await?;
-        }
-        for chunk in task_runs.chunks(ROWS_PER_STATEMENT) {
-            let sql = self
-                .sql(&format!(
-                "INSERT INTO task_runs ({TASK_RUN_COLUMNS}) VALUES {} ON CONFLICT (id) DO NOTHING",
-                placeholders(15, chunk.len())
-            ))
-                .into_owned();
-            let mut query = sqlx::query(&sql);
-            for (run, created, states) in chunk {
-                let Some(Event::TaskRunCreated {
-                    task_name,
-                    flow_run_id,
-                    tags,
-                    inputs,
-                    created,
-                    ..
-                }) = created
-                else {
-                    unreachable!("partitioned on creation events")
-                };
-                let inputs: Vec<super::StoredInput> = inputs
-                    .iter()
-                    .map(|i| super::StoredInput {
-                        parameter: i.parameter.clone(),
-                        upstream_id: i.upstream_id,
-                        upstream_name: Some(i.upstream_name.clone()),
-                        kind: match i.kind {
-                            InputKind::Parameter => "parameter",
-                            InputKind::WaitFor => "wait_for",
-                        }
-                        .to_string(),
-                    })
-                    .collect();
-                query = query
-                    .bind(run.id.to_string())
-                    .bind(flow_run_id.map(|i| i.to_string()))
-                    .bind(task_name.clone())
-                    .bind(run.name.to_string())
-                    .bind(serde_json::to_string(tags).expect("tags serialize"))
-                    .bind(serde_json::to_string(&inputs).expect("inputs serialize"))
-                    .bind(ts(created));
-                query = Summary::of(states).bind(query);
-            }
-            query.execute(&mut *tx).await?;
-        }
-        // Runs created by earlier batches: one multi-row `UPDATE … FROM (VALUES …)` per table and
-        // chunk (VALUES columns are `column1`, `column2`, … in SQLite and PostgreSQL alike).
-        for kind in [RunKind::Flow, RunKind::Task] {
-            let table = match kind {
-                RunKind::Flow => "flow_runs",
-                RunKind::Task => "task_runs",
-            };
-            let rows: Vec<_> = updated
-                .iter()
-                .filter(|(run, _, states)| run.kind == kind && !states.is_empty())
-                .collect();
-            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-                let sql = self
-                    .sql(&format!(
-                        "UPDATE {table} SET {SET_FROM_VALUES} FROM (VALUES {}) AS v \
-                         WHERE {table}.id = v.column1",
-                        placeholders(9, chunk.len())
-                    ))
-                    .into_owned();
-                let mut query = sqlx::query(&sql);
-                for (run, _, states) in chunk {
-                    query = Summary::of(states).bind(query.bind(run.id.to_string()));
-                }
-                query.execute(&mut *tx).await?;
-            }
-        }
-        for chunk in logs.chunks(ROWS_PER_STATEMENT) {
-            let sql = self
-                .sql(&format!(
-                    "INSERT INTO logs ({LOG_COLUMNS}) VALUES {}",
-                    placeholders(7, chunk.len())
-                ))
-                .into_owned();
-            let mut query = sqlx::query(&sql);
-            for log in chunk {
-                query = query
-                    .bind(log.run.id.to_string())
-                    .bind(kind_str(log.run.kind))
-                    .bind(
-                        log.flow_run_id
-                            .or(log.run.flow_run_id)
-                            .map(|i| i.to_string()),
-                    )
-                    .bind(log.level.as_str())
-                    .bind(log.target.clone())
-                    .bind(log.message.clone())
-                    .bind(ts(&log.timestamp));
-            }
-            query.execute(&mut *tx).await?;
+        let mut pieces = pieces.into_iter();
+        let mut next = pieces.next().map(|piece| self.statement(piece));
+        while let Some((sql, args)) = next.take() {
+            let execute = sqlx::query_with(&sql, args).execute(&mut *tx);
+            // `join!` polls the execution first (which hands the statement to the database), then
+            // encodes the next statement while the database works.
+            let (done, built) = tokio::join!(execute, async {
+                pieces.next().map(|piece| self.statement(piece))
+            });
+            done?;
+            next = built;
         }
         tx.commit().await?;
         Ok(WriteOutcome::Written)

@@ -336,13 +336,14 @@ pub(crate) async fn run_flow<T: Send + 'static>(
             }
         });
     }
-    if parent.is_none() {
-        event::flush().await;
-    }
-
+    // The run's final record is gathered while the sinks write what is left: a flow of many tasks
+    // spends that time in both places at once.
     let flow_run = meta.snapshot();
     let task_runs: Vec<_> = ctx.task_runs().iter().map(|t| t.snapshot()).collect();
     let subflow_task_runs = ctx.subflow_task_runs();
+    if parent.is_none() {
+        event::flush().await;
+    }
     if let Some(parent) = &parent {
         parent.add_subflow_task_runs(
             task_runs

@@ -316,6 +316,30 @@ fn report(rx: Receiver<Message>, sinks: Arc<RwLock<Vec<Arc<dyn EventSink>>>>) {
     }
 }
 
+/// The level of the runtime's line about a run entering `state`.
+pub(crate) fn state_level(state: &State) -> LogLevel {
+    match (state.kind, state.name.as_ref()) {
+        (crate::StateType::Failed | crate::StateType::Crashed, _) => LogLevel::Error,
+        (_, "AwaitingRetry") => LogLevel::Warning,
+        (_, "UpstreamFailed") => LogLevel::Warning,
+        _ => LogLevel::Info,
+    }
+}
+
+/// The runtime's line about a run reaching a final state.
+pub(crate) fn finished_line(state: &State) -> String {
+    format!("Finished in state {state}")
+}
+
+/// Whether `log` is the runtime's "Finished in state …" line of a task run. The store does not keep
+/// these as log rows: each is the final state in the task run's history, and reading a run's logs
+/// gives them back from there (one row fewer per task run written).
+pub(crate) fn is_task_finished_line(log: &LogRecord) -> bool {
+    log.run.kind == RunKind::Task
+        && log.target == "flowcore"
+        && log.message.starts_with("Finished in state ")
+}
+
 /// The runtime's own log line for an event, recorded with the run and printed: into `out` when
 /// flowcore's own subscriber prints, through `tracing` (for the program's subscriber) otherwise.
 fn lifecycle_log(event: &Event, out: &mut String) -> Option<LogRecord> {
@@ -333,14 +357,9 @@ fn lifecycle_log(event: &Event, out: &mut String) -> Option<LogRecord> {
             *created,
         ),
         Event::StateChanged { run, state } => {
-            let level = match (state.kind, state.name.as_ref()) {
-                (crate::StateType::Failed | crate::StateType::Crashed, _) => LogLevel::Error,
-                (_, "AwaitingRetry") => LogLevel::Warning,
-                (_, "UpstreamFailed") => LogLevel::Warning,
-                _ => LogLevel::Info,
-            };
+            let level = state_level(state);
             let message = if state.is_final() {
-                format!("Finished in state {state}")
+                finished_line(state)
             } else if state.name == "AwaitingRetry" {
                 state.message.clone().unwrap_or_default()
             } else {

@@ -1,9 +1,9 @@
 //! The store: every run, state, log line and task-graph edge, in SQLite (embedded, the default) or
 //! PostgreSQL (for a shared server), through one code path (sqlx's `Any` driver).
 //!
-//! The schema is created at connection time. Run tables are insert-only; a run's current state,
-//! attempts and timing are derived from its `states` rows when read.
+//! The schema is created (or migrated) at connection time; [`schema`] describes the tables.
 
+mod checkpoint;
 mod deployments;
 mod filter;
 mod read;
@@ -183,6 +183,18 @@ impl Store {
         self.backend
     }
 
+    /// Copies what SQLite's write-ahead log holds back into the database file, as far as readers
+    /// allow, without waiting for writers or blocking them (a passive checkpoint). Nothing to do on
+    /// PostgreSQL.
+    pub(crate) async fn checkpoint(&self) -> Result<(), StoreError> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_optional(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Creates the schema on an empty database, or migrates an older one to this build's version.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
@@ -217,6 +229,11 @@ impl Store {
         };
         if from < 3 {
             for statement in schema::v2_to_v3() {
+                sqlx::query(&statement).execute(&mut *tx).await?;
+            }
+        }
+        if from < 4 {
+            for statement in schema::v3_to_v4() {
                 sqlx::query(&statement).execute(&mut *tx).await?;
             }
         }
@@ -360,6 +377,59 @@ impl Store {
 mod tests {
     use super::*;
 
+    /// Schema 3 stored task runs' "Finished in state …" lines as rows; schema 4 reads them from the
+    /// runs' histories, so migrating drops the rows and each line still shows exactly once.
+    #[tokio::test]
+    async fn schema_3_finished_lines_show_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = sqlite_url(&dir.path().join("v3.db"));
+        let store = Store::connect(&url).await.unwrap();
+        let flow = "01a21ba6-ec75-7208-8085-a59b11b12882";
+        let task = "01a21ba6-ec75-7208-8085-a59b11b12883";
+        let history = format!(
+            "{}{}",
+            write::history_line(&crate::State::running()),
+            write::history_line(&crate::State::completed())
+        );
+        for statement in [
+            format!(
+                "INSERT INTO flow_runs (id, flow_name, name, parameters, tags, created) VALUES \
+                 ('{flow}', 'f', 'old-run', '{{}}', '[]', '2026-11-27T06:00:00.000000Z')"
+            ),
+            format!(
+                "INSERT INTO task_runs (id, flow_run_id, task_name, name, tags, created, \
+                 state_type, state_name, end_time, history) VALUES ('{task}', '{flow}', 't', \
+                 't-0', '[]', '2026-11-27T06:00:01.000000Z', 'COMPLETED', 'Completed', \
+                 '2026-11-27T06:00:02.000000Z', '{history}')"
+            ),
+            format!(
+                "INSERT INTO logs (run_id, run_kind, flow_run_id, level, target, message, \
+                 timestamp) VALUES ('{task}', 'task', '{flow}', 'INFO', 'flowcore', \
+                 'Finished in state Completed()', '2026-11-27T06:00:02.000000Z')"
+            ),
+            "UPDATE schema_version SET version = 3".to_string(),
+        ] {
+            sqlx::query(&statement).execute(&store.pool).await.unwrap();
+        }
+        let before = store.logs(flow.parse().unwrap()).await.unwrap();
+        assert_eq!(before.len(), 2, "schema 3's row and the history's line");
+        drop(store);
+
+        let store = Store::connect(&url).await.unwrap();
+        let logs = store.logs(flow.parse().unwrap()).await.unwrap();
+        let messages: Vec<&str> = logs.iter().map(|l| l.message.as_str()).collect();
+        assert_eq!(messages, ["Finished in state Completed()"]);
+        assert_eq!(logs[0].run_id.to_string(), task);
+        assert_eq!(logs[0].run_name.as_deref(), Some("t-0"));
+        let version: i64 = sqlx::query("SELECT version FROM schema_version")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap()
+            .try_get("version")
+            .unwrap();
+        assert_eq!(version, schema::VERSION);
+    }
+
     /// A database written by schema 1 is migrated at connection: states and inputs move into the
     /// run rows, logs learn their flow run, nothing is lost.
     #[tokio::test]
@@ -426,12 +496,15 @@ mod tests {
             .collect();
         assert_eq!(names, ["Pending", "Running", "Failed"]);
         let logs = store.logs(run.id).await.unwrap();
+        let lines: Vec<(&str, &str)> = logs
+            .iter()
+            .map(|l| (l.run_name.as_deref().unwrap(), l.message.as_str()))
+            .collect();
         assert_eq!(
-            logs.len(),
-            1,
-            "the task's log line now belongs to its flow run"
+            lines,
+            [("t-0", "boom"), ("t-0", "Finished in state Failed()")],
+            "the task's log line now belongs to its flow run, and its final state reads as a line"
         );
-        assert_eq!(logs[0].run_name.as_deref(), Some("t-0"));
         // Connecting again finds the current version and changes nothing.
         drop(store);
         let store = Store::connect(&url).await.unwrap();

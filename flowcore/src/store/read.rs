@@ -13,6 +13,37 @@ use super::{
 };
 use crate::state::State;
 
+/// Whose logs to read.
+#[derive(Clone, Copy)]
+enum LogsOf {
+    /// A flow run's and its task runs'.
+    FlowRun,
+    /// One task run's.
+    TaskRun,
+}
+
+/// The states of a run's `history` column, oldest first.
+fn parse_history(history: &str) -> Result<Vec<State>, StoreError> {
+    history
+        .lines()
+        .map(|line| {
+            let corrupt = |message: String| StoreError::Corrupt {
+                table: "history",
+                message: format!("{line:?}: {message}"),
+            };
+            let entry: super::write::HistoryEntry<'_> =
+                serde_json::from_str(line).map_err(|e| corrupt(e.to_string()))?;
+            Ok(State {
+                kind: entry.kind,
+                name: Cow::Owned(entry.name.into_owned()),
+                message: entry.message.map(Cow::into_owned),
+                timestamp: DateTime::from_timestamp_micros(entry.at)
+                    .ok_or_else(|| corrupt("time out of range".into()))?,
+            })
+        })
+        .collect()
+}
+
 /// A run's current state and timing, read from its row.
 struct Current {
     state: Option<State>,
@@ -283,45 +314,74 @@ impl Store {
             return Ok(Vec::new());
         };
         let history: String = row.try_get("history")?;
-        history
-            .lines()
-            .map(|line| {
-                let corrupt = |message: String| StoreError::Corrupt {
-                    table: "history",
-                    message: format!("{line:?}: {message}"),
-                };
-                let entry: super::write::HistoryEntry<'_> =
-                    serde_json::from_str(line).map_err(|e| corrupt(e.to_string()))?;
-                Ok(State {
-                    kind: entry.kind,
-                    name: Cow::Owned(entry.name.into_owned()),
-                    message: entry.message.map(Cow::into_owned),
-                    timestamp: DateTime::from_timestamp_micros(entry.at)
-                        .ok_or_else(|| corrupt("time out of range".into()))?,
-                })
-            })
-            .collect()
+        parse_history(&history)
     }
 
     /// The logs of a flow run and of its task runs, in order.
     pub async fn logs(&self, flow_run_id: Uuid) -> Result<Vec<StoredLog>, StoreError> {
-        self.logs_where("l.flow_run_id", flow_run_id).await
+        self.logs_where(LogsOf::FlowRun, flow_run_id).await
     }
 
     /// The logs of one task run, in order.
     pub async fn task_run_logs(&self, task_run_id: Uuid) -> Result<Vec<StoredLog>, StoreError> {
-        self.logs_where("l.run_id", task_run_id).await
+        self.logs_where(LogsOf::TaskRun, task_run_id).await
     }
 
-    async fn logs_where(&self, column: &str, id: Uuid) -> Result<Vec<StoredLog>, StoreError> {
-        self.fetch(
-            &format!("{LOG_SELECT} WHERE {column} = ? ORDER BY l.timestamp, l.seq"),
-            vec![id.to_string()],
-        )
-        .await?
-        .iter()
-        .map(log_from_row)
-        .collect()
+    /// The stored log rows, and each task run's "Finished in state …" line made from its history
+    /// (where the writer keeps it), ordered by time.
+    async fn logs_where(&self, of: LogsOf, id: Uuid) -> Result<Vec<StoredLog>, StoreError> {
+        let (log_column, task_column) = match of {
+            LogsOf::FlowRun => ("l.flow_run_id", "flow_run_id"),
+            LogsOf::TaskRun => ("l.run_id", "id"),
+        };
+        let mut logs: Vec<StoredLog> = self
+            .fetch(
+                &format!("{LOG_SELECT} WHERE {log_column} = ? ORDER BY l.timestamp, l.seq"),
+                vec![id.to_string()],
+            )
+            .await?
+            .iter()
+            .map(log_from_row)
+            .collect::<Result<_, _>>()?;
+        let stored = logs.len();
+        let task_runs = self
+            .fetch(
+                &format!("SELECT id, name, history FROM task_runs WHERE {task_column} = ?"),
+                vec![id.to_string()],
+            )
+            .await?;
+        for row in &task_runs {
+            let run_id = parse_id("task_runs", &row.try_get::<String, _>("id")?)?;
+            let run_name: String = row.try_get("name")?;
+            for state in parse_history(&row.try_get::<String, _>("history")?)? {
+                if state.is_final() {
+                    logs.push(StoredLog {
+                        run_id,
+                        run_kind: "task".into(),
+                        run_name: Some(run_name.clone()),
+                        level: crate::event::state_level(&state).as_str().into(),
+                        target: "flowcore".into(),
+                        message: crate::event::finished_line(&state),
+                        timestamp: state.timestamp,
+                    });
+                }
+            }
+        }
+        if logs.len() > stored {
+            // A stable sort: stored lines keep their written order. At equal times a task run's
+            // own lines come before its "Finished" line, and a flow run's lines after it.
+            let mut keyed: Vec<(usize, StoredLog)> = logs.into_iter().enumerate().collect();
+            keyed.sort_by_key(|(i, log)| {
+                let rank = match (*i >= stored, log.run_kind == "flow") {
+                    (true, _) => 1,
+                    (false, false) => 0,
+                    (false, true) => 2,
+                };
+                (log.timestamp, rank)
+            });
+            logs = keyed.into_iter().map(|(_, log)| log).collect();
+        }
+        Ok(logs)
     }
 
     /// Every flow with its run count and newest run.

@@ -3,13 +3,14 @@
 //! Runs carry their current state in columns (state, start, end, attempts) and their whole state
 //! history as newline-separated JSON in `history`: recording a task run that starts and finishes
 //! within one batch is one row, and a later transition is one `UPDATE` that appends to the history.
-//! Logs are appended rows. `batches` remembers which reported batches were written, so a client that
+//! Logs are appended rows, except a task run's "Finished in state …" line: its history's final state
+//! already says it, and reading the logs gives it back from there. `batches` remembers which reported batches were written, so a client that
 //! resends a batch after a lost answer writes nothing twice.
 
 use super::Backend;
 
 /// The schema version this build writes.
-pub(crate) const VERSION: i64 = 3;
+pub(crate) const VERSION: i64 = 4;
 
 /// The columns every run table has for its current state and history.
 const STATE_COLUMNS: &str = "state_type TEXT, state_name TEXT, state_message TEXT, \
@@ -79,6 +80,16 @@ pub(crate) fn v2_to_v3() -> Vec<String> {
          (work_queue_name, state_type, expected_start_time)"
             .into(),
         "CREATE INDEX IF NOT EXISTS flow_runs_deployment ON flow_runs (deployment_id, created)"
+            .into(),
+    ]
+}
+
+/// Version 3 → 4: task runs' "Finished in state …" lines are no longer log rows (they are read
+/// from the runs' histories), so the rows earlier versions wrote go, lest they show twice.
+pub(crate) fn v3_to_v4() -> Vec<String> {
+    vec![
+        "DELETE FROM logs WHERE run_kind = 'task' AND target = 'flowcore' \
+          AND message LIKE 'Finished in state %'"
             .into(),
     ]
 }

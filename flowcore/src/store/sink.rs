@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Store;
+use super::checkpoint::Checkpointer;
+use super::{Backend, Store};
 use crate::event::{Event, EventSink};
 use crate::spool::{flatten, Consumer, Spool};
 
@@ -22,7 +23,8 @@ pub struct StoreSink {
 enum Conn {
     /// Not connected yet: connects on the first write (never on a task's thread).
     Pending(String),
-    Ready(Store),
+    /// Connected; on SQLite, a checkpointer thread copies the log back into the database.
+    Ready(Store, Option<Checkpointer>),
     /// Connecting failed; reported once.
     Broken,
 }
@@ -49,19 +51,27 @@ impl Consumer for Writer {
     fn consume(&mut self, batches: Vec<Arc<[Event]>>) {
         if let Conn::Pending(url) = &self.conn {
             let url = url.clone();
+            let sqlite = Backend::from_url(&url).ok() == Some(Backend::Sqlite);
+            let checkpointer = sqlite
+                .then(|| Checkpointer::start(url.clone()).ok())
+                .flatten();
             self.conn = match self.runtime.block_on(Store::connect(&url)) {
-                Ok(store) => Conn::Ready(store),
+                Ok(store) => Conn::Ready(store, checkpointer),
                 Err(e) => {
                     self.warn_once(&format!("cannot open the run database {url}: {e}"));
                     Conn::Broken
                 }
             };
         }
-        if let Conn::Ready(store) = &self.conn {
+        if let Conn::Ready(store, checkpointer) = &self.conn {
             let events = flatten(&batches);
             let written = self.runtime.block_on(store.write_events(None, &events));
             match written {
-                Ok(_) => {}
+                Ok(_) => {
+                    if let Some(checkpointer) = checkpointer {
+                        checkpointer.nudge();
+                    }
+                }
                 Err(e) => self.warn_once(&format!("cannot write to the run database: {e}")),
             }
         }

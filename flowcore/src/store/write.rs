@@ -1,5 +1,6 @@
 //! Writing reported events: one transaction per batch, one row per run created in the batch, one
-//! `UPDATE` per earlier run that changed state, one row per log line.
+//! `UPDATE` per earlier run that changed state, one row per log line (but a task run's "Finished in
+//! state …" line, which its state history already holds).
 
 use std::collections::HashMap;
 
@@ -360,6 +361,9 @@ impl Store {
                 }
                 Event::TaskRunCreated { run, .. } => runs.slot(run).1 = Some(event),
                 Event::StateChanged { run, state } => runs.slot(run).2.push(state),
+                // A task run's "Finished in state …" line is its history's final state: read back
+                // from there (see `Store::logs`), never stored twice.
+                Event::Log(log) if crate::event::is_task_finished_line(log) => {}
                 Event::Log(log) => logs.push(log),
             }
         }

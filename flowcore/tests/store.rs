@@ -251,6 +251,76 @@ async fn exercise(store: &Store) {
         .is_empty());
 }
 
+#[task]
+fn logged(i: usize) -> usize {
+    tracing::info!("item {i}");
+    i
+}
+
+#[flow(name = "Big flow")]
+async fn big_flow(n: usize) -> Result<usize, FlowError> {
+    let mut sum = 0;
+    for i in 0..n {
+        sum += logged(i).await?;
+    }
+    Ok(sum)
+}
+
+/// A batch too big to go as one query (statements encoded while the one before executes) and a
+/// small one (one query of several statements on SQLite) record the same.
+async fn big_and_small_batches(store: &Store) {
+    const N: usize = 1200;
+    let sink = Arc::new(MemorySink::new());
+    event::add_sink(sink.clone());
+    let state = big_flow.run(N).await;
+    let sink_dyn: Arc<dyn EventSink> = sink.clone();
+    event::remove_sink(&sink_dyn);
+    assert!(state.is_completed());
+    let id = state.flow_run().id;
+    let tasks: std::collections::HashSet<uuid::Uuid> =
+        state.task_runs().iter().map(|t| t.id).collect();
+    let events: Vec<Event> = sink
+        .events()
+        .into_iter()
+        .filter(|e| match e {
+            Event::FlowRunCreated { run, .. } => run.id == id,
+            Event::TaskRunCreated { run, .. } | Event::StateChanged { run, .. } => {
+                run.id == id || tasks.contains(&run.id)
+            }
+            Event::Log(l) => l.run.id == id || tasks.contains(&l.run.id),
+        })
+        .collect();
+    // The first 40 task runs' events go alone (a small batch), the rest in one big one.
+    let split = events
+        .iter()
+        .position(|e| matches!(e, Event::TaskRunCreated { run, .. } if &*run.name == "logged-40"))
+        .unwrap();
+    store.write(&events[..split]).await.unwrap();
+    store.write(&events[split..]).await.unwrap();
+
+    let run = store.flow_run(&id.to_string()).await.unwrap().unwrap();
+    assert!(run.state.unwrap().is_completed());
+    assert_eq!(run.task_run_count, N as i64);
+    let task_runs = store.task_runs(id).await.unwrap();
+    assert_eq!(task_runs.len(), N);
+    assert!(task_runs
+        .iter()
+        .all(|t| t.state.as_ref().unwrap().is_completed() && t.attempts == 1));
+    let logs = store.logs(id).await.unwrap();
+    // Two flow-run lines, and per task run its own line and its "Finished" line, in order.
+    assert_eq!(logs.len(), 2 + 2 * N, "{:?}", &logs[..4]);
+    for (i, pair) in logs[1..logs.len() - 1].chunks(2).enumerate() {
+        assert_eq!(pair[0].message, format!("item {i}"));
+        assert_eq!(
+            pair[0].run_name.as_deref(),
+            Some(format!("logged-{i}").as_str())
+        );
+        assert_eq!(pair[1].message, "Finished in state Completed()");
+        assert_eq!(pair[1].run_id, pair[0].run_id);
+    }
+    store.reset().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_store() {
     let dir = tempfile::tempdir().unwrap();
@@ -258,6 +328,7 @@ async fn sqlite_store() {
         .await
         .unwrap();
     exercise(&store).await;
+    big_and_small_batches(&store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -266,6 +337,7 @@ async fn postgres_store() {
     {
         let store = Store::connect(&db.url).await.unwrap();
         exercise(&store).await;
+        big_and_small_batches(&store).await;
     }
     db.drop().await;
 }

@@ -377,6 +377,68 @@ impl Store {
 mod tests {
     use super::*;
 
+    fn flow_run_events(name: &str, log: bool) -> (Uuid, Vec<crate::event::Event>) {
+        use crate::event::{Event, LogLevel, LogRecord, RunRef};
+        let id = Uuid::now_v7();
+        let run = RunRef {
+            kind: RunKind::Flow,
+            id,
+            name: name.into(),
+            flow_run_id: Some(id),
+        };
+        let mut events = vec![
+            Event::FlowRunCreated {
+                run: run.clone(),
+                flow_name: "f".into(),
+                version: None,
+                parameters: serde_json::json!({}),
+                tags: Vec::new(),
+                parent_flow_run_id: None,
+                parent_task_run_id: None,
+                created: Utc::now(),
+            },
+            Event::StateChanged {
+                run: run.clone(),
+                state: crate::State::running(),
+            },
+        ];
+        if log {
+            events.push(Event::Log(LogRecord {
+                run,
+                flow_run_id: Some(id),
+                level: LogLevel::Info,
+                target: "t".into(),
+                message: "hello".into(),
+                timestamp: Utc::now(),
+            }));
+        }
+        (id, events)
+    }
+
+    /// A small batch goes to SQLite as one query of several statements inside `BEGIN … COMMIT`: when
+    /// one statement fails, nothing of the batch stays and the connection is usable afterwards.
+    #[tokio::test]
+    async fn a_failed_small_batch_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&sqlite_url(&dir.path().join("x.db")))
+            .await
+            .unwrap();
+        sqlx::query("DROP TABLE logs")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let (failed, events) = flow_run_events("doomed", true);
+        let err = store.write(&events).await.unwrap_err();
+        assert!(err.to_string().contains("logs"), "{err}");
+        assert!(store.flow_run(&failed.to_string()).await.unwrap().is_none());
+
+        let (ok, events) = flow_run_events("fine", false);
+        store.write(&events).await.unwrap();
+        let run = store.flow_run(&ok.to_string()).await.unwrap().unwrap();
+        assert_eq!(run.name, "fine");
+        assert!(run.state.unwrap().is_running());
+    }
+
     /// Schema 3 stored task runs' "Finished in state …" lines as rows; schema 4 reads them from the
     /// runs' histories, so migrating drops the rows and each line still shows exactly once.
     #[tokio::test]

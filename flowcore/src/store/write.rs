@@ -8,7 +8,7 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use uuid::Uuid;
 
-use super::{kind_str, state_type_str, ts, Store, StoreError};
+use super::{kind_str, state_type_str, ts, Backend, Store, StoreError};
 use crate::event::{Event, LogRecord, RunKind, RunRef};
 use crate::record::InputKind;
 use crate::state::State;
@@ -144,6 +144,9 @@ impl<'q> Bind<'q> for AnyArguments<'q> {
 /// A run and what the batch says of it: its creation event (if created in this batch) and its states.
 type RunEntry<'a> = (&'a RunRef, Option<&'a Event>, Vec<&'a State>);
 
+/// Up to this many rows in all, a batch is written to SQLite as one query of several statements.
+const COMBINE_UP_TO: usize = 1000;
+
 /// One statement's worth of a batch.
 enum Piece<'a> {
     Flows(&'a [(&'a str, String)]),
@@ -152,6 +155,17 @@ enum Piece<'a> {
     /// Runs created by earlier batches, in the named table, that changed state.
     Updated(&'static str, &'a [&'a RunEntry<'a>]),
     Logs(&'a [&'a LogRecord]),
+}
+
+impl Piece<'_> {
+    /// How many rows the statement writes.
+    fn rows(&self) -> usize {
+        match self {
+            Piece::Flows(rows) => rows.len(),
+            Piece::FlowRuns(rows) | Piece::TaskRuns(rows) | Piece::Updated(_, rows) => rows.len(),
+            Piece::Logs(rows) => rows.len(),
+        }
+    }
 }
 
 /// The runs a batch mentions, in first-mention order.
@@ -187,9 +201,33 @@ fn placeholders(width: usize, rows: usize) -> String {
 }
 
 impl Store {
-    /// The SQL and the values of one statement.
-    fn statement<'q>(&self, piece: Piece<'_>) -> (String, AnyArguments<'q>) {
-        let args = AnyArguments::default();
+    /// A small batch (the flush at the end of a flow run, say) as one query of several statements,
+    /// their values bound in order across them: each statement sent on its own would cost a round
+    /// trip to sqlx's SQLite worker thread, most of a small write's time.
+    fn combined<'q>(
+        &self,
+        pieces: Vec<Piece<'_>>,
+        before: &str,
+        after: &str,
+    ) -> (String, AnyArguments<'q>) {
+        let mut sql = String::from(before);
+        let mut args = AnyArguments::default();
+        for piece in pieces {
+            let (statement, with) = self.statement(piece, args);
+            sql.push_str(&statement);
+            sql.push_str(";\n");
+            args = with;
+        }
+        sql.push_str(after);
+        (sql, args)
+    }
+
+    /// The SQL of one statement, and `args` with its values appended.
+    fn statement<'q>(
+        &self,
+        piece: Piece<'_>,
+        args: AnyArguments<'q>,
+    ) -> (String, AnyArguments<'q>) {
         match piece {
             Piece::Flows(chunk) => {
                 let sql = format!(
@@ -401,6 +439,21 @@ impl Store {
         );
         pieces.extend(logs.chunks(ROWS_PER_STATEMENT).map(Piece::Logs));
 
+        let rows: usize = pieces.iter().map(Piece::rows).sum();
+        let combine =
+            self.backend == Backend::Sqlite && rows <= COMBINE_UP_TO && !pieces.is_empty();
+        if combine && batch_id.is_none() {
+            // One round trip for the whole transaction. Should a statement fail, what ran is rolled
+            // back and the connection goes back to the pool outside any transaction.
+            let (sql, args) = self.combined(pieces, "BEGIN IMMEDIATE;\n", "COMMIT;");
+            let mut conn = self.pool.acquire().await?;
+            if let Err(e) = sqlx::query_with(&sql, args).execute(&mut *conn).await {
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                return Err(e.into());
+            }
+            return Ok(WriteOutcome::Written);
+        }
+
         let mut tx = self.pool.begin().await?;
         if let Some(id) = batch_id {
             let sql = self.sql(
@@ -415,17 +468,21 @@ impl Store {
                 return Ok(WriteOutcome::Duplicate);
             }
         }
-        let mut pieces = pieces.into_iter();
-        let mut next = pieces.next().map(|piece| self.statement(piece));
-        while let Some((sql, args)) = next.take() {
-            let execute = sqlx::query_with(&sql, args).execute(&mut *tx);
-            // `join!` polls the execution first (which hands the statement to the database), then
-            // encodes the next statement while the database works.
-            let (done, built) = tokio::join!(execute, async {
-                pieces.next().map(|piece| self.statement(piece))
-            });
-            done?;
-            next = built;
+        if combine {
+            let (sql, args) = self.combined(pieces, "", "");
+            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        } else {
+            let mut pieces = pieces.into_iter();
+            let build = |piece| self.statement(piece, AnyArguments::default());
+            let mut next = pieces.next().map(build);
+            while let Some((sql, args)) = next.take() {
+                let execute = sqlx::query_with(&sql, args).execute(&mut *tx);
+                // `join!` polls the execution first (which hands the statement to the database),
+                // then encodes the next statement while the database works.
+                let (done, built) = tokio::join!(execute, async { pieces.next().map(build) });
+                done?;
+                next = built;
+            }
         }
         tx.commit().await?;
         Ok(WriteOutcome::Written)

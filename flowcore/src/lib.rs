@@ -32,7 +32,7 @@
 //! }
 //! ```
 //!
-//! * [`task`] and [`flow`] are the macros; [`TaskCall`], [`TaskFuture`] and [`FlowState`] what they give.
+//! * [`task`](macro@task) and [`flow`](macro@flow) are the macros; [`TaskCall`], [`TaskFuture`] and [`FlowState`] what they give.
 //! * [`state`]: Prefect's state types. [`record`]: run records ([`TaskRun`], [`FlowRun`]).
 //! * [`event`]: the in-process event sink the runtime reports to. [`logging`]: Prefect-style logs.
 //! * [`store`] (feature `store`, on by default): runs recorded in SQLite or PostgreSQL; [`recording`]

@@ -7,7 +7,7 @@
 //!
 //! The runtime marks the thread that executes a run's body (around every poll, and around every call of
 //! a sync task body); [`PrefectLayer`] finds an event's run there, prints the line, and reports it as a
-//! [`LogRecord`](crate::event::LogRecord). Under a subscriber of the program's own, the runtime also
+//! [`LogRecord`]. Under a subscriber of the program's own, the runtime also
 //! opens a `task_run` / `flow_run` span per run (target `flowcore`), so the program's output shows it.
 //!
 //! The first flow or task run installs a default subscriber ([`init`]) unless the program already set

@@ -1,5 +1,5 @@
 //! The flowcore server: a JSON API under `/api` (documented at `/api/openapi.json`) and the web UI at
-//! `/`, over a [`Store`](crate::store::Store). Started by `flowcore server start`; behind the `server`
+//! `/`, over a [`Store`]. Started by `flowcore server start`; behind the `server`
 //! feature so that library users who never start one do not compile it.
 //!
 //! It binds 127.0.0.1 by default. Binding any other address requires an API key, which clients send

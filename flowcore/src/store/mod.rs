@@ -1,7 +1,7 @@
 //! The store: every run, state, log line and task-graph edge, in SQLite (embedded, the default) or
 //! PostgreSQL (for a shared server), through one code path (sqlx's `Any` driver).
 //!
-//! The schema is created (or migrated) at connection time; [`schema`] describes the tables.
+//! The schema is created (or migrated) at connection time; the `schema` module describes the tables.
 
 mod checkpoint;
 mod deployments;

@@ -272,6 +272,18 @@ async fn exercise(database_url: &str) {
         let text = response.text().await.unwrap();
         assert!(text.contains(needle), "{body}: {text}");
     }
+    for content_type in [None, Some("text/plain")] {
+        let mut request = client
+            .post(format!("{api}/events"))
+            .body(r#"{"events": []}"#);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 415, "{content_type:?}");
+        let text = response.text().await.unwrap();
+        assert!(text.contains("Content-Type: application/json"), "{text}");
+    }
 
     // A batch sent twice is written once.
     let batch = json!({"batch_id": uuid::Uuid::now_v7(), "events": [{

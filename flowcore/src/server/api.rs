@@ -1,6 +1,6 @@
 //! The JSON API under `/api`.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::json::FastJson;
 use super::{ApiError, AppState};
 use crate::event::Event;
 use crate::state::State as RunState;
@@ -400,9 +401,8 @@ pub(crate) async fn task_run_states(
         (status = 422, description = "a field is missing or has the wrong type; the message names it")))]
 pub(crate) async fn events(
     State(state): State<AppState>,
-    batch: Result<Json<EventBatch>, JsonRejection>,
+    FastJson(batch): FastJson<EventBatch>,
 ) -> Result<Json<EventsAccepted>, ApiError> {
-    let Json(batch) = batch?;
     let outcome = state
         .store
         .write_batch(batch.batch_id, &batch.events)

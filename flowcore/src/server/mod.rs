@@ -23,6 +23,7 @@ mod api;
 mod auth;
 mod deployments;
 mod error;
+mod json;
 mod openapi;
 mod services;
 mod ui;

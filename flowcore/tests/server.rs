@@ -260,6 +260,15 @@ async fn exercise(database_url: &str) {
             "events[0]",
         ),
         (r#"{"events": 3}"#, 422, "events"),
+        (
+            r#"{"events": [{"event": "flow_run_created",
+                "run": {"kind": "task", "id": "01a21ba6-ec75-7208-8085-a59b11b12882", "name": "x"},
+                "flow_name": "f", "version": null, "parameters": {}, "tags": [],
+                "parent_flow_run_id": null, "parent_task_run_id": null,
+                "created": "2026-11-27T06:00:00Z"}]}"#,
+            422,
+            "01a21ba6-ec75-7208-8085-a59b11b12882",
+        ),
     ] {
         let response = client
             .post(format!("{api}/events"))

@@ -34,6 +34,12 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
+        if let StoreError::Invalid(message) = &e {
+            return ApiError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                message: format!("invalid events: {message}"),
+            };
+        }
         // Data the database refuses (PostgreSQL class 22: e.g. a NUL character in text; 23: a
         // constraint) is the request's fault, not the server's.
         if let StoreError::Database(sqlx::Error::Database(db)) = &e {

@@ -47,7 +47,7 @@ fn run(url: &str, nudges: Receiver<()>) {
         if store.is_none() {
             // The writer connected (and migrated) before its first nudge. Should this fail, the
             // writer's own connection does all the checkpoints.
-            store = runtime.block_on(Store::connect(url)).ok();
+            store = runtime.block_on(Store::open(url)).ok();
         }
         if let Some(store) = &store {
             // A failed checkpoint (the database busy with another checkpoint, say) is retried at the

@@ -46,6 +46,9 @@ pub enum StoreError {
     /// The database was written by a newer flowcore.
     #[error("the database has schema version {0}, newer than this build's (upgrade flowcore)")]
     NewerSchema(i64),
+    /// A batch of events contradicts itself (it names the run and what is wrong).
+    #[error("invalid events: {0}")]
+    Invalid(String),
     /// A stored value could not be read back.
     #[error("corrupt record in table `{table}`: {message}")]
     Corrupt {
@@ -153,6 +156,13 @@ fn parse_state_type(table: &'static str, s: &str) -> Result<StateType, StoreErro
 impl Store {
     /// Connects and creates the schema if needed. SQLite files use WAL journaling.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let store = Store::open(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects without creating or migrating the schema (for a helper beside a store that did).
+    pub(crate) async fn open(url: &str) -> Result<Store, StoreError> {
         let backend = Backend::from_url(url)?;
         sqlx::any::install_default_drivers();
         let pool = AnyPoolOptions::new()
@@ -173,9 +183,7 @@ impl Store {
             })
             .connect(url)
             .await?;
-        let store = Store { pool, backend };
-        store.migrate().await?;
-        Ok(store)
+        Ok(Store { pool, backend })
     }
 
     /// Which database this is.
@@ -415,28 +423,75 @@ mod tests {
         (id, events)
     }
 
-    /// A small batch goes to SQLite as one query of several statements inside `BEGIN … COMMIT`: when
-    /// one statement fails, nothing of the batch stays and the connection is usable afterwards.
+    /// A small batch goes to SQLite as one query of several statements (inside `BEGIN … COMMIT`
+    /// for the store writer's thread, inside a transaction otherwise): when one statement fails,
+    /// nothing of the batch stays and the connection is usable afterwards.
     #[tokio::test]
     async fn a_failed_small_batch_leaves_nothing_behind() {
+        use write::Caller;
+        for caller in [Caller::NeverCancels, Caller::MayCancel] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::connect(&sqlite_url(&dir.path().join("x.db")))
+                .await
+                .unwrap();
+            sqlx::query("DROP TABLE logs")
+                .execute(&store.pool)
+                .await
+                .unwrap();
+            let (failed, events) = flow_run_events("doomed", true);
+            let refs: Vec<_> = events.iter().collect();
+            let err = store.write_events(None, &refs, caller).await.unwrap_err();
+            assert!(err.to_string().contains("logs"), "{caller:?}: {err}");
+            assert!(store.flow_run(&failed.to_string()).await.unwrap().is_none());
+
+            let (ok, events) = flow_run_events("fine", false);
+            let refs: Vec<_> = events.iter().collect();
+            store.write_events(None, &refs, caller).await.unwrap();
+            let run = store.flow_run(&ok.to_string()).await.unwrap().unwrap();
+            assert_eq!(run.name, "fine");
+            assert!(run.state.unwrap().is_running());
+        }
+    }
+
+    /// A batch whose creation events contradict the runs' kinds is refused, naming the run.
+    #[tokio::test]
+    async fn contradictory_kinds_are_refused() {
+        use crate::event::{Event, RunRef};
         let dir = tempfile::tempdir().unwrap();
         let store = Store::connect(&sqlite_url(&dir.path().join("x.db")))
             .await
             .unwrap();
-        sqlx::query("DROP TABLE logs")
-            .execute(&store.pool)
-            .await
-            .unwrap();
-        let (failed, events) = flow_run_events("doomed", true);
+        let (id, mut events) = flow_run_events("twice", false);
+        let Event::FlowRunCreated { run, .. } = &mut events[0] else {
+            unreachable!()
+        };
+        run.kind = RunKind::Task;
         let err = store.write(&events).await.unwrap_err();
-        assert!(err.to_string().contains("logs"), "{err}");
-        assert!(store.flow_run(&failed.to_string()).await.unwrap().is_none());
+        assert!(
+            matches!(&err, StoreError::Invalid(m) if m.contains(&id.to_string())),
+            "{err}"
+        );
 
-        let (ok, events) = flow_run_events("fine", false);
-        store.write(&events).await.unwrap();
-        let run = store.flow_run(&ok.to_string()).await.unwrap().unwrap();
-        assert_eq!(run.name, "fine");
-        assert!(run.state.unwrap().is_running());
+        let (id, mut events) = flow_run_events("twice", false);
+        events.push(Event::TaskRunCreated {
+            run: RunRef {
+                kind: RunKind::Task,
+                id,
+                name: "t-0".into(),
+                flow_run_id: Some(id),
+            },
+            task_name: "t".into(),
+            flow_run_id: Some(id),
+            tags: Vec::new(),
+            inputs: Vec::new(),
+            created: Utc::now(),
+        });
+        let err = store.write(&events).await.unwrap_err();
+        assert!(
+            err.to_string().contains("both a flow run and a task run"),
+            "{err}"
+        );
+        assert!(store.flow_run(&id.to_string()).await.unwrap().is_none());
     }
 
     /// Schema 3 stored task runs' "Finished in state …" lines as rows; schema 4 reads them from the

@@ -334,6 +334,14 @@ impl Store {
             LogsOf::FlowRun => ("l.flow_run_id", "flow_run_id"),
             LogsOf::TaskRun => ("l.run_id", "id"),
         };
+        // The task runs first: a batch committed between the two reads then at worst leaves out a
+        // "Finished" line for now, never shows one without the lines written with it.
+        let task_runs = self
+            .fetch(
+                &format!("SELECT id, name, history FROM task_runs WHERE {task_column} = ?"),
+                vec![id.to_string()],
+            )
+            .await?;
         let mut logs: Vec<StoredLog> = self
             .fetch(
                 &format!("{LOG_SELECT} WHERE {log_column} = ? ORDER BY l.timestamp, l.seq"),
@@ -344,12 +352,6 @@ impl Store {
             .map(log_from_row)
             .collect::<Result<_, _>>()?;
         let stored = logs.len();
-        let task_runs = self
-            .fetch(
-                &format!("SELECT id, name, history FROM task_runs WHERE {task_column} = ?"),
-                vec![id.to_string()],
-            )
-            .await?;
         for row in &task_runs {
             let run_id = parse_id("task_runs", &row.try_get::<String, _>("id")?)?;
             let run_name: String = row.try_get("name")?;
@@ -368,17 +370,10 @@ impl Store {
             }
         }
         if logs.len() > stored {
-            // A stable sort: stored lines keep their written order. At equal times a task run's
-            // own lines come before its "Finished" line, and a flow run's lines after it.
+            // A stable sort on (time, made): the stored lines keep their written order, and a made
+            // line comes after the stored ones of the same microsecond.
             let mut keyed: Vec<(usize, StoredLog)> = logs.into_iter().enumerate().collect();
-            keyed.sort_by_key(|(i, log)| {
-                let rank = match (*i >= stored, log.run_kind == "flow") {
-                    (true, _) => 1,
-                    (false, false) => 0,
-                    (false, true) => 2,
-                };
-                (log.timestamp, rank)
-            });
+            keyed.sort_by_key(|(i, log)| (log.timestamp, *i >= stored));
             logs = keyed.into_iter().map(|(_, log)| log).collect();
         }
         Ok(logs)

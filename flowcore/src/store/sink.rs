@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::checkpoint::Checkpointer;
+use super::write::Caller;
 use super::{Backend, Store};
 use crate::event::{Event, EventSink};
 use crate::spool::{flatten, Consumer, Spool};
@@ -65,7 +66,9 @@ impl Consumer for Writer {
         }
         if let Conn::Ready(store, checkpointer) = &self.conn {
             let events = flatten(&batches);
-            let written = self.runtime.block_on(store.write_events(None, &events));
+            let written =
+                self.runtime
+                    .block_on(store.write_events(None, &events, Caller::NeverCancels));
             match written {
                 Ok(_) => {
                     if let Some(checkpointer) = checkpointer {

@@ -144,6 +144,15 @@ impl<'q> Bind<'q> for AnyArguments<'q> {
 /// A run and what the batch says of it: its creation event (if created in this batch) and its states.
 type RunEntry<'a> = (&'a RunRef, Option<&'a Event>, Vec<&'a State>);
 
+/// Who waits for a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Caller {
+    /// Anyone: the future may be dropped before it finishes (a request whose client went away).
+    MayCancel,
+    /// A thread that always drives the write to its end (the store writer's `block_on`).
+    NeverCancels,
+}
+
 /// Up to this many rows in all, a batch is written to SQLite as one query of several statements.
 const COMBINE_UP_TO: usize = 1000;
 
@@ -175,13 +184,33 @@ struct Runs<'a> {
 }
 
 impl<'a> Runs<'a> {
-    fn slot(&mut self, run: &'a RunRef) -> &mut RunEntry<'a> {
+    /// The entry of `run`, which must keep the kind it was first mentioned with.
+    fn slot(&mut self, run: &'a RunRef) -> Result<&mut RunEntry<'a>, StoreError> {
         let next = self.order.len();
         let i = *self.index.entry(run.id).or_insert(next);
         if i == next {
             self.order.push((run, None, Vec::new()));
         }
-        &mut self.order[i]
+        let entry = &mut self.order[i];
+        if entry.0.kind != run.kind {
+            return Err(StoreError::Invalid(format!(
+                "run {} is reported as both a flow run and a task run",
+                run.id
+            )));
+        }
+        Ok(entry)
+    }
+}
+
+/// A creation event must create a run of its own kind.
+fn check_kind(run: &RunRef, kind: RunKind, event: &str) -> Result<(), StoreError> {
+    if run.kind == kind {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(format!(
+            "{event} for run {} whose kind is {:?}",
+            run.id, run.kind
+        )))
     }
 }
 
@@ -365,7 +394,8 @@ impl Store {
         batch: &[Event],
     ) -> Result<WriteOutcome, StoreError> {
         let events: Vec<&Event> = batch.iter().collect();
-        self.write_events(batch_id, &events).await
+        self.write_events(batch_id, &events, Caller::MayCancel)
+            .await
     }
 
     /// [`write_batch`](Self::write_batch) over borrowed events.
@@ -377,6 +407,7 @@ impl Store {
         &self,
         batch_id: Option<Uuid>,
         batch: &[&Event],
+        caller: Caller,
     ) -> Result<WriteOutcome, StoreError> {
         let mut runs = Runs {
             order: Vec::new(),
@@ -392,13 +423,17 @@ impl Store {
                     created,
                     ..
                 } => {
+                    check_kind(run, RunKind::Flow, "flow_run_created")?;
                     if !flows.iter().any(|(f, _)| f == flow_name) {
                         flows.push((flow_name, ts(created)));
                     }
-                    runs.slot(run).1 = Some(event);
+                    runs.slot(run)?.1 = Some(event);
                 }
-                Event::TaskRunCreated { run, .. } => runs.slot(run).1 = Some(event),
-                Event::StateChanged { run, state } => runs.slot(run).2.push(state),
+                Event::TaskRunCreated { run, .. } => {
+                    check_kind(run, RunKind::Task, "task_run_created")?;
+                    runs.slot(run)?.1 = Some(event);
+                }
+                Event::StateChanged { run, state } => runs.slot(run)?.2.push(state),
                 // A task run's "Finished in state …" line is its history's final state: read back
                 // from there (see `Store::logs`), never stored twice.
                 Event::Log(log) if crate::event::is_task_finished_line(log) => {}
@@ -442,9 +477,11 @@ impl Store {
         let rows: usize = pieces.iter().map(Piece::rows).sum();
         let combine =
             self.backend == Backend::Sqlite && rows <= COMBINE_UP_TO && !pieces.is_empty();
-        if combine && batch_id.is_none() {
+        if combine && batch_id.is_none() && caller == Caller::NeverCancels {
             // One round trip for the whole transaction. Should a statement fail, what ran is rolled
-            // back and the connection goes back to the pool outside any transaction.
+            // back and the connection goes back to the pool outside any transaction. (A caller that
+            // dropped this future half-way could leave the transaction open on the pooled
+            // connection: hence only for the store writer's thread, which never does.)
             let (sql, args) = self.combined(pieces, "BEGIN IMMEDIATE;\n", "COMMIT;");
             let mut conn = self.pool.acquire().await?;
             if let Err(e) = sqlx::query_with(&sql, args).execute(&mut *conn).await {

@@ -3,6 +3,8 @@
 //! This crate only parses attributes and rewrites syntax; everything it generates calls the flowcore
 //! runtime. Use the macros through `flowcore` (`use flowcore::prelude::*;`), which re-exports them.
 
+#![warn(missing_docs)]
+
 mod attr;
 mod expand;
 

@@ -111,21 +111,13 @@ impl ApiClient {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| ApiClientError::Unreachable {
-                url: url.clone(),
-                message: chain(&e),
-            })?;
+        let unreachable = |e: reqwest::Error| ApiClientError::Unreachable {
+            url: url.clone(),
+            message: chain(&e),
+        };
+        let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| ApiClientError::Unreachable {
-                url: url.clone(),
-                message: chain(&e),
-            })?;
+        let text = response.text().await.map_err(unreachable)?;
         if !status.is_success() {
             let message = serde_json::from_str::<serde_json::Value>(&text)
                 .ok()

@@ -326,18 +326,19 @@ pub(crate) fn state_level(state: &State) -> LogLevel {
     }
 }
 
+/// How the runtime's line about a run reaching a final state begins.
+const FINISHED: &str = "Finished in state ";
+
 /// The runtime's line about a run reaching a final state.
 pub(crate) fn finished_line(state: &State) -> String {
-    format!("Finished in state {state}")
+    format!("{FINISHED}{state}")
 }
 
 /// Whether `log` is the runtime's "Finished in state …" line of a task run. The store does not keep
 /// these as log rows: each is the final state in the task run's history, and reading a run's logs
 /// gives them back from there (one row fewer per task run written).
 pub(crate) fn is_task_finished_line(log: &LogRecord) -> bool {
-    log.run.kind == RunKind::Task
-        && log.target == "flowcore"
-        && log.message.starts_with("Finished in state ")
+    log.run.kind == RunKind::Task && log.target == "flowcore" && log.message.starts_with(FINISHED)
 }
 
 /// The runtime's own log line for an event, recorded with the run and printed: into `out` when

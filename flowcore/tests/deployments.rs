@@ -295,6 +295,19 @@ async fn runs_not_started_in_time_become_late() {
 }
 
 /// Two claimers race for 50 due runs through the API: every run is claimed exactly once.
+/// Creates `n` runs of deployment `d` through the API, returning their ids.
+async fn create_runs(client: &ApiClient, d: &StoredDeployment, n: usize) -> Vec<uuid::Uuid> {
+    let mut ids = Vec::with_capacity(n);
+    for _ in 0..n {
+        let run: StoredFlowRun = client
+            .post(&format!("/deployments/{}/runs", d.id), &json!({}))
+            .await
+            .unwrap();
+        ids.push(run.id);
+    }
+    ids
+}
+
 async fn claims_exactly_once(database_url: &str) {
     let server = start(database_url, fast_services()).await;
     let client = ApiClient::new(&server.api_url(), None);
@@ -304,12 +317,7 @@ async fn claims_exactly_once(database_url: &str) {
         .apply_to(&client)
         .await
         .unwrap();
-    for _ in 0..50 {
-        let _: StoredFlowRun = client
-            .post(&format!("/deployments/{}/runs", d.id), &json!({}))
-            .await
-            .unwrap();
-    }
+    create_runs(&client, &d, 50).await;
     let claimer = |agent: &'static str| {
         let client = client.clone();
         tokio::spawn(async move {
@@ -349,12 +357,7 @@ async fn claims_exactly_once(database_url: &str) {
         )
         .await
         .unwrap();
-    for _ in 0..5 {
-        let _: StoredFlowRun = client
-            .post(&format!("/deployments/{}/runs", d.id), &json!({}))
-            .await
-            .unwrap();
-    }
+    create_runs(&client, &d, 5).await;
     let claimed: Vec<ClaimedRun> = client
         .post(
             "/work_queues/default/claim",
@@ -494,14 +497,7 @@ async fn two_agents_run_each_run_once(database_url: &str) {
         .apply_to(&client)
         .await
         .unwrap();
-    let mut ids = HashSet::new();
-    for _ in 0..50 {
-        let run: StoredFlowRun = client
-            .post(&format!("/deployments/{}/runs", d.id), &json!({}))
-            .await
-            .unwrap();
-        ids.insert(run.id);
-    }
+    let ids: HashSet<_> = create_runs(&client, &d, 50).await.into_iter().collect();
     let (stop_a, a) = agent(&client, "agent-a");
     let (stop_b, b) = agent(&client, "agent-b");
     eventually("50 completed runs", 90, async || {

@@ -52,12 +52,13 @@ impl Consumer for Writer {
     fn consume(&mut self, batches: Vec<Arc<[Event]>>) {
         if let Conn::Pending(url) = &self.conn {
             let url = url.clone();
-            let sqlite = Backend::from_url(&url).ok() == Some(Backend::Sqlite);
-            let checkpointer = sqlite
-                .then(|| Checkpointer::start(url.clone()).ok())
-                .flatten();
             self.conn = match self.runtime.block_on(Store::connect(&url)) {
-                Ok(store) => Conn::Ready(store, checkpointer),
+                Ok(store) => {
+                    let checkpointer = (store.backend() == Backend::Sqlite)
+                        .then(|| Checkpointer::start(url.clone()).ok())
+                        .flatten();
+                    Conn::Ready(store, checkpointer)
+                }
                 Err(e) => {
                     self.warn_once(&format!("cannot open the run database {url}: {e}"));
                     Conn::Broken

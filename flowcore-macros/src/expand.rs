@@ -234,12 +234,13 @@ pub(crate) fn task(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
         #[allow(clippy::too_many_arguments)]
         #vis fn #ident(#(#inputs),*) -> ::flowcore::TaskCall<#value> {
             static SPEC: ::std::sync::LazyLock<::flowcore::TaskSpec> =
-                ::std::sync::LazyLock::new(|| ::flowcore::TaskSpec {
-                    name: #name,
-                    tags: &[#(#tags),*],
-                    retries: #retries,
-                    retry_delay: #delay,
-                    description: #description,
+                ::std::sync::LazyLock::new(|| {
+                    let mut spec = ::flowcore::TaskSpec::new(#name);
+                    spec.tags = &[#(#tags),*];
+                    spec.retries = #retries;
+                    spec.retry_delay = #delay;
+                    spec.description = #description;
+                    spec
                 });
             #(let mut #names = ::flowcore::IntoTaskInput::into_task_input(#names);)*
             #[allow(unused_mut)]
@@ -336,14 +337,24 @@ pub(crate) fn flow(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
                 &self,
                 parameters: ::flowcore::__private::serde_json::Value,
             ) -> ::flowcore::__private::BoxFuture<'static, ::flowcore::FlowState<#value>> {
+                self.__run_json_as(::core::option::Option::None, parameters)
+            }
+
+            #[doc(hidden)]
+            #vis fn __run_json_as(
+                &self,
+                identity: ::core::option::Option<::flowcore::flow::FlowRunIdentity>,
+                parameters: ::flowcore::__private::serde_json::Value,
+            ) -> ::flowcore::__private::BoxFuture<'static, ::flowcore::FlowState<#value>> {
                 let #parsed = (|| {
                     let mut #p = ::flowcore::__private::JsonParameters::new(&parameters, self.spec().parameters)?;
                     ::core::result::Result::Ok::<_, ::flowcore::ParameterError>((#(#takes)*))
                 })();
                 match #parsed {
-                    ::core::result::Result::Ok(#args_tuple) => self.run(#(#names),*),
+                    ::core::result::Result::Ok(#args_tuple) => self.__run_as(identity, #(#names),*),
                     ::core::result::Result::Err(e) => ::flowcore::__private::run_flow(
                         self.spec(),
+                        identity,
                         parameters,
                         ::core::result::Result::Err(e),
                     ),
@@ -371,8 +382,8 @@ pub(crate) fn flow(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
                         let properties = ::std::vec![#(#schema_props)*];
                         ::flowcore::__private::object_schema(generator, properties)
                     },
-                    run_json: |parameters| {
-                        let run = #ident.run_json(parameters);
+                    run_json: |identity, parameters| {
+                        let run = #ident.__run_json_as(identity, parameters);
                         ::std::boxed::Box::pin(async move { run.await.map(|_| ()) })
                     },
                 }
@@ -401,16 +412,17 @@ pub(crate) fn flow(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
             /// The flow's settings.
             #vis fn spec(&self) -> &'static ::flowcore::FlowSpec {
                 static SPEC: ::std::sync::LazyLock<::flowcore::FlowSpec> =
-                    ::std::sync::LazyLock::new(|| ::flowcore::FlowSpec {
-                        name: #name,
-                        version: #version,
-                        description: #description,
-                        runner: #runner,
-                        retries: #retries,
-                        retry_delay: #delay,
-                        validate_parameters: #validate_lit,
-                        parameters: &[#(#name_strs),*],
-                        tags: &[#(#tags),*],
+                    ::std::sync::LazyLock::new(|| {
+                        let mut spec = ::flowcore::FlowSpec::new(#name);
+                        spec.version = #version;
+                        spec.description = #description;
+                        spec.runner = #runner;
+                        spec.retries = #retries;
+                        spec.retry_delay = #delay;
+                        spec.validate_parameters = #validate_lit;
+                        spec.parameters = &[#(#name_strs),*];
+                        spec.tags = &[#(#tags),*];
+                        spec
                     });
                 &SPEC
             }
@@ -424,6 +436,12 @@ pub(crate) fn flow(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
             /// Inside another flow it runs as a subflow, linked to its parent.
             #[allow(clippy::too_many_arguments)]
             #vis fn run(&self, #(#typed),*) -> ::flowcore::__private::BoxFuture<'static, ::flowcore::FlowState<#value>> {
+                self.__run_as(::core::option::Option::None, #(#names),*)
+            }
+
+            #[doc(hidden)]
+            #[allow(clippy::too_many_arguments)]
+            #vis fn __run_as(&self, identity: ::core::option::Option<::flowcore::flow::FlowRunIdentity>, #(#typed),*) -> ::flowcore::__private::BoxFuture<'static, ::flowcore::FlowState<#value>> {
                 #[allow(unused_mut)]
                 let mut #params_map = ::flowcore::__private::serde_json::Map::new();
                 #(#record_params)*
@@ -434,6 +452,7 @@ pub(crate) fn flow(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
                 });
                 ::flowcore::__private::run_flow(
                     self.spec(),
+                    identity,
                     ::flowcore::__private::serde_json::Value::Object(#params_map),
                     ::core::result::Result::Ok(#body_var),
                 )

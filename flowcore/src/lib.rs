@@ -33,59 +33,78 @@
 //! ```
 //!
 //! * [`task`](macro@task) and [`flow`](macro@flow) are the macros; [`TaskCall`], [`TaskFuture`] and [`FlowState`] what they give.
-//! * [`state`]: Prefect's state types. [`record`]: run records ([`TaskRun`], [`FlowRun`]).
-//! * [`event`]: the in-process event sink the runtime reports to. [`logging`]: Prefect-style logs.
-//! * [`store`] (feature `store`, on by default): runs recorded in SQLite or PostgreSQL; [`recording`]
-//!   says where by default, [`config`] holds the settings.
-//! * `client` (feature `client`, on by default): runs reported to a flowcore server when an API URL is
-//!   configured. `server` (feature `server`): the HTTP API and web UI that `flowcore server start` runs.
+//! The crate is layered (ARCHITECTURE.md tells how a task run flows through the layers):
+//!
+//! * [`runtime`]: states and the [orchestration policy](runtime::orchestration) every transition goes
+//!   through, tasks, flows, futures, runners and the engine that runs one run's lifecycle.
+//! * [`reporting`]: events, log capture, the reporter thread and its sinks.
+//! * [`schemas`]: the wire types the store, the server, the API client, the agent and the CLI share.
+//! * [`deploy`]: flows runnable by name, schedules, deployments, the entrypoint and the agent.
+//! * `store` (feature `store`, on by default): runs recorded in SQLite or PostgreSQL; [`config`]
+//!   holds the settings.
+//! * `api_client` (feature `client`, on by default): a typed client of a flowcore server's API.
+//!   `server` (feature `server`): the HTTP API and web UI that `flowcore server start` runs; `cli`
+//!   (feature `cli`): the `flowcore` command.
 #![warn(missing_docs)]
 
-#[cfg(feature = "agent")]
-pub mod agent;
+// The layers, bottom up: see ARCHITECTURE.md.
 #[cfg(feature = "client")]
 pub mod api_client;
-#[cfg(feature = "client")]
-pub mod client;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod config;
-mod context;
-#[cfg(all(feature = "client", feature = "store"))]
-pub mod deployment;
-mod engine;
-#[cfg(all(feature = "client", feature = "store"))]
-mod entrypoint;
-pub mod error;
-pub mod event;
-pub mod flow;
-mod future;
-mod input;
-pub mod logging;
-mod names;
-pub mod record;
-pub mod recording;
-pub mod registry;
-pub mod runner;
-pub mod schedule;
+pub mod deploy;
+pub mod reporting;
+pub mod runtime;
+pub mod schemas;
 #[cfg(feature = "server")]
 pub mod server;
-#[cfg(any(feature = "store", feature = "client"))]
-mod spool;
-pub mod state;
 #[cfg(feature = "store")]
 pub mod store;
-pub mod task;
+
+// The paths earlier releases documented, kept working.
+#[cfg(feature = "agent")]
+pub use deploy::agent;
+#[cfg(all(feature = "client", feature = "store"))]
+pub use deploy::deployment;
+pub use deploy::{registry, schedule};
+pub use reporting::logging;
+pub use runtime::{error, flow, runner, state, task};
+
+/// Run records as plain values: [`TaskRun`], [`FlowRun`] and the task graph's edges.
+pub mod record {
+    pub use crate::schemas::runs::{FlowRun, InputKind, TaskInput, TaskRun};
+}
+
+/// The event sink: what the runtime reports ([`Event`](event::Event)) and where it goes.
+pub mod event {
+    pub use crate::reporting::reporter::{add_sink, flush, remove_sink};
+    pub use crate::reporting::sink::{EventSink, MemorySink};
+    pub use crate::schemas::events::{Event, LogLevel, LogRecord, RunKind, RunRef};
+}
+
+/// Where runs are recorded by default: see [`reporting::destination`].
+pub mod recording {
+    pub use crate::reporting::destination::disabled;
+}
+
+/// Reporting to a flowcore server: see [`reporting::api_sink`].
+#[cfg(feature = "client")]
+pub mod client {
+    pub use crate::reporting::api_sink::{ApiSink, Fallback, MAX_BATCH, SEND_AFTER};
+}
 
 #[cfg(all(feature = "client", feature = "store"))]
-pub use entrypoint::{entrypoint, FLOW_RUN_ID_VAR};
-pub use error::{FlowRunError, ParameterError, TaskRunError, TaskRunFailure};
-pub use flow::{Flow, FlowSpec, FlowState};
+pub use deploy::entrypoint::{entrypoint, FLOW_RUN_ID_VAR};
 pub use flowcore_macros::{flow, task};
-pub use future::TaskFuture;
-pub use input::{IntoTaskInput, TaskInput};
-pub use record::{FlowRun, InputKind, TaskRun};
-pub use runner::TaskRunner;
-pub use state::{State, StateType};
-pub use task::{IntoRetryDelay, TaskCall, TaskSpec, WaitFor};
+pub use runtime::error::{FlowRunError, ParameterError, TaskRunError, TaskRunFailure};
+pub use runtime::flow::{Flow, FlowSpec, FlowState};
+pub use runtime::future::TaskFuture;
+pub use runtime::input::{IntoTaskInput, TaskInput};
+pub use runtime::runner::TaskRunner;
+pub use runtime::state::{State, StateType};
+pub use runtime::task::{IntoRetryDelay, TaskCall, TaskSpec, WaitFor};
+pub use schemas::runs::{FlowRun, InputKind, TaskRun};
 
 /// The error type flows conventionally return: any error, with its chain and backtrace.
 pub type FlowError = anyhow::Error;
@@ -102,12 +121,11 @@ pub mod prelude {
 /// What only generated code uses. Not part of the API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::engine::FlowBody;
-    pub use crate::flow::JsonParameters;
-    pub use crate::registry::{
+    pub use crate::deploy::registry::{
         object_schema, RegisteredFlow, SchemaProbe, ViaAnything, ViaJsonSchema,
     };
-    pub use crate::task::{Body, Edges};
+    pub use crate::runtime::body::{Body, Edges, FlowBody};
+    pub use crate::runtime::flow::JsonParameters;
     pub use anyhow;
     pub use futures_util::future::BoxFuture;
     pub use inventory;
@@ -115,8 +133,8 @@ pub mod __private {
     pub use serde;
     pub use serde_json;
 
-    use crate::error::ParameterError;
-    use crate::flow::{FlowSpec, FlowState};
+    use crate::runtime::error::ParameterError;
+    use crate::runtime::flow::{FlowSpec, FlowState};
 
     /// Converts a body's error.
     pub fn into_anyhow<E: Into<anyhow::Error>>(e: E) -> anyhow::Error {
@@ -135,17 +153,20 @@ pub mod __private {
     }
 
     /// The retry delay of an attribute.
-    pub fn retry_delay(delay: impl crate::task::IntoRetryDelay) -> std::time::Duration {
+    pub fn retry_delay(delay: impl crate::runtime::task::IntoRetryDelay) -> std::time::Duration {
         delay.into_retry_delay()
     }
 
     /// Runs a flow run.
     pub fn run_flow<T: Send + 'static>(
         spec: &'static FlowSpec,
+        identity: Option<crate::runtime::flow::FlowRunIdentity>,
         parameters: serde_json::Value,
         body: Result<FlowBody<T>, ParameterError>,
     ) -> BoxFuture<'static, FlowState<T>> {
-        Box::pin(crate::engine::run_flow(spec, parameters, body))
+        Box::pin(crate::runtime::engine::run_flow(
+            spec, identity, parameters, body,
+        ))
     }
 
     /// Runs a future to completion on a fresh multi-threaded tokio runtime.

@@ -6,7 +6,8 @@ use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::{ApiError, AppState};
+use super::error::ApiError;
+use super::state::AppState;
 
 /// Lets a request through when no key is configured or it carries the key.
 pub(crate) async fn require_key(

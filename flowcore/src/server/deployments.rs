@@ -1,18 +1,20 @@
-//! The API of deployments, work queues and agents: `/api/deployments…`, `/api/work_queues…`, claims,
-//! heartbeats and state changes of flow runs.
+//! Deployments: applied, listed, paused and resumed, deleted, run on request.
 
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::api::{id_of, Page};
-use super::{ApiError, AppState};
-use crate::state::State as RunState;
-use crate::store::{ClaimedRun, DeploymentSpec, StoredDeployment, StoredFlowRun, StoredWorkQueue};
+use super::error::ApiError;
+use super::extract::{id_of, Page};
+use super::state::AppState;
+use super::work_queues::check_queue_name;
+use crate::schemas::deployments::{DeploymentSpec, StoredDeployment};
+use crate::schemas::records::StoredFlowRun;
+use crate::schemas::requests::RunRequest;
 
+/// This resource's routes.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/deployments", get(deployments).post(apply))
@@ -20,13 +22,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/deployments/{id}/pause", post(pause))
         .route("/deployments/{id}/resume", post(resume))
         .route("/deployments/{id}/runs", post(run))
-        .route("/work_queues", get(work_queues).post(create_queue))
-        .route("/work_queues/{name}/pause", post(pause_queue))
-        .route("/work_queues/{name}/resume", post(resume_queue))
-        .route("/work_queues/{name}/concurrency", put(set_concurrency))
-        .route("/work_queues/{name}/claim", post(claim))
-        .route("/flow_runs/{id}/heartbeat", post(heartbeat))
-        .route("/flow_runs/{id}/state", post(set_state))
 }
 
 async fn find(state: &AppState, id: Uuid) -> Result<StoredDeployment, ApiError> {
@@ -137,15 +132,6 @@ pub(crate) async fn resume(
     set_paused(&state, id, false).await
 }
 
-/// Parameters for a run now.
-#[derive(Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct RunRequest {
-    /// Merged over the deployment's parameters.
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    pub parameters: Option<serde_json::Value>,
-}
-
 /// Creates a run of the deployment now (an agent on its queue picks it up).
 #[utoipa::path(post, path = "/api/deployments/{id}/runs", tag = "deployments", request_body = RunRequest,
     params(("id" = Uuid, Path, description = "deployment id")),
@@ -170,218 +156,4 @@ pub(crate) async fn run(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("no deployment with id {id}")))
-}
-
-/// Every work queue with its counts.
-#[utoipa::path(get, path = "/api/work_queues", tag = "work queues",
-    responses((status = 200, body = Page<StoredWorkQueue>)))]
-pub(crate) async fn work_queues(
-    State(state): State<AppState>,
-) -> Result<Json<Page<StoredWorkQueue>>, ApiError> {
-    Ok(Json(Page::all(state.store.work_queues().await?)))
-}
-
-/// A new work queue.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct NewWorkQueue {
-    /// Its name.
-    pub name: String,
-    /// At most this many of its runs at once.
-    #[serde(default)]
-    pub concurrency_limit: Option<i64>,
-}
-
-async fn queue(state: &AppState, name: &str) -> Result<Json<StoredWorkQueue>, ApiError> {
-    state
-        .store
-        .work_queue(name)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("no work queue named {name:?}")))
-}
-
-/// Queue names travel in URL paths: letters, digits, `-`, `_` and `.` only.
-fn check_queue_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.len() > 100 {
-        return Err(format!("{name:?} must be 1 to 100 characters"));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-    {
-        return Err(format!(
-            "{name:?} has {c:?}; use letters, digits, `-`, `_` and `.`"
-        ));
-    }
-    Ok(())
-}
-
-fn check_limit(limit: Option<i64>) -> Result<(), ApiError> {
-    match limit {
-        Some(n) if n < 0 => Err(ApiError::bad_request(format!(
-            "invalid `concurrency_limit`: {n} is negative"
-        ))),
-        _ => Ok(()),
-    }
-}
-
-/// Creates a work queue (or returns the existing one).
-#[utoipa::path(post, path = "/api/work_queues", tag = "work queues", request_body = NewWorkQueue,
-    responses((status = 200, body = StoredWorkQueue)))]
-pub(crate) async fn create_queue(
-    State(state): State<AppState>,
-    body: Result<Json<NewWorkQueue>, JsonRejection>,
-) -> Result<Json<StoredWorkQueue>, ApiError> {
-    let Json(body) = body?;
-    check_queue_name(&body.name)
-        .map_err(|m| ApiError::bad_request(format!("invalid `name`: {m}")))?;
-    check_limit(body.concurrency_limit)?;
-    state.store.create_work_queue(&body.name).await?;
-    if body.concurrency_limit.is_some() {
-        state
-            .store
-            .set_work_queue_concurrency(&body.name, body.concurrency_limit)
-            .await?;
-    }
-    queue(&state, &body.name).await
-}
-
-async fn pause_or_resume(
-    state: &AppState,
-    name: Result<Path<String>, PathRejection>,
-    paused: bool,
-) -> Result<Json<StoredWorkQueue>, ApiError> {
-    let Path(name) = name?;
-    if !state.store.set_work_queue_paused(&name, paused).await? {
-        return Err(ApiError::not_found(format!("no work queue named {name:?}")));
-    }
-    queue(state, &name).await
-}
-
-/// Pauses a work queue: agents get no runs from it.
-#[utoipa::path(post, path = "/api/work_queues/{name}/pause", tag = "work queues",
-    params(("name" = String, Path, description = "work queue")),
-    responses((status = 200, body = StoredWorkQueue), (status = 404, description = "no such queue")))]
-pub(crate) async fn pause_queue(
-    State(state): State<AppState>,
-    name: Result<Path<String>, PathRejection>,
-) -> Result<Json<StoredWorkQueue>, ApiError> {
-    pause_or_resume(&state, name, true).await
-}
-
-/// Resumes a work queue.
-#[utoipa::path(post, path = "/api/work_queues/{name}/resume", tag = "work queues",
-    params(("name" = String, Path, description = "work queue")),
-    responses((status = 200, body = StoredWorkQueue), (status = 404, description = "no such queue")))]
-pub(crate) async fn resume_queue(
-    State(state): State<AppState>,
-    name: Result<Path<String>, PathRejection>,
-) -> Result<Json<StoredWorkQueue>, ApiError> {
-    pause_or_resume(&state, name, false).await
-}
-
-/// A concurrency limit (`null`: unlimited).
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Concurrency {
-    /// At most this many runs of the queue at once.
-    pub concurrency_limit: Option<i64>,
-}
-
-/// Sets a work queue's concurrency limit.
-#[utoipa::path(put, path = "/api/work_queues/{name}/concurrency", tag = "work queues", request_body = Concurrency,
-    params(("name" = String, Path, description = "work queue")),
-    responses((status = 200, body = StoredWorkQueue), (status = 404, description = "no such queue")))]
-pub(crate) async fn set_concurrency(
-    State(state): State<AppState>,
-    name: Result<Path<String>, PathRejection>,
-    body: Result<Json<Concurrency>, JsonRejection>,
-) -> Result<Json<StoredWorkQueue>, ApiError> {
-    let Path(name) = name?;
-    let Json(body) = body?;
-    check_limit(body.concurrency_limit)?;
-    if !state
-        .store
-        .set_work_queue_concurrency(&name, body.concurrency_limit)
-        .await?
-    {
-        return Err(ApiError::not_found(format!("no work queue named {name:?}")));
-    }
-    queue(&state, &name).await
-}
-
-/// An agent asking for due runs.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ClaimRequest {
-    /// The agent's name.
-    pub agent: String,
-    /// At most this many runs.
-    pub limit: usize,
-}
-
-/// Claims due runs of a queue for an agent, atomically (each run goes to one agent).
-#[utoipa::path(post, path = "/api/work_queues/{name}/claim", tag = "agents", request_body = ClaimRequest,
-    params(("name" = String, Path, description = "work queue")),
-    responses((status = 200, body = Vec<ClaimedRun>)))]
-pub(crate) async fn claim(
-    State(state): State<AppState>,
-    name: Result<Path<String>, PathRejection>,
-    body: Result<Json<ClaimRequest>, JsonRejection>,
-) -> Result<Json<Vec<ClaimedRun>>, ApiError> {
-    let Path(name) = name?;
-    let Json(body) = body?;
-    if body.agent.trim().is_empty() {
-        return Err(ApiError::bad_request("invalid `agent`: empty"));
-    }
-    Ok(Json(
-        state
-            .store
-            .claim(&name, &body.agent, chrono::Utc::now(), body.limit.min(1000))
-            .await?,
-    ))
-}
-
-/// An agent's heartbeat for a run it started.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Heartbeat {
-    /// The agent's name.
-    pub agent: String,
-}
-
-/// Records that the agent still watches the run's process.
-#[utoipa::path(post, path = "/api/flow_runs/{id}/heartbeat", tag = "agents", request_body = Heartbeat,
-    params(("id" = Uuid, Path, description = "flow run id")),
-    responses((status = 200, description = "`{\"ok\": true}` when the agent holds the run")))]
-pub(crate) async fn heartbeat(
-    State(state): State<AppState>,
-    id: Result<Path<String>, PathRejection>,
-    body: Result<Json<Heartbeat>, JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let id = id_of(id, "flow run")?;
-    let Json(body) = body?;
-    let n = state
-        .store
-        .heartbeat(&body.agent, &[id], chrono::Utc::now())
-        .await?;
-    Ok(Json(serde_json::json!({"ok": n > 0})))
-}
-
-/// Moves a flow run to a state (agents: `Crashed` when the run's process died).
-#[utoipa::path(post, path = "/api/flow_runs/{id}/state", tag = "agents", request_body = RunState,
-    params(("id" = Uuid, Path, description = "flow run id")),
-    responses((status = 200, body = StoredFlowRun), (status = 404, description = "no such flow run")))]
-pub(crate) async fn set_state(
-    State(state): State<AppState>,
-    id: Result<Path<String>, PathRejection>,
-    body: Result<Json<RunState>, JsonRejection>,
-) -> Result<Json<StoredFlowRun>, ApiError> {
-    let id = id_of(id, "flow run")?;
-    let Json(new) = body?;
-    // Not changed: unknown (404 below), or a Crashed that came after a final state (kept).
-    state.store.set_flow_run_state(id, &new).await?;
-    state
-        .store
-        .flow_run_by_id(id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("no flow run with id {id}")))
 }

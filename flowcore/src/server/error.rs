@@ -32,6 +32,17 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// 409: the request contradicts the resource's state (e.g. a transition the orchestration
+    /// policy refuses); `message` names the state.
+    pub fn conflict(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::CONFLICT,
+            message: message.into(),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         if let StoreError::Invalid(message) = &e {

@@ -10,7 +10,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
-use super::ApiError;
+use super::error::ApiError;
 
 /// A JSON body (`Content-Type: application/json` or `application/…+json`), answered as axum's
 /// `Json` answers when it is bad.

@@ -19,19 +19,30 @@
 //! # Ok(()) }
 //! ```
 
-mod api;
 mod auth;
 mod deployments;
 mod error;
+mod events;
+mod extract;
+mod flow_runs;
+mod flows;
+mod health;
 mod json;
 mod openapi;
 mod services;
+mod state;
+mod task_runs;
 mod ui;
+mod work_queues;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
 use axum::Router;
+
+use state::AppState;
 
 use crate::store::Store;
 
@@ -95,21 +106,32 @@ pub enum ServerError {
     },
 }
 
-/// What every handler shares.
-#[derive(Clone)]
-pub(crate) struct AppState {
-    pub(crate) store: Store,
-    pub(crate) api_key: Option<Arc<str>>,
-}
-
 /// The whole application: API, OpenAPI document and UI, with authentication and body limits.
 pub fn router(store: Store, api_key: Option<String>, body_limit: usize) -> Router {
     let state = AppState {
         store,
         api_key: api_key.map(Arc::from),
     };
+    let api = Router::new()
+        .route(
+            "/openapi.json",
+            get(|| async { axum::Json(openapi::document()) }),
+        )
+        .merge(health::routes())
+        .merge(flows::routes())
+        .merge(flow_runs::routes())
+        .merge(task_runs::routes())
+        .merge(events::routes())
+        .merge(deployments::routes())
+        .merge(work_queues::routes())
+        .fallback(|| async { ApiError::not_found("no such API endpoint") })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_key,
+        ));
     Router::new()
-        .nest("/api", api::routes(state.clone(), body_limit))
+        .nest("/api", api)
         .merge(ui::routes())
         .with_state(state)
 }

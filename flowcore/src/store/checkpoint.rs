@@ -6,7 +6,7 @@
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::Duration;
 
-use super::Store;
+use super::connect::Store;
 
 /// The least time between two checkpoints: commits in between are copied back together.
 const EVERY: Duration = Duration::from_millis(100);

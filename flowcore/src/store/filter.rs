@@ -86,11 +86,11 @@ impl FlowRunFilter {
         }
         if let Some(since) = &self.since {
             sql.push_str(" AND r.created >= ?");
-            binds.push(super::ts(since));
+            binds.push(super::codec::ts(since));
         }
         if let Some(until) = &self.until {
             sql.push_str(" AND r.created < ?");
-            binds.push(super::ts(until));
+            binds.push(super::codec::ts(until));
         }
         if let Some(part) = &self.name_contains {
             sql.push_str(" AND r.name LIKE ? ESCAPE '\\'");

@@ -7,11 +7,13 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{
-    parse_id, parse_state_type, parse_ts, FilterValues, FlowGraph, FlowRunFilter, Sort, Store,
-    StoreError, StoredFlow, StoredFlowRun, StoredInput, StoredLog, StoredTaskRun,
+use super::codec::{parse_id, parse_state_type, parse_ts};
+use super::connect::{Store, StoreError};
+use super::filter::{FlowRunFilter, Sort};
+use crate::runtime::state::State;
+use crate::schemas::records::{
+    FilterValues, FlowGraph, StoredFlow, StoredFlowRun, StoredInput, StoredLog, StoredTaskRun,
 };
-use crate::state::State;
 
 /// Whose logs to read.
 #[derive(Clone, Copy)]
@@ -361,9 +363,11 @@ impl Store {
                         run_id,
                         run_kind: "task".into(),
                         run_name: Some(run_name.clone()),
-                        level: crate::event::state_level(&state).as_str().into(),
+                        level: crate::reporting::reporter::state_level(&state)
+                            .as_str()
+                            .into(),
                         target: "flowcore".into(),
-                        message: crate::event::finished_line(&state),
+                        message: crate::reporting::reporter::finished_line(&state),
                         timestamp: state.timestamp,
                     });
                 }

@@ -7,7 +7,7 @@
 //! already says it, and reading the logs gives it back from there. `batches` remembers which reported batches were written, so a client that
 //! resends a batch after a lost answer writes nothing twice.
 
-use super::Backend;
+use super::connect::Backend;
 
 /// The schema version this build writes.
 pub(crate) const VERSION: i64 = 4;

@@ -4,10 +4,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::checkpoint::Checkpointer;
+use super::connect::{Backend, Store};
 use super::write::Caller;
-use super::{Backend, Store};
-use crate::event::{Event, EventSink};
-use crate::spool::{flatten, Consumer, Spool};
+use crate::reporting::sink::EventSink;
+use crate::reporting::spool::{flatten, Consumer, Spool};
+use crate::schemas::events::Event;
 
 /// Write when this many events wait...
 const WRITE_AT: usize = 16384;

@@ -1,20 +1,22 @@
-//! Writing reported events: one transaction per batch, one row per run created in the batch, one
-//! `UPDATE` per earlier run that changed state, one row per log line (but a task run's "Finished in
-//! state …" line, which its state history already holds).
+//! The statements that write reported events: one row per run created in the batch, one multi-row
+//! `UPDATE` per table for earlier runs that changed state, one row per log line, and how a run's
+//! states fold into its row (`Summary`). `ingest` decides what a batch writes.
 
-use std::collections::HashMap;
+use std::borrow::{Borrow, Cow};
 
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
-use uuid::Uuid;
 
-use super::{kind_str, state_type_str, ts, Backend, Store, StoreError};
-use crate::event::{Event, LogRecord, RunKind, RunRef};
-use crate::record::InputKind;
-use crate::state::State;
+use super::codec::{kind_str, state_type_str, ts};
+use super::connect::Store;
+use crate::runtime::state::State;
+use crate::schemas::events::{Event, LogRecord, RunRef};
+use crate::schemas::records::StoredInput;
+use crate::schemas::runs::InputKind;
 
 /// What writing a batch did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WriteOutcome {
     /// The batch was written.
     Written,
@@ -49,7 +51,7 @@ const SET_FROM_VALUES: &str = "state_type = v.column2, state_name = v.column3, \
 #[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct HistoryEntry<'a> {
     #[serde(rename = "t")]
-    pub(crate) kind: crate::state::StateType,
+    pub(crate) kind: crate::runtime::state::StateType,
     #[serde(rename = "n", borrow)]
     pub(crate) name: std::borrow::Cow<'a, str>,
     #[serde(rename = "m", borrow, default, skip_serializing_if = "Option::is_none")]
@@ -79,11 +81,12 @@ pub(crate) struct Summary<'a> {
 }
 
 impl<'a> Summary<'a> {
-    pub(crate) fn of(states: &[&'a State]) -> Summary<'a> {
+    pub(crate) fn of<S: Borrow<State>>(states: &'a [S]) -> Summary<'a> {
         let mut history = String::new();
         let mut start = None;
         let mut attempts = 0;
         for state in states {
+            let state: &State = state.borrow();
             if state.is_running() {
                 attempts += 1;
                 start.get_or_insert_with(|| ts(&state.timestamp));
@@ -91,7 +94,7 @@ impl<'a> Summary<'a> {
             history.push_str(&history_line(state));
         }
         Summary {
-            last: states.last().copied(),
+            last: states.last().map(Borrow::borrow),
             start,
             attempts,
             history,
@@ -141,8 +144,9 @@ impl<'q> Bind<'q> for AnyArguments<'q> {
     }
 }
 
-/// A run and what the batch says of it: its creation event (if created in this batch) and its states.
-type RunEntry<'a> = (&'a RunRef, Option<&'a Event>, Vec<&'a State>);
+/// A run and what the batch says of it: its creation event (if created in this batch) and its states
+/// (once orchestrated: the accepted ones, as the policy may have replaced them).
+pub(crate) type RunEntry<'a> = (&'a RunRef, Option<&'a Event>, Vec<Cow<'a, State>>);
 
 /// Who waits for a write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,10 +158,10 @@ pub(crate) enum Caller {
 }
 
 /// Up to this many rows in all, a batch is written to SQLite as one query of several statements.
-const COMBINE_UP_TO: usize = 1000;
+pub(crate) const COMBINE_UP_TO: usize = 1000;
 
 /// One statement's worth of a batch.
-enum Piece<'a> {
+pub(crate) enum Piece<'a> {
     Flows(&'a [(&'a str, String)]),
     FlowRuns(&'a [&'a RunEntry<'a>]),
     TaskRuns(&'a [&'a RunEntry<'a>]),
@@ -168,7 +172,7 @@ enum Piece<'a> {
 
 impl Piece<'_> {
     /// How many rows the statement writes.
-    fn rows(&self) -> usize {
+    pub(crate) fn rows(&self) -> usize {
         match self {
             Piece::Flows(rows) => rows.len(),
             Piece::FlowRuns(rows) | Piece::TaskRuns(rows) | Piece::Updated(_, rows) => rows.len(),
@@ -177,45 +181,8 @@ impl Piece<'_> {
     }
 }
 
-/// The runs a batch mentions, in first-mention order.
-struct Runs<'a> {
-    order: Vec<RunEntry<'a>>,
-    index: HashMap<Uuid, usize>,
-}
-
-impl<'a> Runs<'a> {
-    /// The entry of `run`, which must keep the kind it was first mentioned with.
-    fn slot(&mut self, run: &'a RunRef) -> Result<&mut RunEntry<'a>, StoreError> {
-        let next = self.order.len();
-        let i = *self.index.entry(run.id).or_insert(next);
-        if i == next {
-            self.order.push((run, None, Vec::new()));
-        }
-        let entry = &mut self.order[i];
-        if entry.0.kind != run.kind {
-            return Err(StoreError::Invalid(format!(
-                "run {} is reported as both a flow run and a task run",
-                run.id
-            )));
-        }
-        Ok(entry)
-    }
-}
-
-/// A creation event must create a run of its own kind.
-fn check_kind(run: &RunRef, kind: RunKind, event: &str) -> Result<(), StoreError> {
-    if run.kind == kind {
-        Ok(())
-    } else {
-        Err(StoreError::Invalid(format!(
-            "{event} for run {} whose kind is {:?}",
-            run.id, run.kind
-        )))
-    }
-}
-
 /// Rows per multi-row `INSERT`: well under every backend's limit on bound parameters.
-const ROWS_PER_STATEMENT: usize = 500;
+pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 
 const FLOW_RUN_COLUMNS: &str = "id, flow_name, name, version, parameters, tags, \
      parent_flow_run_id, parent_task_run_id, created, state_type, state_name, state_message, \
@@ -233,7 +200,7 @@ impl Store {
     /// A small batch (the flush at the end of a flow run, say) as one query of several statements,
     /// their values bound in order across them: each statement sent on its own would cost a round
     /// trip to sqlx's SQLite worker thread, most of a small write's time.
-    fn combined<'q>(
+    pub(crate) fn combined<'q>(
         &self,
         pieces: Vec<Piece<'_>>,
         before: &str,
@@ -252,7 +219,7 @@ impl Store {
     }
 
     /// The SQL of one statement, and `args` with its values appended.
-    fn statement<'q>(
+    pub(crate) fn statement<'q>(
         &self,
         piece: Piece<'_>,
         args: AnyArguments<'q>,
@@ -320,9 +287,9 @@ impl Store {
                     else {
                         unreachable!("partitioned on creation events")
                     };
-                    let inputs: Vec<super::StoredInput> = inputs
+                    let inputs: Vec<StoredInput> = inputs
                         .iter()
-                        .map(|i| super::StoredInput {
+                        .map(|i| StoredInput {
                             parameter: i.parameter.clone(),
                             upstream_id: i.upstream_id,
                             upstream_name: Some(i.upstream_name.clone()),
@@ -379,149 +346,5 @@ impl Store {
                 (self.sql(&sql).into_owned(), args)
             }
         }
-    }
-
-    /// Records a batch of events in one transaction.
-    pub async fn write(&self, batch: &[Event]) -> Result<(), StoreError> {
-        self.write_batch(None, batch).await.map(|_| ())
-    }
-
-    /// Records a batch of events in one transaction, at most once per `batch_id`: a client that
-    /// resends a batch whose answer it never got writes nothing twice.
-    pub async fn write_batch(
-        &self,
-        batch_id: Option<Uuid>,
-        batch: &[Event],
-    ) -> Result<WriteOutcome, StoreError> {
-        let events: Vec<&Event> = batch.iter().collect();
-        self.write_events(batch_id, &events, Caller::MayCancel)
-            .await
-    }
-
-    /// [`write_batch`](Self::write_batch) over borrowed events.
-    ///
-    /// The batch becomes a list of statements (one per table and chunk of rows); each statement's
-    /// values are encoded while the database executes the one before, so the encoding on this
-    /// thread and the database's work overlap.
-    pub(crate) async fn write_events(
-        &self,
-        batch_id: Option<Uuid>,
-        batch: &[&Event],
-        caller: Caller,
-    ) -> Result<WriteOutcome, StoreError> {
-        let mut runs = Runs {
-            order: Vec::new(),
-            index: HashMap::new(),
-        };
-        let mut flows: Vec<(&str, String)> = Vec::new();
-        let mut logs: Vec<&LogRecord> = Vec::new();
-        for &event in batch {
-            match event {
-                Event::FlowRunCreated {
-                    run,
-                    flow_name,
-                    created,
-                    ..
-                } => {
-                    check_kind(run, RunKind::Flow, "flow_run_created")?;
-                    if !flows.iter().any(|(f, _)| f == flow_name) {
-                        flows.push((flow_name, ts(created)));
-                    }
-                    runs.slot(run)?.1 = Some(event);
-                }
-                Event::TaskRunCreated { run, .. } => {
-                    check_kind(run, RunKind::Task, "task_run_created")?;
-                    runs.slot(run)?.1 = Some(event);
-                }
-                Event::StateChanged { run, state } => runs.slot(run)?.2.push(state),
-                // A task run's "Finished in state …" line is its history's final state: read back
-                // from there (see `Store::logs`), never stored twice.
-                Event::Log(log) if crate::event::is_task_finished_line(log) => {}
-                Event::Log(log) => logs.push(log),
-            }
-        }
-
-        let (created, updated): (Vec<_>, Vec<_>) = runs
-            .order
-            .iter()
-            .partition(|(_, created, _)| created.is_some());
-        let (flow_runs, task_runs): (Vec<_>, Vec<_>) = created
-            .into_iter()
-            .partition(|(run, _, _)| run.kind == RunKind::Flow);
-        let updated_flows: Vec<_> = updated
-            .iter()
-            .copied()
-            .filter(|(run, _, states)| run.kind == RunKind::Flow && !states.is_empty())
-            .collect();
-        let updated_tasks: Vec<_> = updated
-            .iter()
-            .copied()
-            .filter(|(run, _, states)| run.kind == RunKind::Task && !states.is_empty())
-            .collect();
-        let mut pieces: Vec<Piece<'_>> = Vec::new();
-        pieces.extend(flows.chunks(ROWS_PER_STATEMENT).map(Piece::Flows));
-        pieces.extend(flow_runs.chunks(ROWS_PER_STATEMENT).map(Piece::FlowRuns));
-        pieces.extend(task_runs.chunks(ROWS_PER_STATEMENT).map(Piece::TaskRuns));
-        pieces.extend(
-            updated_flows
-                .chunks(ROWS_PER_STATEMENT)
-                .map(|rows| Piece::Updated("flow_runs", rows)),
-        );
-        pieces.extend(
-            updated_tasks
-                .chunks(ROWS_PER_STATEMENT)
-                .map(|rows| Piece::Updated("task_runs", rows)),
-        );
-        pieces.extend(logs.chunks(ROWS_PER_STATEMENT).map(Piece::Logs));
-
-        let rows: usize = pieces.iter().map(Piece::rows).sum();
-        let combine =
-            self.backend == Backend::Sqlite && rows <= COMBINE_UP_TO && !pieces.is_empty();
-        if combine && batch_id.is_none() && caller == Caller::NeverCancels {
-            // One round trip for the whole transaction. Should a statement fail, what ran is rolled
-            // back and the connection goes back to the pool outside any transaction. (A caller that
-            // dropped this future half-way could leave the transaction open on the pooled
-            // connection: hence only for the store writer's thread, which never does.)
-            let (sql, args) = self.combined(pieces, "BEGIN IMMEDIATE;\n", "COMMIT;");
-            let mut conn = self.pool.acquire().await?;
-            if let Err(e) = sqlx::query_with(&sql, args).execute(&mut *conn).await {
-                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                return Err(e.into());
-            }
-            return Ok(WriteOutcome::Written);
-        }
-
-        let mut tx = self.pool.begin().await?;
-        if let Some(id) = batch_id {
-            let sql = self.sql(
-                "INSERT INTO batches (id, received) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
-            );
-            let done = sqlx::query(&sql)
-                .bind(id.to_string())
-                .bind(ts(&chrono::Utc::now()))
-                .execute(&mut *tx)
-                .await?;
-            if done.rows_affected() == 0 {
-                return Ok(WriteOutcome::Duplicate);
-            }
-        }
-        if combine {
-            let (sql, args) = self.combined(pieces, "", "");
-            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
-        } else {
-            let mut pieces = pieces.into_iter();
-            let build = |piece| self.statement(piece, AnyArguments::default());
-            let mut next = pieces.next().map(build);
-            while let Some((sql, args)) = next.take() {
-                let execute = sqlx::query_with(&sql, args).execute(&mut *tx);
-                // `join!` polls the execution first (which hands the statement to the database),
-                // then encodes the next statement while the database works.
-                let (done, built) = tokio::join!(execute, async { pieces.next().map(build) });
-                done?;
-                next = built;
-            }
-        }
-        tx.commit().await?;
-        Ok(WriteOutcome::Written)
     }
 }

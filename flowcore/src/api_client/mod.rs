@@ -1,0 +1,103 @@
+//! A typed client of a flowcore server's API, for deployments, agents, the entrypoint and the CLI:
+//! one method per endpoint ([`runs`] and [`deployments`]), over [`ApiClient::send`].
+
+mod deployments;
+mod error;
+mod runs;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub(crate) use error::chain;
+pub use error::ApiClientError;
+
+/// A client of `…/api`.
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    base: String,
+    key: Option<String>,
+    http: reqwest::Client,
+}
+
+impl ApiClient {
+    /// A client of the API at `base` (e.g. `http://127.0.0.1:4200/api`), sending `key` as a bearer
+    /// token when given.
+    pub fn new(base: &str, key: Option<String>) -> ApiClient {
+        ApiClient {
+            base: base.trim_end_matches('/').to_string(),
+            key,
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()
+                .expect("an HTTP client"),
+        }
+    }
+
+    /// A client of the API in force: the `api-url` setting (`FLOWCORE_API_URL`), else
+    /// `http://127.0.0.1:4200/api`, with `api-key` (`FLOWCORE_API_KEY`).
+    pub fn from_settings() -> ApiClient {
+        let url = crate::config::get("api-url")
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| "http://127.0.0.1:4200/api".into());
+        ApiClient::new(&url, crate::config::get("api-key").ok().flatten())
+    }
+
+    /// The API's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends a request and decodes the answer.
+    pub async fn send<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, ApiClientError> {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.http.request(method, &url);
+        if let Some(key) = &self.key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let unreachable = |e: reqwest::Error| ApiClientError::Unreachable {
+            url: url.clone(),
+            message: chain(&e),
+        };
+        let response = request.send().await.map_err(unreachable)?;
+        let status = response.status();
+        let text = response.text().await.map_err(unreachable)?;
+        if !status.is_success() {
+            let message = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(str::to_string))
+                .unwrap_or(text);
+            return Err(ApiClientError::Status {
+                url,
+                status: status.as_u16(),
+                message,
+            });
+        }
+        serde_json::from_str(&text).map_err(|e| ApiClientError::Decode {
+            url,
+            message: e.to_string(),
+        })
+    }
+
+    /// `GET path`.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiClientError> {
+        self.send::<(), T>(reqwest::Method::GET, path, None).await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ApiClientError> {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+}

@@ -1,0 +1,240 @@
+//! The command line: every command and its arguments (clap).
+
+use clap::{Parser, Subcommand};
+
+/// The `flowcore` command.
+#[derive(Parser)]
+#[command(
+    name = "flowcore",
+    version,
+    about = "flowcore: settings, the run database, flow runs"
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Settings in the profile (~/.flowcore/config.json; FLOWCORE_HOME moves it).
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Flow runs in the database.
+    #[command(name = "flow-run")]
+    FlowRun {
+        #[command(subcommand)]
+        action: FlowRunAction,
+    },
+    /// Task runs in the database.
+    #[command(name = "task-run")]
+    TaskRun {
+        #[command(subcommand)]
+        action: TaskRunAction,
+    },
+    /// Deployments on the server (api-url).
+    Deployment {
+        #[command(subcommand)]
+        action: DeploymentAction,
+    },
+    /// Work queues on the server (api-url).
+    #[command(name = "work-queue")]
+    WorkQueue {
+        #[command(subcommand)]
+        action: WorkQueueAction,
+    },
+    /// The agent that runs deployments' flow runs.
+    Agent {
+        #[command(subcommand)]
+        action: AgentAction,
+    },
+    /// The server, and its database.
+    Server {
+        #[command(subcommand)]
+        action: ServerAction,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ConfigAction {
+    /// Sets `api-url` or `database-url`.
+    Set {
+        /// The setting.
+        key: String,
+        /// Its value.
+        value: String,
+    },
+    /// Shows the settings in force and where they come from.
+    View,
+    /// Removes a setting from the profile.
+    Unset {
+        /// The setting.
+        key: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum FlowRunAction {
+    /// Lists flow runs, newest first.
+    Ls {
+        /// Only runs in this state (name like `Failed`, or type like `FAILED`).
+        #[arg(long)]
+        state: Option<String>,
+        /// Only runs of this flow.
+        #[arg(long)]
+        flow: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows one flow run: parameters, state history, task runs.
+    Inspect {
+        /// The run's id (or a prefix of it) or its name.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prints a flow run's logs (its task runs' included).
+    Logs {
+        /// The run's id (or a prefix of it) or its name.
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum TaskRunAction {
+    /// Lists the task runs of a flow run.
+    Ls {
+        /// The flow run's id (or a prefix of it) or its name.
+        #[arg(long = "flow-run")]
+        flow_run: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum DeploymentAction {
+    /// Lists deployments with their schedules and next runs.
+    Ls {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows one deployment (id, `flow/name`, or a unique name).
+    Inspect {
+        /// The deployment.
+        name: String,
+    },
+    /// Creates a run now; an agent on its work queue starts it.
+    Run {
+        /// The deployment.
+        name: String,
+        /// A parameter for this run, `key=value` (value as JSON, else a string); repeatable.
+        #[arg(long = "param", value_name = "KEY=VALUE")]
+        params: Vec<String>,
+    },
+    /// Pauses its schedule (future scheduled runs are removed).
+    Pause {
+        /// The deployment.
+        name: String,
+    },
+    /// Resumes its schedule.
+    Resume {
+        /// The deployment.
+        name: String,
+    },
+    /// Deletes it (and its runs that have not started).
+    Delete {
+        /// The deployment.
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum WorkQueueAction {
+    /// Lists work queues.
+    Ls,
+    /// Creates a work queue.
+    Create {
+        /// Its name.
+        name: String,
+        /// At most this many of its runs at once.
+        #[arg(long)]
+        limit: Option<i64>,
+    },
+    /// Pauses a work queue (agents get no runs from it).
+    Pause {
+        /// The queue.
+        name: String,
+    },
+    /// Resumes a work queue.
+    Resume {
+        /// The queue.
+        name: String,
+    },
+    /// Sets a work queue's concurrency limit (`none` removes it).
+    SetConcurrency {
+        /// The queue.
+        name: String,
+        /// The limit, or `none`.
+        limit: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AgentAction {
+    /// Polls work queues and runs their due flow runs until Ctrl-C (which stops the runs in progress
+    /// and marks them Crashed).
+    Start {
+        /// Work queues to serve.
+        #[arg(default_value = "default")]
+        queues: Vec<String>,
+        /// Seconds between polls.
+        #[arg(long, default_value_t = 1.0)]
+        poll_interval: f64,
+        /// At most this many runs at once.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ServerAction {
+    /// Serves the API (under /api) and the web UI (at /) until Ctrl-C.
+    Start {
+        /// Address to bind. Anything but a loopback address requires an API key.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+        /// Port.
+        #[arg(long, default_value_t = 4200)]
+        port: u16,
+        /// The database (default: the `database-url` setting, else ~/.flowcore/flowcore.db).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Clients must send `Authorization: Bearer KEY`.
+        #[arg(long, env = "FLOWCORE_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+    },
+    /// The run database.
+    Database {
+        #[command(subcommand)]
+        action: DatabaseAction,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum DatabaseAction {
+    /// Drops every record and recreates the schema.
+    Reset {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}

@@ -1,0 +1,200 @@
+//! The agent: polls work queues for due runs, claims each atomically, starts the deployment's
+//! program as a child process with the flow-run id and API URL in its environment, sends heartbeats
+//! while it runs, and records how it ended.
+//!
+//! A run whose process exits without a final state becomes Crashed (with the exit status). Stopping
+//! the agent (Ctrl-C) stops its children and marks their runs Crashed ("the agent stopped"), so no
+//! run stays Running; a run whose agent vanished without a word (kill -9) becomes Crashed on the
+//! server once its heartbeats stop.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::api_client::{ApiClient, ApiClientError};
+use crate::runtime::state::State;
+use crate::schemas::deployments::ClaimedRun;
+
+/// How an agent runs.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// The queues it serves (default `default`).
+    pub queues: Vec<String>,
+    /// Its name, sent with claims and heartbeats (default `agent-<host pid>`).
+    pub name: String,
+    /// How often it asks for due runs (default 1 s).
+    pub poll_interval: Duration,
+    /// How often it sends heartbeats for its runs (default 10 s).
+    pub heartbeat_interval: Duration,
+    /// At most this many runs at once (default unlimited; queues have limits of their own).
+    pub limit: Option<usize>,
+}
+
+impl Default for AgentConfig {
+    fn default() -> AgentConfig {
+        AgentConfig {
+            queues: vec!["default".into()],
+            name: format!("agent-{}", std::process::id()),
+            poll_interval: Duration::from_secs(1),
+            heartbeat_interval: Duration::from_secs(10),
+            limit: None,
+        }
+    }
+}
+
+/// What an agent did, when it stops.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct AgentSummary {
+    /// Runs it started.
+    pub started: Vec<Uuid>,
+    /// Runs it marked Crashed.
+    pub crashed: Vec<Uuid>,
+}
+
+struct Child {
+    name: String,
+    process: tokio::process::Child,
+}
+
+/// Runs an agent against the API `client` talks to until `stop` resolves.
+pub async fn run(
+    client: ApiClient,
+    config: AgentConfig,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<AgentSummary, ApiClientError> {
+    tokio::pin!(stop);
+    let mut summary = AgentSummary::default();
+    let mut children: HashMap<Uuid, Child> = HashMap::new();
+    let mut last_heartbeat = tokio::time::Instant::now();
+    tracing::info!(
+        target: "flowcore::agent",
+        "Agent {} started, serving work queue(s) {} on {}",
+        config.name,
+        config.queues.join(", "),
+        client.base()
+    );
+    loop {
+        reap(&client, &mut children, &mut summary).await;
+        for queue in &config.queues {
+            let free = config
+                .limit
+                .map_or(100, |l| l.saturating_sub(children.len()));
+            if free == 0 {
+                break;
+            }
+            let claimed: Vec<ClaimedRun> = match client.claim(queue, &config.name, free).await {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    tracing::warn!(target: "flowcore::agent", "cannot poll work queue {queue}: {e}");
+                    continue;
+                }
+            };
+            for run in claimed {
+                let id = run.flow_run.id;
+                match start(&client, &run) {
+                    Ok(process) => {
+                        tracing::info!(
+                            target: "flowcore::agent",
+                            "Submitted flow run '{}' ({} › {}) as process {}",
+                            run.flow_run.name,
+                            run.flow_run.flow_name,
+                            run.flow_run.deployment_name.as_deref().unwrap_or("-"),
+                            process.id().unwrap_or(0)
+                        );
+                        summary.started.push(id);
+                        children.insert(
+                            id,
+                            Child {
+                                name: run.flow_run.name.clone(),
+                                process,
+                            },
+                        );
+                    }
+                    Err(e) => {
+                        let message =
+                            format!("the agent could not start {}: {e}", run.entrypoint.exe);
+                        tracing::error!(target: "flowcore::agent", "{message}");
+                        let _ = client
+                            .set_flow_run_state(id, &State::crashed(message))
+                            .await;
+                        summary.crashed.push(id);
+                    }
+                }
+            }
+        }
+        if last_heartbeat.elapsed() >= config.heartbeat_interval {
+            last_heartbeat = tokio::time::Instant::now();
+            for id in children.keys() {
+                let _ = client.heartbeat(*id, &config.name).await;
+            }
+        }
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tokio::time::sleep(config.poll_interval) => {}
+        }
+    }
+    // Stopping: the children stop too, and their runs are marked Crashed unless they finished.
+    for (id, mut child) in children.drain() {
+        let _ = child.process.start_kill();
+        let _ = child.process.wait().await;
+        if crash_unless_final(&client, id, "the agent stopped before the run finished").await {
+            tracing::warn!(
+                target: "flowcore::agent",
+                "Flow run '{}' marked Crashed: the agent stopped",
+                child.name
+            );
+            summary.crashed.push(id);
+        }
+    }
+    tracing::info!(target: "flowcore::agent", "Agent {} stopped", config.name);
+    Ok(summary)
+}
+
+fn start(client: &ApiClient, run: &ClaimedRun) -> std::io::Result<tokio::process::Child> {
+    let mut command = tokio::process::Command::new(&run.entrypoint.exe);
+    command
+        .args(&run.entrypoint.args)
+        .env(
+            super::entrypoint::FLOW_RUN_ID_VAR,
+            run.flow_run.id.to_string(),
+        )
+        .env("FLOWCORE_API_URL", client.base())
+        .kill_on_drop(true);
+    if let Some(cwd) = &run.entrypoint.cwd {
+        command.current_dir(cwd);
+    }
+    command.spawn()
+}
+
+/// Collects the children that exited; a run left without a final state becomes Crashed.
+async fn reap(client: &ApiClient, children: &mut HashMap<Uuid, Child>, summary: &mut AgentSummary) {
+    let mut done = Vec::new();
+    for (id, child) in children.iter_mut() {
+        if let Ok(Some(status)) = child.process.try_wait() {
+            done.push((*id, status));
+        }
+    }
+    for (id, status) in done {
+        let child = children.remove(&id).expect("listed above");
+        tracing::info!(
+            target: "flowcore::agent",
+            "Process for flow run '{}' exited with {status}",
+            child.name
+        );
+        let message = format!("the flow run's process exited with {status} without a final state");
+        if crash_unless_final(client, id, &message).await {
+            summary.crashed.push(id);
+        }
+    }
+}
+
+/// Proposes Crashed for the run; the server's orchestration policy refuses it when the run already
+/// reached a final state (its process reports and flushes its final state before it exits).
+/// Returns whether the run was marked Crashed.
+async fn crash_unless_final(client: &ApiClient, id: Uuid, message: &str) -> bool {
+    client
+        .set_flow_run_state(id, &State::crashed(message))
+        .await
+        .is_ok()
+}

@@ -1,0 +1,12 @@
+//! Deployments: flows runnable by name ([`registry`]), [`schedule`]s, deployments applied to a
+//! server (`deployment`), the `entrypoint` a program calls first so an agent can run its flows, and
+//! the `agent` that claims scheduled runs and starts them.
+
+#[cfg(feature = "agent")]
+pub mod agent;
+#[cfg(all(feature = "client", feature = "store"))]
+pub mod deployment;
+#[cfg(all(feature = "client", feature = "store"))]
+pub mod entrypoint;
+pub mod registry;
+pub mod schedule;

@@ -1,0 +1,30 @@
+//! What generated code hands the runtime: a run's body, boxed so retries can run it again, and the
+//! upstream edges of a task call.
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+
+use super::future::Upstream;
+use crate::schemas::runs::TaskInput;
+
+/// The upstream edges of a task call. Built by generated code.
+#[doc(hidden)]
+#[derive(Default)]
+pub struct Edges {
+    pub(crate) inputs: Vec<TaskInput>,
+    pub(crate) upstream: Vec<Arc<dyn Upstream>>,
+}
+
+/// A task body, boxed so that retries can run it again. Built by generated code.
+#[doc(hidden)]
+pub enum Body<T> {
+    /// A sync function's body.
+    Sync(Box<dyn FnMut() -> anyhow::Result<T> + Send>),
+    /// An async function's body.
+    Async(Box<dyn FnMut() -> BoxFuture<'static, anyhow::Result<T>> + Send>),
+}
+
+/// A flow body, boxed so that flow retries can run it again. Built by generated code.
+#[doc(hidden)]
+pub type FlowBody<T> = Box<dyn FnMut() -> BoxFuture<'static, anyhow::Result<T>> + Send>;

@@ -1,0 +1,154 @@
+//! The flow run context: what a task call inside a flow needs to know about the flow run it belongs to.
+//!
+//! A flow run sets its context as a tokio task-local around its body and around every task it submits,
+//! so a task call finds its flow run (to name itself, register with it, and use its task runner) without
+//! any argument passing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use futures_util::future::BoxFuture;
+
+use super::task_runner::TaskRunner;
+use crate::runtime::future::Upstream;
+use crate::runtime::run_record::{FlowRunMeta, TaskRunMeta};
+
+tokio::task_local! {
+    static FLOW_RUN: Arc<FlowRunContext>;
+}
+
+pub(crate) struct FlowRunContext {
+    pub(crate) meta: Arc<FlowRunMeta>,
+    pub(crate) runner: TaskRunner,
+    /// The runner override in force for this run and its subflows.
+    pub(crate) runner_override: Option<TaskRunner>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    task_runs: Vec<Arc<TaskRunMeta>>,
+    subflow_task_runs: Vec<crate::schemas::runs::TaskRun>,
+    counters: HashMap<&'static str, u32>,
+    submitted: Vec<Weak<dyn Upstream>>,
+    sequential: Option<tokio::sync::mpsc::UnboundedSender<BoxFuture<'static, ()>>>,
+}
+
+impl FlowRunContext {
+    pub(crate) fn new(
+        meta: Arc<FlowRunMeta>,
+        declared: TaskRunner,
+        runner_override: Option<TaskRunner>,
+    ) -> Arc<FlowRunContext> {
+        Arc::new(FlowRunContext {
+            meta,
+            runner: runner_override.unwrap_or(declared),
+            runner_override,
+            inner: Mutex::default(),
+        })
+    }
+
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The current flow run's context, if the caller runs inside one.
+    pub(crate) fn current() -> Option<Arc<FlowRunContext>> {
+        FLOW_RUN.try_with(Arc::clone).ok()
+    }
+
+    /// Runs `fut` with `ctx` as the current flow run.
+    pub(crate) async fn scope<F: std::future::Future>(
+        ctx: Arc<FlowRunContext>,
+        fut: F,
+    ) -> F::Output {
+        FLOW_RUN.scope(ctx, fut).await
+    }
+
+    /// The next run name for a task: `load_data-0`, `load_data-1`, …
+    pub(crate) fn next_task_run_name(&self, task_name: &'static str) -> String {
+        let n = {
+            let mut inner = self.inner();
+            let counter = inner.counters.entry(task_name).or_insert(0);
+            let n = *counter;
+            *counter += 1;
+            n
+        };
+        let mut name = String::with_capacity(task_name.len() + 6);
+        name.push_str(task_name);
+        name.push('-');
+        let _ = std::fmt::Write::write_fmt(&mut name, format_args!("{n}"));
+        name
+    }
+
+    pub(crate) fn register_task_run(&self, meta: Arc<TaskRunMeta>) {
+        self.inner().task_runs.push(meta);
+    }
+
+    /// Registers a submitted task so the flow run waits for it. Held weakly: a run whose result nobody
+    /// holds any more has finished, and its value can move to its last consumer without a clone.
+    pub(crate) fn register_submitted(&self, upstream: Weak<dyn Upstream>) {
+        self.inner().submitted.push(upstream);
+    }
+
+    pub(crate) fn task_runs(&self) -> Vec<Arc<TaskRunMeta>> {
+        self.inner().task_runs.clone()
+    }
+
+    /// Records the task runs of a finished subflow (and of its own subflows).
+    pub(crate) fn add_subflow_task_runs(
+        &self,
+        runs: impl IntoIterator<Item = crate::schemas::runs::TaskRun>,
+    ) {
+        self.inner().subflow_task_runs.extend(runs);
+    }
+
+    pub(crate) fn subflow_task_runs(&self) -> Vec<crate::schemas::runs::TaskRun> {
+        self.inner().subflow_task_runs.clone()
+    }
+
+    pub(crate) fn task_run_count(&self) -> usize {
+        self.inner().task_runs.len()
+    }
+
+    /// Queues a job on this flow run's sequential worker, starting the worker on first use.
+    pub(crate) fn enqueue_sequential(&self, job: BoxFuture<'static, ()>) {
+        let mut inner = self.inner();
+        let tx = inner.sequential.get_or_insert_with(|| {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<BoxFuture<'static, ()>>();
+            tokio::spawn(async move {
+                while let Some(job) = rx.recv().await {
+                    job.await;
+                }
+            });
+            tx
+        });
+        if let Err(returned) = tx.send(job) {
+            // The worker only stops when the sender is dropped; run the job on its own instead.
+            tokio::spawn(returned.0);
+        }
+    }
+
+    /// Waits until every task submitted in this flow run has finished, including tasks submitted by
+    /// tasks while waiting. Then stops the sequential worker.
+    pub(crate) async fn wait_for_submitted(&self) {
+        let mut seen = 0;
+        loop {
+            let batch: Vec<Weak<dyn Upstream>> = {
+                let inner = self.inner();
+                if seen == inner.submitted.len() {
+                    break;
+                }
+                inner.submitted[seen..].to_vec()
+            };
+            seen += batch.len();
+            for upstream in batch {
+                // A run that cannot be upgraded any more has completed and been consumed.
+                if let Some(upstream) = upstream.upgrade() {
+                    upstream.wait().await;
+                }
+            }
+        }
+        self.inner().sequential = None;
+    }
+}

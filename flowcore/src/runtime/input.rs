@@ -1,0 +1,101 @@
+//! Task arguments: a value, or the future result of another task.
+//!
+//! Every parameter of a `#[task]` function accepts `impl IntoTaskInput<T>`: a `T`, a
+//! [`TaskFuture<T>`], or a `&TaskFuture<T>`. A future argument is a data edge of the task graph; the
+//! runtime waits for it before the task starts, and does not start the task at all if it failed.
+
+use std::sync::Arc;
+
+use crate::runtime::future::{Completion, TaskFuture, Upstream};
+use crate::schemas::runs::{InputKind, TaskInput as TaskInputEdge};
+
+/// A value that can feed a task parameter of type `T`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot feed a task parameter of type `{T}`",
+    label = "expected `{T}`, a `TaskFuture<{T}>` or a `&TaskFuture<{T}>`",
+    note = "task parameters accept a value of the parameter's type or the future of a task returning it"
+)]
+pub trait IntoTaskInput<T> {
+    /// Converts into the runtime's representation of an argument.
+    fn into_task_input(self) -> TaskInput<T>;
+}
+
+impl<T: Send + 'static> IntoTaskInput<T> for T {
+    fn into_task_input(self) -> TaskInput<T> {
+        TaskInput(Repr::Value(Some(self)))
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> IntoTaskInput<T> for TaskFuture<T> {
+    fn into_task_input(self) -> TaskInput<T> {
+        TaskInput(Repr::Future(self.completion, T::clone))
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> IntoTaskInput<T> for &TaskFuture<T> {
+    fn into_task_input(self) -> TaskInput<T> {
+        TaskInput(Repr::Future(Arc::clone(&self.completion), T::clone))
+    }
+}
+
+enum Repr<T> {
+    Value(Option<T>),
+    Future(Arc<Completion<T>>, fn(&T) -> T),
+}
+
+/// One argument of a task call, as the runtime holds it. Only generated code uses its methods.
+pub struct TaskInput<T>(Repr<T>);
+
+impl<T: Send + Sync + 'static> TaskInput<T> {
+    /// Registers the upstream edge of a future argument.
+    #[doc(hidden)]
+    pub fn __register(&self, parameter: &'static str, edges: &mut crate::runtime::body::Edges) {
+        if let Repr::Future(completion, _) = &self.0 {
+            let upstream: Arc<dyn Upstream> = completion.clone();
+            let record = upstream.record();
+            edges.inputs.push(TaskInputEdge {
+                parameter: parameter.to_string(),
+                upstream_id: record.id(),
+                upstream_name: record.name().to_string(),
+                kind: InputKind::Parameter,
+            });
+            edges.upstream.push(upstream);
+        }
+    }
+}
+
+impl<T> TaskInput<T> {
+    /// Takes the argument for the only attempt of a task without retries.
+    #[doc(hidden)]
+    pub fn __take(&mut self) -> T {
+        match &mut self.0 {
+            Repr::Value(v) => v
+                .take()
+                .expect("flowcore: a task without retries ran its body twice"),
+            Repr::Future(completion, clone) => Self::resolved(completion, *clone),
+        }
+    }
+
+    /// The upstream value: moved when this argument holds the last handle on it, cloned otherwise.
+    fn resolved(completion: &Arc<Completion<T>>, clone: fn(&T) -> T) -> T {
+        Completion::take_or_clone(completion, clone)
+            .expect("flowcore: a task body started before its upstream run completed")
+    }
+}
+
+impl<T: Clone> TaskInput<T> {
+    /// Clones the argument for one attempt of a task with retries.
+    #[doc(hidden)]
+    pub fn __clone(&mut self) -> T {
+        match &self.0 {
+            Repr::Value(v) => v
+                .clone()
+                .expect("flowcore: a task argument was taken before a retry"),
+            // Kept for the next attempt: never moved out.
+            Repr::Future(completion, clone) => completion
+                .shared()
+                .map(|v| clone(&v))
+                .expect("flowcore: a task body started before its upstream run completed"),
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! One run's lifecycle, the same for task runs, subflows and flow runs: creating the run (named,
+//! registered with its flow run, reported, `Pending`), running its attempts under its retry policy,
+//! and finishing it with one failure text. Every state goes through the run record, and so through
+//! the [orchestration policy](super::orchestration).
+
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::context::FlowRunContext;
+use super::run_record::{RunRecord, TaskRunMeta};
+use super::state::State;
+use crate::reporting::logging::{self, RunScope, FLOW_RUN_SPAN, TARGET, TASK_RUN_SPAN};
+use crate::reporting::{destination, reporter};
+use crate::schemas::events::{Event, RunKind};
+use crate::schemas::runs::TaskInput;
+
+/// Starts the process's logging and default record, once: the first run of a process does.
+pub(crate) fn init_reporting() {
+    logging::init();
+    destination::init();
+}
+
+/// Task runs outside any flow are numbered process-wide.
+fn standalone_task_run_name(task_name: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    format!("{task_name}-{}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Creates a task run — a task call's, or the placeholder that stands for a subflow in its
+/// parent's graph: names it (`{task}-{n}` within its flow run), registers it with the flow run,
+/// reports its creation and moves it to `Pending`.
+pub(crate) fn create_task_run(
+    ctx: Option<&Arc<FlowRunContext>>,
+    task_name: &'static str,
+    tags: &'static [&'static str],
+    inputs: Vec<TaskInput>,
+) -> Arc<TaskRunMeta> {
+    init_reporting();
+    let name = match ctx {
+        Some(ctx) => ctx.next_task_run_name(task_name),
+        None => standalone_task_run_name(task_name),
+    };
+    let flow_run_id = ctx.map(|c| c.meta.record.id());
+    let meta = Arc::new(TaskRunMeta {
+        record: RunRecord::new(RunKind::Task, name, flow_run_id),
+        task_name,
+        flow_run_id,
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        inputs,
+    });
+    if let Some(ctx) = ctx {
+        ctx.register_task_run(Arc::clone(&meta));
+    }
+    reporter::emit(Event::TaskRunCreated {
+        run: meta.record.run.clone(),
+        task_name: task_name.to_string(),
+        flow_run_id: meta.flow_run_id,
+        tags: meta.tags.clone(),
+        inputs: meta.inputs.clone(),
+        created: chrono::Utc::now(),
+    });
+    let _ = meta.record.propose(State::pending());
+    meta
+}
+
+/// Why one attempt of a run's body did not give a value.
+pub(crate) enum AttemptFailure {
+    /// The body returned an error.
+    Error(anyhow::Error),
+    /// The body panicked (the panic's message).
+    Panic(String),
+    /// A flow run's body returned, but task runs it did not look at failed (`"2/7 task runs failed"`).
+    FailedTasks(String),
+}
+
+/// The message of a failed attempt, for a run of `kind`: the one failure text of tasks and flows.
+pub(crate) fn failure_message(kind: RunKind, failure: &AttemptFailure) -> String {
+    let who = match kind {
+        RunKind::Flow => "Flow run",
+        RunKind::Task => "Task run",
+    };
+    match failure {
+        AttemptFailure::Error(e) => format!("{who} encountered an error: {e:#}"),
+        AttemptFailure::Panic(m) => format!("{who} panicked: {m}"),
+        AttemptFailure::FailedTasks(m) => m.clone(),
+    }
+}
+
+/// The message of a panic's payload.
+pub(crate) fn panic_message(payload: Box<dyn Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(payload) => match payload.downcast::<&'static str>() {
+            Ok(s) => s.to_string(),
+            Err(_) => "a panic with a non-string payload".to_string(),
+        },
+    }
+}
+
+/// Runs a sync body, catching its panic.
+pub(crate) fn catch<T>(f: impl FnOnce() -> anyhow::Result<T>) -> Result<T, AttemptFailure> {
+    match std::panic::catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(AttemptFailure::Error(e)),
+        Err(payload) => Err(AttemptFailure::Panic(panic_message(payload))),
+    }
+}
+
+/// What a run's body executes inside: the run scope that log capture reads, and a `tracing` span when
+/// the program's own subscriber may want one.
+pub(crate) fn run_scope(
+    record: &RunRecord,
+    flow_run_id: Option<uuid::Uuid>,
+) -> (tracing::Span, RunScope) {
+    let span = if !logging::wants_spans() {
+        tracing::Span::none()
+    } else if record.run.kind == RunKind::Flow {
+        tracing::info_span!(target: TARGET, FLOW_RUN_SPAN, run_id = %record.id(), run_name = record.name())
+    } else {
+        tracing::info_span!(target: TARGET, TASK_RUN_SPAN, run_id = %record.id(), run_name = record.name())
+    };
+    let scope = RunScope {
+        run: record.run.clone(),
+        flow_run_id,
+    };
+    (span, scope)
+}
+
+/// A run's retry policy: how many more attempts a failure gets, and the pause before each.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RetryPolicy {
+    pub(crate) retries: u32,
+    pub(crate) delay: Duration,
+}
+
+/// The attempts of one run: each starts `Running` (the policy makes a later one `Retrying`) and ends
+/// `Completed`, `AwaitingRetry` (then the pause) or, with no retries left, `Failed`.
+pub(crate) struct Attempts<'a> {
+    record: &'a RunRecord,
+    policy: RetryPolicy,
+    attempt: u32,
+    /// Where a final error's chain is logged (task runs log it, as Prefect logs the traceback).
+    error_log: Option<&'a RunScope>,
+}
+
+impl<'a> Attempts<'a> {
+    pub(crate) fn new(record: &'a RunRecord, policy: RetryPolicy) -> Attempts<'a> {
+        Attempts {
+            record,
+            policy,
+            attempt: 0,
+            error_log: None,
+        }
+    }
+
+    /// Logs the final error's whole chain (and backtrace, when captured) with the run's logs.
+    pub(crate) fn log_errors_in(mut self, scope: &'a RunScope) -> Attempts<'a> {
+        self.error_log = Some(scope);
+        self
+    }
+
+    /// Starts the next attempt.
+    pub(crate) fn start(&mut self) {
+        self.attempt += 1;
+        let _ = self.record.propose(State::running());
+    }
+
+    /// Ends the current attempt: `Some` with the run's outcome when the run is over (the failure's
+    /// message with it), `None` when another attempt follows (after the retry delay).
+    pub(crate) async fn finish<T>(
+        &mut self,
+        result: Result<T, AttemptFailure>,
+    ) -> Option<Result<T, (String, AttemptFailure)>> {
+        let kind = self.record.run.kind;
+        match result {
+            Ok(value) => {
+                let _ = self.record.propose(State::completed());
+                Some(Ok(value))
+            }
+            Err(failure) if self.attempt <= self.policy.retries => {
+                let _ = self.record.propose(State::awaiting_retry(format!(
+                    "{} - Retry {}/{} will start {} second(s) from now",
+                    failure_message(kind, &failure),
+                    self.attempt,
+                    self.policy.retries,
+                    self.policy.delay.as_secs_f64()
+                )));
+                tokio::time::sleep(self.policy.delay).await;
+                None
+            }
+            Err(failure) => {
+                if let (Some(scope), AttemptFailure::Error(e)) = (self.error_log, &failure) {
+                    logging::in_run(scope, || {
+                        tracing::error!(
+                            target: TARGET,
+                            "Encountered an error during execution:\n{e:?}"
+                        )
+                    });
+                }
+                let message = failure_message(kind, &failure);
+                let _ = self.record.propose(State::failed(message.clone()));
+                Some(Err((message, failure)))
+            }
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! The runtime: what a run *is* and how it moves.
+//!
+//! * [`state`]: Prefect's states; [`orchestration`]: the one policy that decides every proposed
+//!   transition (the runtime, the store's ingestion, the server and the agent all ask it).
+//! * [`task`] and [`flow`]: what `#[task]` and `#[flow]` generate code against; [`TaskFuture`](future)
+//!   the handle a submitted task gives; [`runner`]: how submitted tasks run.
+//! * The engine (private) runs one run's lifecycle — create, attempts under a retry policy, finish —
+//!   for tasks, subflows and flows alike.
+
+pub(crate) mod body;
+pub(crate) mod context;
+pub(crate) mod engine;
+pub mod error;
+pub mod flow;
+pub(crate) mod future;
+pub(crate) mod input;
+pub(crate) mod lifecycle;
+pub(crate) mod names;
+pub mod orchestration;
+pub(crate) mod run_record;
+pub mod runner;
+pub mod state;
+pub mod task;
+pub(crate) mod task_runner;

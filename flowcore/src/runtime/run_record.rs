@@ -1,0 +1,199 @@
+//! The record of a run: who it is, what it was fed, and every state it went through.
+//!
+//! The runtime keeps a live record per run (shared between the engine and the handles a user holds) and
+//! hands out [`FlowRun`] and [`TaskRun`] snapshots (the plain values of `schemas::runs`).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::orchestration::{self, Rejection};
+use super::state::State;
+use crate::reporting::reporter;
+use crate::schemas::events::{Event, RunKind, RunRef};
+use crate::schemas::runs::{FlowRun, TaskInput, TaskRun};
+
+#[derive(Debug, Default, Clone)]
+struct Progress {
+    history: Vec<State>,
+    attempts: u32,
+    start_time: Option<DateTime<Utc>>,
+    end_time: Option<DateTime<Utc>>,
+    subflow_run_id: Option<Uuid>,
+}
+
+/// The live record of one run (flow run or task run).
+#[derive(Debug)]
+pub(crate) struct RunRecord {
+    pub(crate) run: RunRef,
+    progress: Mutex<Progress>,
+    observed: AtomicBool,
+}
+
+impl RunRecord {
+    /// A new run. `flow_run_id` is the flow run a task run belongs to; a flow run belongs to itself.
+    pub(crate) fn new(kind: RunKind, name: String, flow_run_id: Option<Uuid>) -> Arc<RunRecord> {
+        RunRecord::with_id(kind, Uuid::now_v7(), name, flow_run_id)
+    }
+
+    /// A run whose id and name were given (a deployment's run, created by the server).
+    pub(crate) fn with_id(
+        kind: RunKind,
+        id: Uuid,
+        name: String,
+        flow_run_id: Option<Uuid>,
+    ) -> Arc<RunRecord> {
+        Arc::new(RunRecord {
+            run: RunRef {
+                kind,
+                id,
+                name: name.into(),
+                flow_run_id: match kind {
+                    RunKind::Flow => Some(id),
+                    RunKind::Task => flow_run_id,
+                },
+            },
+            progress: Mutex::new(Progress {
+                history: Vec::with_capacity(4),
+                ..Progress::default()
+            }),
+            observed: AtomicBool::new(false),
+        })
+    }
+
+    pub(crate) fn id(&self) -> Uuid {
+        self.run.id
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.run.name
+    }
+
+    fn progress(&self) -> MutexGuard<'_, Progress> {
+        self.progress.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Proposes that the run move to `state`: the one place every transition of a live run goes
+    /// through. The [orchestration policy](orchestration::decide) decides; an accepted state (as the
+    /// policy may have replaced it) is recorded in the history, counts an attempt when it is an entry
+    /// into `Running`, stamps start and end, and is reported to the event sink. A rejected one
+    /// changes nothing.
+    pub(crate) fn propose(&self, state: State) -> Result<State, Rejection> {
+        let state = {
+            let mut p = self.progress();
+            let state = orchestration::decide(p.history.last(), state).into_result()?;
+            if state.is_running() {
+                p.attempts += 1;
+                if p.start_time.is_none() {
+                    p.start_time = Some(state.timestamp);
+                }
+            }
+            if state.is_final() {
+                p.end_time = Some(state.timestamp);
+            }
+            p.history.push(state.clone());
+            state
+        };
+        reporter::emit(Event::StateChanged {
+            run: self.run.clone(),
+            state: state.clone(),
+        });
+        Ok(state)
+    }
+
+    pub(crate) fn state(&self) -> Option<State> {
+        self.progress().history.last().cloned()
+    }
+
+    pub(crate) fn set_subflow(&self, id: Uuid) {
+        self.progress().subflow_run_id = Some(id);
+    }
+
+    /// Marks that user code has seen this run's outcome (awaited its future or call).
+    pub(crate) fn mark_observed(&self) {
+        self.observed.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn is_observed(&self) -> bool {
+        self.observed.load(Ordering::Relaxed)
+    }
+
+    fn snapshot_parts(&self) -> Progress {
+        self.progress().clone()
+    }
+}
+
+/// The static description of a task run, fixed when it is created.
+#[derive(Debug)]
+pub(crate) struct TaskRunMeta {
+    pub(crate) record: Arc<RunRecord>,
+    pub(crate) task_name: &'static str,
+    pub(crate) flow_run_id: Option<Uuid>,
+    pub(crate) tags: Vec<String>,
+    pub(crate) inputs: Vec<TaskInput>,
+}
+
+impl TaskRunMeta {
+    pub(crate) fn snapshot(&self) -> TaskRun {
+        let Progress {
+            history,
+            attempts,
+            start_time,
+            end_time,
+            subflow_run_id,
+        } = self.record.snapshot_parts();
+        TaskRun {
+            id: self.record.id(),
+            name: self.record.name().to_string(),
+            task_name: self.task_name.to_string(),
+            flow_run_id: self.flow_run_id,
+            tags: self.tags.clone(),
+            inputs: self.inputs.clone(),
+            history,
+            attempts,
+            start_time,
+            end_time,
+            subflow_run_id,
+        }
+    }
+}
+
+/// The static description of a flow run, fixed when it is created.
+#[derive(Debug)]
+pub(crate) struct FlowRunMeta {
+    pub(crate) record: Arc<RunRecord>,
+    pub(crate) flow_name: &'static str,
+    pub(crate) version: Option<&'static str>,
+    pub(crate) parameters: serde_json::Value,
+    pub(crate) tags: Vec<String>,
+    pub(crate) parent_flow_run_id: Option<Uuid>,
+    pub(crate) parent_task_run_id: Option<Uuid>,
+}
+
+impl FlowRunMeta {
+    pub(crate) fn snapshot(&self) -> FlowRun {
+        let Progress {
+            history,
+            attempts,
+            start_time,
+            end_time,
+            ..
+        } = self.record.snapshot_parts();
+        FlowRun {
+            id: self.record.id(),
+            name: self.record.name().to_string(),
+            flow_name: self.flow_name.to_string(),
+            version: self.version.map(str::to_string),
+            parameters: self.parameters.clone(),
+            tags: self.tags.clone(),
+            parent_flow_run_id: self.parent_flow_run_id,
+            parent_task_run_id: self.parent_task_run_id,
+            history,
+            attempts,
+            start_time,
+            end_time,
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! What agents do with runs: claims (atomic, within the queue's concurrency limit), heartbeats, and
+//! runs whose agent went silent marked Crashed.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::codec::{final_types, parse_id, ts};
+use super::connect::{Store, StoreError};
+use super::transitions::Transition;
+use crate::runtime::state::State;
+use crate::schemas::deployments::ClaimedRun;
+
+impl Store {
+    /// Claims up to `limit` due runs of `queue` for `agent`, atomically: each run is claimed by one
+    /// agent only, on SQLite and PostgreSQL, and the queue's concurrency limit holds. Claimed runs
+    /// move to Pending.
+    pub async fn claim(
+        &self,
+        queue: &str,
+        agent: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<ClaimedRun>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Writing the queue's row first takes SQLite's write lock, and PostgreSQL's lock on that row:
+        // concurrent claims on one queue run one after the other from here.
+        let locked =
+            sqlx::query(&self.sql("UPDATE work_queues SET paused = paused WHERE name = ?"))
+                .bind(queue.to_string())
+                .execute(&mut *tx)
+                .await?;
+        if locked.rows_affected() == 0 {
+            return Ok(Vec::new());
+        }
+        let final_types = final_types();
+        let row = sqlx::query(&self.sql(&format!(
+            "SELECT q.paused, q.concurrency_limit, (SELECT COUNT(*) FROM flow_runs r \
+             WHERE r.work_queue_name = q.name AND r.claimed_by IS NOT NULL \
+             AND r.state_type NOT IN {final_types}) AS running FROM work_queues q WHERE q.name = ?"
+        )))
+        .bind(queue.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+        if row.try_get::<i64, _>("paused")? != 0 {
+            return Ok(Vec::new());
+        }
+        let cap: Option<i64> = row.try_get("concurrency_limit")?;
+        let running: i64 = row.try_get("running")?;
+        let n = match cap {
+            Some(cap) => (cap - running).max(0).min(limit as i64),
+            None => limit as i64,
+        };
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        // The due runs, soonest first; each moves to Pending as the policy decides.
+        let candidates = sqlx::query(&self.sql(&format!(
+            "SELECT id FROM flow_runs WHERE work_queue_name = ? AND state_type = 'SCHEDULED' \
+             AND claimed_by IS NULL AND expected_start_time <= ? \
+             ORDER BY expected_start_time LIMIT {n}"
+        )))
+        .bind(queue.to_string())
+        .bind(ts(&now))
+        .fetch_all(&mut *tx)
+        .await?;
+        let pending = State::pending().with_message(format!("claimed by agent {agent}"));
+        let also = [("claimed_by", agent.to_string()), ("heartbeat", ts(&now))];
+        let mut rows = Vec::with_capacity(candidates.len());
+        for row in &candidates {
+            let id = parse_id("flow_runs", &row.try_get::<String, _>("id")?)?;
+            let claimed = self
+                .propose_flow_run_state_with(&mut tx, id, &pending, &also)
+                .await?;
+            if matches!(claimed, Transition::Accepted(_)) {
+                rows.push(id);
+            }
+        }
+        tx.commit().await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for id in rows {
+            let Some(flow_run) = self.flow_run_by_id(id).await? else {
+                continue;
+            };
+            let deployment = match &flow_run.deployment_id {
+                Some(d) => self
+                    .deployment_rows("id = ?", vec![d.clone()])
+                    .await?
+                    .into_iter()
+                    .next(),
+                None => None,
+            };
+            let Some(deployment) = deployment else {
+                // Deleted between the claim and now: nothing can start it.
+                let failed = State::failed("its deployment was deleted before an agent started it");
+                self.set_flow_run_state(id, &failed).await?;
+                continue;
+            };
+            out.push(ClaimedRun {
+                flow_run,
+                entrypoint: deployment.spec.entrypoint,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Records that `agent` still watches these runs.
+    pub async fn heartbeat(
+        &self,
+        agent: &str,
+        runs: &[Uuid],
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for id in runs {
+            n += sqlx::query(
+                &self.sql("UPDATE flow_runs SET heartbeat = ? WHERE id = ? AND claimed_by = ?"),
+            )
+            .bind(ts(&now))
+            .bind(id.to_string())
+            .bind(agent.to_string())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        }
+        Ok(n)
+    }
+
+    /// Claimed runs not final whose agent has not sent a heartbeat for `timeout` become Crashed.
+    /// Returns their ids.
+    pub async fn crash_silent_runs(
+        &self,
+        now: DateTime<Utc>,
+        timeout: chrono::Duration,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let final_types = final_types();
+        let rows = self
+            .fetch(
+                &format!(
+                    "SELECT id, claimed_by FROM flow_runs WHERE claimed_by IS NOT NULL \
+                     AND state_type NOT IN {final_types} AND heartbeat < ?"
+                ),
+                vec![ts(&(now - timeout))],
+            )
+            .await?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let id = parse_id("flow_runs", &row.try_get::<String, _>("id")?)?;
+            let agent: String = row.try_get("claimed_by")?;
+            let state = State::crashed(format!(
+                "no heartbeat from agent {agent} for {}s",
+                timeout.num_seconds()
+            ));
+            // Refused when the run reached a final state meanwhile.
+            if self.set_flow_run_state(id, &state).await? {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+}

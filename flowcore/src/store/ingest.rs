@@ -1,0 +1,341 @@
+//! Ingesting reported events (the runtime's batches, `POST /api/events`): one transaction per batch.
+//!
+//! Every reported transition goes through the [orchestration policy](crate::runtime::orchestration)
+//! against the run's stored state (or, for a run created in the batch, the states before it in the
+//! batch): a contradictory one — `Running` after `Completed`, a `Crashed` after a final state — is
+//! refused and not written, and the answer lists it.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use sqlx::any::AnyArguments;
+use uuid::Uuid;
+
+use super::codec::ts;
+use super::connect::{Backend, Store, StoreError};
+use super::transitions::Stored;
+use super::write::{Caller, Piece, RunEntry, WriteOutcome, COMBINE_UP_TO, ROWS_PER_STATEMENT};
+use crate::reporting::reporter::is_task_finished_line;
+use crate::runtime::orchestration::{decide, Decision};
+use crate::runtime::state::State;
+use crate::schemas::events::{Event, LogRecord, RunKind, RunRef};
+use crate::schemas::records::RefusedTransition;
+
+/// What ingesting a batch did.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Ingested {
+    /// Whether the batch was written (or had been before).
+    pub outcome: WriteOutcome,
+    /// The reported transitions the orchestration policy refused (not written).
+    pub refused: Vec<RefusedTransition>,
+}
+
+impl Ingested {
+    fn written(refused: Vec<RefusedTransition>) -> Ingested {
+        Ingested {
+            outcome: WriteOutcome::Written,
+            refused,
+        }
+    }
+}
+
+/// The runs a batch mentions, in first-mention order.
+struct Runs<'a> {
+    order: Vec<RunEntry<'a>>,
+    index: HashMap<Uuid, usize>,
+}
+
+impl<'a> Runs<'a> {
+    /// The entry of `run`, which must keep the kind it was first mentioned with.
+    fn slot(&mut self, run: &'a RunRef) -> Result<&mut RunEntry<'a>, StoreError> {
+        let next = self.order.len();
+        let i = *self.index.entry(run.id).or_insert(next);
+        if i == next {
+            self.order.push((run, None, Vec::new()));
+        }
+        let entry = &mut self.order[i];
+        if entry.0.kind != run.kind {
+            return Err(StoreError::Invalid(format!(
+                "run {} is reported as both a flow run and a task run",
+                run.id
+            )));
+        }
+        Ok(entry)
+    }
+
+    /// The runs whose stored state the policy needs, by table: runs created earlier that changed
+    /// state, and flow runs created in the batch (a deployment's run exists before its process
+    /// reports it).
+    fn stored_needed(&self) -> (Vec<Uuid>, Vec<Uuid>) {
+        let mut flows = Vec::new();
+        let mut tasks = Vec::new();
+        for (run, created, states) in &self.order {
+            if states.is_empty() {
+                continue;
+            }
+            match (run.kind, created) {
+                (RunKind::Flow, _) => flows.push(run.id),
+                (RunKind::Task, None) => tasks.push(run.id),
+                (RunKind::Task, Some(_)) => {}
+            }
+        }
+        (flows, tasks)
+    }
+
+    /// Keeps, of every run's reported states, those the policy accepts (as it may have replaced
+    /// them), deciding each against the state before it; returns the refused ones.
+    fn orchestrate(&mut self, stored: &HashMap<Uuid, Stored>) -> Vec<RefusedTransition> {
+        let mut refused = Vec::new();
+        for (run, _, states) in &mut self.order {
+            if states.is_empty() {
+                continue;
+            }
+            let current = stored.get(&run.id).and_then(|s| s.state.as_ref());
+            let mut accepted: Vec<Cow<'_, State>> = Vec::with_capacity(states.len());
+            for state in states.drain(..) {
+                let before = accepted.last().map(|s| &**s).or(current);
+                match decide(before, state.as_ref().clone()) {
+                    Decision::Accept(decided) if decided == *state => accepted.push(state),
+                    Decision::Accept(decided) => accepted.push(Cow::Owned(decided)),
+                    Decision::Reject(r) => refused.push(RefusedTransition {
+                        run_id: run.id,
+                        current: r.current,
+                        proposed: r.proposed,
+                        reason: r.reason,
+                    }),
+                }
+            }
+            *states = accepted;
+        }
+        refused
+    }
+}
+
+/// A creation event must create a run of its own kind.
+fn check_kind(run: &RunRef, kind: RunKind, event: &str) -> Result<(), StoreError> {
+    if run.kind == kind {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(format!(
+            "{event} for run {} whose kind is {:?}",
+            run.id, run.kind
+        )))
+    }
+}
+
+/// A batch's runs split by what is written for them.
+struct Parts<'b, 'a> {
+    flow_runs: Vec<&'b RunEntry<'a>>,
+    task_runs: Vec<&'b RunEntry<'a>>,
+    updated_flows: Vec<&'b RunEntry<'a>>,
+    updated_tasks: Vec<&'b RunEntry<'a>>,
+}
+
+impl<'b, 'a> Parts<'b, 'a> {
+    fn of(runs: &'b Runs<'a>) -> Parts<'b, 'a> {
+        let mut parts = Parts {
+            flow_runs: Vec::new(),
+            task_runs: Vec::new(),
+            updated_flows: Vec::new(),
+            updated_tasks: Vec::new(),
+        };
+        for entry in &runs.order {
+            let (run, created, states) = entry;
+            match (created.is_some(), run.kind) {
+                (true, RunKind::Flow) => parts.flow_runs.push(entry),
+                (true, RunKind::Task) => parts.task_runs.push(entry),
+                (false, _) if states.is_empty() => {}
+                (false, RunKind::Flow) => parts.updated_flows.push(entry),
+                (false, RunKind::Task) => parts.updated_tasks.push(entry),
+            }
+        }
+        parts
+    }
+
+    /// The statements, in order: flows, new flow runs, new task runs, updates, logs.
+    fn pieces<'p>(
+        &'p self,
+        flows: &'p [(&'p str, String)],
+        logs: &'p [&'p LogRecord],
+    ) -> Vec<Piece<'p>> {
+        let mut pieces: Vec<Piece<'p>> = Vec::new();
+        pieces.extend(flows.chunks(ROWS_PER_STATEMENT).map(Piece::Flows));
+        pieces.extend(
+            self.flow_runs
+                .chunks(ROWS_PER_STATEMENT)
+                .map(Piece::FlowRuns),
+        );
+        pieces.extend(
+            self.task_runs
+                .chunks(ROWS_PER_STATEMENT)
+                .map(Piece::TaskRuns),
+        );
+        pieces.extend(
+            self.updated_flows
+                .chunks(ROWS_PER_STATEMENT)
+                .map(|rows| Piece::Updated("flow_runs", rows)),
+        );
+        pieces.extend(
+            self.updated_tasks
+                .chunks(ROWS_PER_STATEMENT)
+                .map(|rows| Piece::Updated("task_runs", rows)),
+        );
+        pieces.extend(logs.chunks(ROWS_PER_STATEMENT).map(Piece::Logs));
+        pieces
+    }
+}
+
+impl Store {
+    /// Records a batch of events in one transaction.
+    pub async fn write(&self, batch: &[Event]) -> Result<(), StoreError> {
+        self.write_batch(None, batch).await.map(|_| ())
+    }
+
+    /// Records a batch of events in one transaction, at most once per `batch_id`: a client that
+    /// resends a batch whose answer it never got writes nothing twice.
+    pub async fn write_batch(
+        &self,
+        batch_id: Option<Uuid>,
+        batch: &[Event],
+    ) -> Result<WriteOutcome, StoreError> {
+        Ok(self.ingest(batch_id, batch).await?.outcome)
+    }
+
+    /// [`write_batch`](Self::write_batch), also telling which reported transitions the
+    /// orchestration policy refused (they were not written).
+    pub async fn ingest(
+        &self,
+        batch_id: Option<Uuid>,
+        batch: &[Event],
+    ) -> Result<Ingested, StoreError> {
+        let events: Vec<&Event> = batch.iter().collect();
+        self.write_events(batch_id, &events, Caller::MayCancel)
+            .await
+    }
+
+    /// The stored states of the runs the policy needs.
+    async fn stored_states(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        runs: &Runs<'_>,
+    ) -> Result<HashMap<Uuid, Stored>, StoreError> {
+        let (flows, tasks) = runs.stored_needed();
+        let mut stored = HashMap::new();
+        for (table, ids) in [("flow_runs", flows), ("task_runs", tasks)] {
+            for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+                stored.extend(self.current_states(&mut *conn, table, chunk).await?);
+            }
+        }
+        Ok(stored)
+    }
+
+    /// [`ingest`](Self::ingest) over borrowed events.
+    ///
+    /// The batch becomes a list of statements (one per table and chunk of rows); each statement's
+    /// values are encoded while the database executes the one before, so the encoding on this
+    /// thread and the database's work overlap.
+    pub(crate) async fn write_events(
+        &self,
+        batch_id: Option<Uuid>,
+        batch: &[&Event],
+        caller: Caller,
+    ) -> Result<Ingested, StoreError> {
+        let mut runs = Runs {
+            order: Vec::new(),
+            index: HashMap::new(),
+        };
+        let mut flows: Vec<(&str, String)> = Vec::new();
+        let mut logs: Vec<&LogRecord> = Vec::new();
+        for &event in batch {
+            match event {
+                Event::FlowRunCreated {
+                    run,
+                    flow_name,
+                    created,
+                    ..
+                } => {
+                    check_kind(run, RunKind::Flow, "flow_run_created")?;
+                    if !flows.iter().any(|(f, _)| f == flow_name) {
+                        flows.push((flow_name, ts(created)));
+                    }
+                    runs.slot(run)?.1 = Some(event);
+                }
+                Event::TaskRunCreated { run, .. } => {
+                    check_kind(run, RunKind::Task, "task_run_created")?;
+                    runs.slot(run)?.1 = Some(event);
+                }
+                Event::StateChanged { run, state } => runs.slot(run)?.2.push(Cow::Borrowed(state)),
+                // A task run's "Finished in state …" line is its history's final state: read back
+                // from there (see `Store::logs`), never stored twice.
+                Event::Log(log) if is_task_finished_line(log) => {}
+                Event::Log(log) => logs.push(log),
+            }
+        }
+        let rows = flows.len() + runs.order.len() + logs.len();
+        let small = self.backend == Backend::Sqlite && rows <= COMBINE_UP_TO && rows > 0;
+
+        if small && batch_id.is_none() && caller == Caller::NeverCancels {
+            // One round trip for the whole transaction (after the read the policy needs). Should a
+            // statement fail, what ran is rolled back and the connection goes back to the pool
+            // outside any transaction. (A caller that dropped this future half-way could leave the
+            // transaction open on the pooled connection: hence only for the store writer's thread,
+            // which never does.)
+            let mut conn = self.pool.acquire().await?;
+            let stored = self.stored_states(&mut conn, &runs).await?;
+            let refused = runs.orchestrate(&stored);
+            let parts = Parts::of(&runs);
+            let pieces = parts.pieces(&flows, &logs);
+            if pieces.is_empty() {
+                return Ok(Ingested::written(refused));
+            }
+            let (sql, args) = self.combined(pieces, "BEGIN IMMEDIATE;\n", "COMMIT;");
+            if let Err(e) = sqlx::query_with(&sql, args).execute(&mut *conn).await {
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                return Err(e.into());
+            }
+            return Ok(Ingested::written(refused));
+        }
+
+        let mut tx = self.pool.begin().await?;
+        if let Some(id) = batch_id {
+            let sql = self.sql(
+                "INSERT INTO batches (id, received) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
+            );
+            let done = sqlx::query(&sql)
+                .bind(id.to_string())
+                .bind(ts(&chrono::Utc::now()))
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Ok(Ingested {
+                    outcome: WriteOutcome::Duplicate,
+                    refused: Vec::new(),
+                });
+            }
+        }
+        let stored = self.stored_states(&mut tx, &runs).await?;
+        let refused = runs.orchestrate(&stored);
+        let parts = Parts::of(&runs);
+        let pieces = parts.pieces(&flows, &logs);
+        let rows: usize = pieces.iter().map(Piece::rows).sum();
+        if self.backend == Backend::Sqlite && rows <= COMBINE_UP_TO && !pieces.is_empty() {
+            let (sql, args) = self.combined(pieces, "", "");
+            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        } else {
+            let mut pieces = pieces.into_iter();
+            let build = |piece| self.statement(piece, AnyArguments::default());
+            let mut next = pieces.next().map(build);
+            while let Some((sql, args)) = next.take() {
+                let execute = sqlx::query_with(&sql, args).execute(&mut *tx);
+                // `join!` polls the execution first (which hands the statement to the database),
+                // then encodes the next statement while the database works.
+                let (done, built) = tokio::join!(execute, async { pieces.next().map(build) });
+                done?;
+                next = built;
+            }
+        }
+        tx.commit().await?;
+        Ok(Ingested::written(refused))
+    }
+}

@@ -1,0 +1,174 @@
+//! State changes the store makes itself (the server's services, agents, `POST …/state`): each is
+//! decided by the [orchestration policy](crate::runtime::orchestration) against the run's stored
+//! state, and written only if that state is still the one decided on (a compare-and-set), so two
+//! writers racing on one run cannot both win.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::codec::{parse_id, parse_state_type, parse_ts};
+use super::connect::{Backend, Store, StoreError};
+use super::write::{Summary, SET_STATE};
+use crate::runtime::orchestration::{decide, Decision, Rejection};
+use crate::runtime::state::State;
+
+/// What became of a proposed transition.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Transition {
+    /// The run entered this state (as the policy may have replaced the proposed one).
+    Accepted(State),
+    /// The policy refused it; the run keeps its state.
+    Rejected(Rejection),
+    /// There is no such run.
+    NotFound,
+}
+
+/// The columns a run's current state is read from, and its version: the length of its history,
+/// which every transition appends to.
+pub(crate) const STATE_COLUMNS: &str = "state_type, state_name, state_message, state_time, \
+     COALESCE(LENGTH(history), 0) AS version";
+
+/// A run's stored state and the version it was read at.
+#[derive(Debug, Clone)]
+pub(crate) struct Stored {
+    pub(crate) state: Option<State>,
+    pub(crate) version: i64,
+}
+
+/// A run's current state, read from its row's state columns.
+pub(crate) fn state_from_row(
+    table: &'static str,
+    row: &AnyRow,
+) -> Result<Option<State>, StoreError> {
+    let Some(kind) = row.try_get::<Option<String>, _>("state_type")? else {
+        return Ok(None);
+    };
+    let time: Option<String> = row.try_get("state_time")?;
+    Ok(Some(State {
+        kind: parse_state_type(table, &kind)?,
+        name: Cow::Owned(row.try_get::<String, _>("state_name")?),
+        message: row.try_get("state_message")?,
+        timestamp: time
+            .map(|t| parse_ts(table, &t))
+            .transpose()?
+            .unwrap_or_default(),
+    }))
+}
+
+impl Store {
+    /// The stored states of these runs of `table` (`flow_runs` or `task_runs`), by id; an unknown
+    /// run is absent. On PostgreSQL the rows stay locked until the caller's transaction ends.
+    pub(crate) async fn current_states<'e, E>(
+        &self,
+        executor: E,
+        table: &'static str,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, Stored>, StoreError>
+    where
+        E: sqlx::Executor<'e, Database = sqlx::Any>,
+    {
+        let mut out = HashMap::with_capacity(ids.len());
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let marks = vec!["?"; ids.len()].join(", ");
+        let lock = match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        };
+        let sql = self
+            .sql(&format!(
+                "SELECT id, {STATE_COLUMNS} FROM {table} WHERE id IN ({marks}){lock}"
+            ))
+            .into_owned();
+        let mut query = sqlx::query(&sql);
+        for id in ids {
+            query = query.bind(id.to_string());
+        }
+        for row in query.fetch_all(executor).await? {
+            let id = parse_id(table, &row.try_get::<String, _>("id")?)?;
+            let stored = Stored {
+                state: state_from_row(table, &row)?,
+                version: row.try_get("version")?,
+            };
+            out.insert(id, stored);
+        }
+        Ok(out)
+    }
+
+    /// Proposes that flow run `id` move to `state`: the policy decides against its stored state.
+    /// `also` adds `column = value` assignments written with an accepted state (a claim's agent).
+    pub(crate) async fn propose_flow_run_state_with(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        id: Uuid,
+        state: &State,
+        also: &[(&str, String)],
+    ) -> Result<Transition, StoreError> {
+        // A compare-and-set: should another writer change the run between the read and the write,
+        // decide again against what it wrote.
+        for _ in 0..16 {
+            let mut current = self.current_states(&mut *conn, "flow_runs", &[id]).await?;
+            let Some(Stored {
+                state: current,
+                version,
+            }) = current.remove(&id)
+            else {
+                return Ok(Transition::NotFound);
+            };
+            let accepted = match decide(current.as_ref(), state.clone()) {
+                Decision::Accept(accepted) => accepted,
+                Decision::Reject(rejection) => return Ok(Transition::Rejected(rejection)),
+            };
+            let refs = [&accepted];
+            let extra: String = also.iter().map(|(c, _)| format!(", {c} = ?")).collect();
+            let sql = self
+                .sql(&format!(
+                    "UPDATE flow_runs SET {SET_STATE}{extra} WHERE id = ? \
+                     AND COALESCE(LENGTH(history), 0) = ?"
+                ))
+                .into_owned();
+            let mut query = Summary::of(&refs).bind(sqlx::query(&sql));
+            for (_, value) in also {
+                query = query.bind(value.clone());
+            }
+            let done = query
+                .bind(id.to_string())
+                .bind(version)
+                .execute(&mut *conn)
+                .await?;
+            if done.rows_affected() > 0 {
+                return Ok(Transition::Accepted(accepted));
+            }
+        }
+        Err(StoreError::Invalid(format!(
+            "flow run {id} kept changing while its state was being set"
+        )))
+    }
+
+    /// Proposes that flow run `id` move to `state` (the server's and agents' transitions: Pending on
+    /// claim, Late, Crashed when its process died, a state posted to the API). The orchestration
+    /// policy decides: e.g. a Crashed that arrives after a final state is refused.
+    pub async fn propose_flow_run_state(
+        &self,
+        id: Uuid,
+        state: &State,
+    ) -> Result<Transition, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        self.propose_flow_run_state_with(&mut conn, id, state, &[])
+            .await
+    }
+
+    /// [`propose_flow_run_state`](Self::propose_flow_run_state), answering whether the run changed.
+    pub async fn set_flow_run_state(&self, id: Uuid, state: &State) -> Result<bool, StoreError> {
+        Ok(matches!(
+            self.propose_flow_run_state(id, state).await?,
+            Transition::Accepted(_)
+        ))
+    }
+}

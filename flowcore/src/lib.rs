@@ -153,7 +153,7 @@ pub mod __private {
     }
 
     /// The retry delay of an attribute.
-    pub fn retry_delay(delay: impl crate::runtime::task::IntoRetryDelay) -> std::time::Duration {
+    pub fn retry_delay(delay: impl crate::task::IntoRetryDelay) -> std::time::Duration {
         delay.into_retry_delay()
     }
 

@@ -28,10 +28,8 @@
 //! let completed = State::completed();
 //! assert!(matches!(decide(Some(&completed), State::crashed("reaper")), Decision::Reject(_)));
 //! let waiting = State::awaiting_retry("boom");
-//! match decide(Some(&waiting), State::running()) {
-//!     Decision::Accept(state) => assert_eq!(state.name, "Retrying"),
-//!     Decision::Reject(r) => panic!("{r}"),
-//! }
+//! let next = decide(Some(&waiting), State::running()).into_result().unwrap();
+//! assert_eq!(next.name, "Retrying");
 //! ```
 
 use std::fmt;

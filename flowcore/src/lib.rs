@@ -33,6 +33,7 @@
 //! ```
 //!
 //! * [`task`](macro@task) and [`flow`](macro@flow) are the macros; [`TaskCall`], [`TaskFuture`] and [`FlowState`] what they give.
+//!
 //! The crate is layered (ARCHITECTURE.md tells how a task run flows through the layers):
 //!
 //! * [`runtime`]: states and the [orchestration policy](runtime::orchestration) every transition goes

@@ -108,8 +108,14 @@ async fn store_refuses_contradictions(url: &str) {
     assert!(ingested.refused.iter().all(|r| r.reason.contains("final")));
     let stored = store.flow_run_by_id(flow_id).await.unwrap().unwrap();
     assert_eq!(stored.state.unwrap().name, "Completed");
-    assert_eq!(history(&store, flow_id).await, ["Pending", "Running", "Completed"]);
-    assert_eq!(history(&store, task_id).await, ["Pending", "Running", "Completed"]);
+    assert_eq!(
+        history(&store, flow_id).await,
+        ["Pending", "Running", "Completed"]
+    );
+    assert_eq!(
+        history(&store, task_id).await,
+        ["Pending", "Running", "Completed"]
+    );
     let task = store.task_run(task_id).await.unwrap().unwrap();
     assert_eq!(task.attempts, 1, "a refused Running is not an attempt");
 
@@ -118,7 +124,10 @@ async fn store_refuses_contradictions(url: &str) {
         .set_flow_run_state(flow_id, &State::crashed("reaped"))
         .await
         .unwrap());
-    assert_eq!(history(&store, flow_id).await, ["Pending", "Running", "Completed"]);
+    assert_eq!(
+        history(&store, flow_id).await,
+        ["Pending", "Running", "Completed"]
+    );
 }
 
 #[tokio::test]
@@ -172,7 +181,10 @@ async fn api_refuses_contradictions() {
     .await;
     assert!(first.get("refused").is_none(), "{first}");
     let second = post(vec![changed(&flow, State::running())]).await;
-    assert_eq!(second["refused"][0]["proposed"]["name"], "Running", "{second}");
+    assert_eq!(
+        second["refused"][0]["proposed"]["name"], "Running",
+        "{second}"
+    );
     assert_eq!(second["refused"][0]["current"]["name"], "Completed");
 
     let client = ApiClient::new(&api, None);

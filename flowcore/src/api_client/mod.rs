@@ -1,5 +1,5 @@
 //! A typed client of a flowcore server's API, for deployments, agents, the entrypoint and the CLI:
-//! one method per endpoint ([`runs`] and [`deployments`]), over [`ApiClient::send`].
+//! one method per endpoint (flow runs and deployments), over [`ApiClient::send`].
 
 mod deployments;
 mod error;

@@ -3,7 +3,7 @@
 //! Every run creation, state transition and captured log line becomes an [`Event`] sent on an in-process
 //! channel (a few dozen nanoseconds). One background thread, the *reporter*, drains the channel in
 //! batches: it prints the run lifecycle in Prefect's style through `tracing`, and hands each batch to the
-//! attached [`EventSink`]s (an in-memory [`MemorySink`] here; the store and the API client attach the same
+//! attached [`EventSink`]s (an in-memory [`MemorySink`](super::sink::MemorySink) here; the store and the API client attach the same
 //! way). No task ever waits for a sink. A top-level flow run calls [`flush`] when it ends, so everything it
 //! reported has reached every sink when `run` returns.
 

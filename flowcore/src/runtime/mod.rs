@@ -2,7 +2,7 @@
 //!
 //! * [`state`]: Prefect's states; [`orchestration`]: the one policy that decides every proposed
 //!   transition (the runtime, the store's ingestion, the server and the agent all ask it).
-//! * [`task`] and [`flow`]: what `#[task]` and `#[flow]` generate code against; [`TaskFuture`](future)
+//! * [`task`] and [`flow`]: what `#[task]` and `#[flow]` generate code against; [`TaskFuture`](crate::TaskFuture)
 //!   the handle a submitted task gives; [`runner`]: how submitted tasks run.
 //! * The engine (private) runs one run's lifecycle — create, attempts under a retry policy, finish —
 //!   for tasks, subflows and flows alike.

@@ -48,6 +48,8 @@ pub enum Decision {
 
 impl Decision {
     /// The accepted state, or the rejection.
+    // A rejection is the rare path and carries both states for its message.
+    #[allow(clippy::result_large_err)]
     pub fn into_result(self) -> Result<State, Rejection> {
         match self {
             Decision::Accept(state) => Ok(state),
@@ -90,6 +92,8 @@ fn reject(current: &State, proposed: State, reason: String) -> Decision {
 }
 
 /// Decides the transition of a run in `current` (`None`: the run has no state yet) to `proposed`.
+// One arm per proposed kind, its rules inside, reads as the rule list above.
+#[allow(clippy::collapsible_match)]
 pub fn decide(current: Option<&State>, proposed: State) -> Decision {
     let Some(current) = current else {
         return Decision::Accept(proposed);

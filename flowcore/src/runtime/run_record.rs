@@ -80,6 +80,7 @@ impl RunRecord {
     /// policy may have replaced it) is recorded in the history, counts an attempt when it is an entry
     /// into `Running`, stamps start and end, and is reported to the event sink. A rejected one
     /// changes nothing.
+    #[allow(clippy::result_large_err)]
     pub(crate) fn propose(&self, state: State) -> Result<State, Rejection> {
         let state = {
             let mut p = self.progress();

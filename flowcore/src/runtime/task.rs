@@ -94,8 +94,8 @@ impl<T: Send + 'static> TaskCall<T> {
 
     /// Hands the task to the current flow run's task runner and returns its future at once.
     ///
-    /// Under [`TaskRunner::Sequential`] submitted tasks run one after another in submission order;
-    /// under [`TaskRunner::Concurrent`] (and outside any flow) they run as soon as their inputs are
+    /// Under [`TaskRunner::Sequential`](crate::TaskRunner::Sequential) submitted tasks run one after another in submission order;
+    /// under [`TaskRunner::Concurrent`](crate::TaskRunner::Concurrent) (and outside any flow) they run as soon as their inputs are
     /// ready. The flow run waits for every submitted task before it ends. Outside a flow this must be
     /// called inside a tokio runtime.
     pub fn submit(self) -> TaskFuture<T>

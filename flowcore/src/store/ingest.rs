@@ -214,7 +214,8 @@ impl Store {
             .await
     }
 
-    /// The stored states of the runs the policy needs.
+    /// The stored states of the runs the policy needs (type and name: a refusal's `current` says
+    /// which state the run keeps, not when it entered it).
     async fn stored_states(
         &self,
         conn: &mut sqlx::AnyConnection,
@@ -224,7 +225,7 @@ impl Store {
         let mut stored = HashMap::new();
         for (table, ids) in [("flow_runs", flows), ("task_runs", tasks)] {
             for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-                stored.extend(self.current_states(&mut *conn, table, chunk).await?);
+                stored.extend(self.current_states(&mut *conn, table, chunk, false).await?);
             }
         }
         Ok(stored)

@@ -62,12 +62,14 @@ pub(crate) fn state_from_row(
 
 impl Store {
     /// The stored states of these runs of `table` (`flow_runs` or `task_runs`), by id; an unknown
-    /// run is absent. On PostgreSQL the rows stay locked until the caller's transaction ends.
+    /// run is absent. Without `full`, only each state's type and name (what the policy decides on)
+    /// are read, and the version is 0. On PostgreSQL the rows stay locked until the caller's transaction ends.
     pub(crate) async fn current_states<'e, E>(
         &self,
         executor: E,
         table: &'static str,
         ids: &[Uuid],
+        full: bool,
     ) -> Result<HashMap<Uuid, Stored>, StoreError>
     where
         E: sqlx::Executor<'e, Database = sqlx::Any>,
@@ -81,9 +83,15 @@ impl Store {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR UPDATE",
         };
+        // What the policy decides on is the type and name; the rest only describes a refusal.
+        let columns = if full {
+            STATE_COLUMNS
+        } else {
+            "state_type, state_name, NULL AS state_message, NULL AS state_time, CAST(0 AS BIGINT) AS version"
+        };
         let sql = self
             .sql(&format!(
-                "SELECT id, {STATE_COLUMNS} FROM {table} WHERE id IN ({marks}){lock}"
+                "SELECT id, {columns} FROM {table} WHERE id IN ({marks}){lock}"
             ))
             .into_owned();
         let mut query = sqlx::query(&sql);
@@ -113,7 +121,9 @@ impl Store {
         // A compare-and-set: should another writer change the run between the read and the write,
         // decide again against what it wrote.
         for _ in 0..16 {
-            let mut current = self.current_states(&mut *conn, "flow_runs", &[id]).await?;
+            let mut current = self
+                .current_states(&mut *conn, "flow_runs", &[id], true)
+                .await?;
             let Some(Stored {
                 state: current,
                 version,

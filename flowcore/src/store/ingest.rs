@@ -17,7 +17,7 @@ use super::transitions::Stored;
 use super::write::{Caller, Piece, RunEntry, WriteOutcome, COMBINE_UP_TO, ROWS_PER_STATEMENT};
 use crate::reporting::reporter::is_task_finished_line;
 use crate::runtime::orchestration::{decide, Decision};
-use crate::runtime::state::State;
+use crate::runtime::state::{State, StateName, StateType};
 use crate::schemas::events::{Event, LogRecord, RunKind, RunRef};
 use crate::schemas::records::RefusedTransition;
 
@@ -81,6 +81,45 @@ impl<'a> Runs<'a> {
             }
         }
         (flows, tasks)
+    }
+
+    /// A condition on the stored rows that leaves out those whose state cannot change the policy's
+    /// answer: in a state in which every run's first reported state is accepted as it is — as it
+    /// would be for a run without a state. A batch of ordinary updates (`Pending` runs reported
+    /// `Running`, `Running` ones `Completed`) then reads back no rows at all.
+    fn unless_harmless(&self) -> String {
+        let mut firsts: Vec<(StateType, &str)> = Vec::new();
+        for (_, _, states) in &self.order {
+            if let Some(first) = states.first() {
+                let key = (first.kind, &*first.name);
+                if !firsts.contains(&key) {
+                    firsts.push(key);
+                }
+            }
+        }
+        let harmless = StateName::ALL.iter().filter(|name| {
+            let current = State::of(**name);
+            firsts.iter().all(|&(kind, name)| {
+                let proposed = State {
+                    kind,
+                    name: Cow::Owned(name.to_string()),
+                    message: None,
+                    timestamp: Default::default(),
+                };
+                matches!(decide(Some(&current), proposed),
+                    Decision::Accept(d) if d.kind == kind && d.name == name)
+            })
+        });
+        // The spellings are the policy's own constants, never reported text.
+        let mut sql = String::from(" AND state_type IS NOT NULL");
+        for name in harmless {
+            sql.push_str(&format!(
+                " AND NOT (state_type = '{}' AND state_name = '{}')",
+                name.kind().as_str(),
+                name.as_str()
+            ));
+        }
+        sql
     }
 
     /// Keeps, of every run's reported states, those the policy accepts (as it may have replaced
@@ -215,7 +254,9 @@ impl Store {
     }
 
     /// The stored states of the runs the policy needs (type and name: a refusal's `current` says
-    /// which state the run keeps, not when it entered it).
+    /// which state the run keeps, not when it entered it). A run left out — unknown, without a
+    /// state, or in a [harmless](Runs::unless_harmless) one — is decided as a run without a state,
+    /// which gives the same answers.
     async fn stored_states(
         &self,
         conn: &mut sqlx::AnyConnection,
@@ -223,9 +264,19 @@ impl Store {
     ) -> Result<HashMap<Uuid, Stored>, StoreError> {
         let (flows, tasks) = runs.stored_needed();
         let mut stored = HashMap::new();
+        if flows.is_empty() && tasks.is_empty() {
+            return Ok(stored);
+        }
+        // On PostgreSQL every row read is locked until the batch commits (a service's transition
+        // cannot slip in between); on SQLite the write transaction holds the database.
+        let unless_harmless = match self.backend {
+            Backend::Sqlite => runs.unless_harmless(),
+            Backend::Postgres => String::new(),
+        };
         for (table, ids) in [("flow_runs", flows), ("task_runs", tasks)] {
             for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-                stored.extend(self.current_states(&mut *conn, table, chunk, false).await?);
+                let read = self.current_states(&mut *conn, table, chunk, &unless_harmless, false);
+                stored.extend(read.await?);
             }
         }
         Ok(stored)
@@ -283,19 +334,24 @@ impl Store {
             // transaction open on the pooled connection: hence only for the store writer's thread,
             // which never does.)
             let mut conn = self.pool.acquire().await?;
-            let stored = self.stored_states(&mut conn, &runs).await?;
-            let refused = runs.orchestrate(&stored);
-            let parts = Parts::of(&runs);
-            let pieces = parts.pieces(&flows, &logs);
-            if pieces.is_empty() {
-                return Ok(Ingested::written(refused));
+            sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+            let written = async {
+                let stored = self.stored_states(&mut conn, &runs).await?;
+                let refused = runs.orchestrate(&stored);
+                let parts = Parts::of(&runs);
+                let pieces = parts.pieces(&flows, &logs);
+                let (sql, args) = self.combined(pieces, "", "COMMIT;");
+                sqlx::query_with(&sql, args).execute(&mut *conn).await?;
+                Ok::<_, StoreError>(refused)
             }
-            let (sql, args) = self.combined(pieces, "BEGIN IMMEDIATE;\n", "COMMIT;");
-            if let Err(e) = sqlx::query_with(&sql, args).execute(&mut *conn).await {
-                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                return Err(e.into());
-            }
-            return Ok(Ingested::written(refused));
+            .await;
+            return match written {
+                Ok(refused) => Ok(Ingested::written(refused)),
+                Err(e) => {
+                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                    Err(e)
+                }
+            };
         }
 
         let mut tx = self.pool.begin().await?;

@@ -7,9 +7,10 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::codec::{parse_id, parse_state_type, parse_ts};
+use super::codec::{parse_id, parse_ts};
 use super::connect::{Store, StoreError};
 use super::filter::{FlowRunFilter, Sort};
+use super::transitions::state_from_row;
 use crate::runtime::state::State;
 use crate::schemas::records::{
     FilterValues, FlowGraph, StoredFlow, StoredFlowRun, StoredInput, StoredLog, StoredTaskRun,
@@ -65,16 +66,7 @@ fn opt_ts(
 }
 
 fn current(table: &'static str, row: &AnyRow) -> Result<Current, StoreError> {
-    let state_type: Option<String> = row.try_get("state_type")?;
-    let state = match state_type {
-        None => None,
-        Some(t) => Some(State {
-            kind: parse_state_type(table, &t)?,
-            name: Cow::Owned(row.try_get::<String, _>("state_name")?),
-            message: row.try_get("state_message")?,
-            timestamp: opt_ts(table, row, "state_time")?.unwrap_or_default(),
-        }),
-    };
+    let state = state_from_row(table, row)?;
     let start_time = opt_ts(table, row, "start_time")?;
     let end_time = opt_ts(table, row, "end_time")?;
     let duration_s = start_time.map(|s| {

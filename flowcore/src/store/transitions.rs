@@ -62,13 +62,15 @@ pub(crate) fn state_from_row(
 
 impl Store {
     /// The stored states of these runs of `table` (`flow_runs` or `task_runs`), by id; an unknown
-    /// run is absent. Without `full`, only each state's type and name (what the policy decides on)
-    /// are read, and the version is 0. On PostgreSQL the rows stay locked until the caller's transaction ends.
+    /// run is absent, and so is one `and` (a further SQL condition) leaves out. Without `full`,
+    /// only each state's type and name (what the policy decides on) are read, and the version is
+    /// 0. On PostgreSQL the rows stay locked until the caller's transaction ends.
     pub(crate) async fn current_states<'e, E>(
         &self,
         executor: E,
         table: &'static str,
         ids: &[Uuid],
+        and: &str,
         full: bool,
     ) -> Result<HashMap<Uuid, Stored>, StoreError>
     where
@@ -78,10 +80,10 @@ impl Store {
         if ids.is_empty() {
             return Ok(out);
         }
-        let marks = vec!["?"; ids.len()].join(", ");
-        let lock = match self.backend {
-            Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE",
+        // SQLite takes the ids as one JSON array (one value to bind, not one per id).
+        let (ids_in, lock) = match self.backend {
+            Backend::Sqlite => ("SELECT value FROM json_each(?)".to_string(), ""),
+            Backend::Postgres => (vec!["?"; ids.len()].join(", "), " FOR UPDATE"),
         };
         // What the policy decides on is the type and name; the rest only describes a refusal.
         let columns = if full {
@@ -91,12 +93,26 @@ impl Store {
         };
         let sql = self
             .sql(&format!(
-                "SELECT id, {columns} FROM {table} WHERE id IN ({marks}){lock}"
+                "SELECT id, {columns} FROM {table} WHERE id IN ({ids_in}){and}{lock}"
             ))
             .into_owned();
         let mut query = sqlx::query(&sql);
-        for id in ids {
-            query = query.bind(id.to_string());
+        match self.backend {
+            Backend::Sqlite => {
+                let mut list = String::with_capacity(2 + 39 * ids.len());
+                for (i, id) in ids.iter().enumerate() {
+                    list.push_str(if i == 0 { "[\"" } else { ",\"" });
+                    list.push_str(id.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
+                    list.push('"');
+                }
+                list.push(']');
+                query = query.bind(list);
+            }
+            Backend::Postgres => {
+                for id in ids {
+                    query = query.bind(id.to_string());
+                }
+            }
         }
         for row in query.fetch_all(executor).await? {
             let id = parse_id(table, &row.try_get::<String, _>("id")?)?;
@@ -122,7 +138,7 @@ impl Store {
         // decide again against what it wrote.
         for _ in 0..16 {
             let mut current = self
-                .current_states(&mut *conn, "flow_runs", &[id], true)
+                .current_states(&mut *conn, "flow_runs", &[id], "", true)
                 .await?;
             let Some(Stored {
                 state: current,

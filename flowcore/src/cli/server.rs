@@ -1,0 +1,127 @@
+//! `flowcore server …` and `flowcore agent start`: the long-running processes, and the database's
+//! reset.
+
+use std::io::{IsTerminal, Write};
+
+use super::args::{AgentAction, DatabaseAction, ServerAction};
+use super::runs::open;
+
+/// Resolves when the process is asked to stop: Ctrl-C, or SIGTERM (systemd, docker stop).
+async fn stop_signal() {
+    let stop = async {
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        std::io::Result::Ok(())
+    };
+    if let Err(e) = stop.await {
+        eprintln!("flowcore: cannot listen for signals: {e}");
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Runs an `agent` command: serves work queues until stopped (the runs in progress are stopped and
+/// marked).
+pub(crate) async fn agent(action: AgentAction) -> anyhow::Result<()> {
+    let AgentAction::Start {
+        queues,
+        poll_interval,
+        limit,
+    } = action;
+    crate::logging::init();
+    let client = crate::api_client::ApiClient::from_settings();
+    let config = crate::agent::AgentConfig {
+        queues,
+        poll_interval: std::time::Duration::from_secs_f64(poll_interval.max(0.05)),
+        limit,
+        ..Default::default()
+    };
+    crate::agent::run(client, config, stop_signal()).await?;
+    Ok(())
+}
+
+/// Runs a `server` command.
+pub(crate) async fn server(action: ServerAction, mut out: impl Write) -> anyhow::Result<()> {
+    match action {
+        ServerAction::Start {
+            host,
+            port,
+            database_url,
+            api_key,
+        } => start(host, port, database_url, api_key, out).await,
+        ServerAction::Database {
+            action: DatabaseAction::Reset { yes },
+        } => {
+            let url = crate::config::database_url()?;
+            if !yes {
+                if !std::io::stdin().is_terminal() {
+                    anyhow::bail!("refusing to reset {url} without confirmation: pass --yes");
+                }
+                write!(out, "Drop every record in {url}? [y/N] ")?;
+                out.flush()?;
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer)?;
+                if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                    writeln!(out, "Aborted.")?;
+                    return Ok(());
+                }
+            }
+            open().await?.reset().await?;
+            writeln!(out, "Reset the database {url}.")?;
+            Ok(())
+        }
+    }
+}
+
+/// `flowcore server start`: serves until interrupted.
+async fn start(
+    host: std::net::IpAddr,
+    port: u16,
+    database_url: Option<String>,
+    api_key: Option<String>,
+    mut out: impl Write,
+) -> anyhow::Result<()> {
+    let database_url = match database_url {
+        Some(url) => url,
+        None => {
+            let url = crate::config::database_url()?;
+            if url.starts_with("sqlite:") {
+                std::fs::create_dir_all(crate::config::home())?;
+            }
+            url
+        }
+    };
+    let server = crate::server::Server::start(crate::server::ServerConfig {
+        host,
+        port,
+        database_url: database_url.clone(),
+        api_key: api_key.filter(|k| !k.is_empty()),
+        ..Default::default()
+    })
+    .await?;
+    let addr = server.addr();
+    writeln!(out, "flowcore server {}", env!("CARGO_PKG_VERSION"))?;
+    writeln!(out, "  database: {database_url}")?;
+    writeln!(out, "  UI:       http://{addr}/")?;
+    writeln!(
+        out,
+        "  API:      http://{addr}/api (OpenAPI at /api/openapi.json)"
+    )?;
+    writeln!(
+        out,
+        "Point flows at it with: flowcore config set api-url http://{addr}/api"
+    )?;
+    writeln!(out, "Ctrl-C stops the server.")?;
+    out.flush()?;
+    drop(out);
+    server.run_until_interrupted().await?;
+    Ok(())
+}

@@ -5,7 +5,7 @@
 
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
-use syn::{Expr, Ident, LitBool, LitInt, LitStr, Token};
+use syn::{Expr, Ident, LitBool, LitInt, LitStr, Path, Token};
 
 /// Which macro is parsing: the two accept different keys.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -17,12 +17,32 @@ pub(crate) enum Kind {
 impl Kind {
     fn keys(self) -> &'static [&'static str] {
         match self {
-            Kind::Task => &["name", "tags", "retries", "retry_delay", "description"],
+            Kind::Task => &[
+                "name",
+                "tags",
+                "retries",
+                "retry_delay",
+                "retry_jitter",
+                "retry_if",
+                "timeout",
+                "on_completion",
+                "on_failure",
+                "task_run_name",
+                "description",
+            ],
             Kind::Flow => &[
                 "name",
                 "tags",
                 "retries",
                 "retry_delay",
+                "retry_jitter",
+                "retry_if",
+                "timeout",
+                "on_completion",
+                "on_failure",
+                "on_crashed",
+                "on_cancellation",
+                "flow_run_name",
                 "description",
                 "version",
                 "task_runner",
@@ -53,6 +73,13 @@ pub(crate) struct Args {
     pub(crate) tags: Vec<LitStr>,
     pub(crate) retries: Option<LitInt>,
     pub(crate) retry_delay: Option<Expr>,
+    pub(crate) retry_jitter: Option<Expr>,
+    pub(crate) retry_if: Option<Path>,
+    pub(crate) timeout: Option<Expr>,
+    /// `on_completion`, `on_failure`, `on_crashed`, `on_cancellation`, by key.
+    pub(crate) hooks: Vec<(String, Vec<Path>)>,
+    /// `task_run_name` or `flow_run_name`.
+    pub(crate) run_name: Option<LitStr>,
     pub(crate) description: Option<LitStr>,
     pub(crate) version: Option<LitStr>,
     pub(crate) task_runner: Option<(Runner, Span)>,
@@ -122,6 +149,26 @@ impl Args {
                     args.retries = Some(lit);
                 }
                 "retry_delay" => args.retry_delay = Some(input.parse()?),
+                "retry_jitter" => args.retry_jitter = Some(input.parse()?),
+                "timeout" => args.timeout = Some(input.parse()?),
+                "retry_if" => {
+                    args.retry_if = Some(input.parse().map_err(|e| {
+                        syn::Error::new(
+                            e.span(),
+                            "`retry_if` expects the path of a `fn(&anyhow::Error) -> bool`, e.g. `retry_if = is_transient`",
+                        )
+                    })?)
+                }
+                "on_completion" | "on_failure" | "on_crashed" | "on_cancellation" => {
+                    args.hooks.push((key_str.clone(), hooks(input, &key_str)?))
+                }
+                "task_run_name" | "flow_run_name" => {
+                    args.run_name = Some(lit_str(
+                        input,
+                        &key_str,
+                        "a format string over the parameters, e.g. `\"load-{path:?}\"`",
+                    )?)
+                }
                 "task_runner" => {
                     let ident: Ident = input.parse().map_err(|e| {
                         syn::Error::new(
@@ -161,6 +208,15 @@ fn lit_str(input: ParseStream<'_>, key: &str, expected: &str) -> syn::Result<Lit
     input
         .parse::<LitStr>()
         .map_err(|e| syn::Error::new(e.span(), format!("`{key}` expects {expected}")))
+}
+
+fn hooks(input: ParseStream<'_>, key: &str) -> syn::Result<Vec<Path>> {
+    let expected = format!("`{key}` expects a list of hook functions, e.g. `{key} = [notify]`");
+    let content;
+    syn::bracketed!(content in input);
+    let list = syn::punctuated::Punctuated::<Path, Token![,]>::parse_terminated(&content)
+        .map_err(|e| syn::Error::new(e.span(), &expected))?;
+    Ok(list.into_iter().collect())
 }
 
 fn tags(input: ParseStream<'_>) -> syn::Result<Vec<LitStr>> {

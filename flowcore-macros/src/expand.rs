@@ -137,8 +137,77 @@ fn opt_str(lit: &Option<syn::LitStr>) -> TokenStream {
 fn retry_delay(args: &Args) -> TokenStream {
     match &args.retry_delay {
         Some(expr) => quote_spanned!(expr.span()=> ::flowcore::__private::retry_delay(#expr)),
-        None => quote!(::std::time::Duration::ZERO),
+        None => quote!(::core::default::Default::default()),
     }
+}
+
+/// The spec assignments of the run controls both macros share: jitter, retry condition, timeout,
+/// state hooks. `hook` is the hooks' fn-pointer type.
+fn controls(args: &Args, hook: TokenStream) -> TokenStream {
+    let mut out = TokenStream::new();
+    if let Some(e) = &args.retry_jitter {
+        out.extend(quote_spanned!(e.span()=>
+            spec.retry_jitter = ::core::option::Option::Some(::flowcore::__private::jitter(#e));));
+    }
+    if let Some(path) = &args.retry_if {
+        out.extend(quote_spanned!(path.span()=>
+            spec.retry_if = ::core::option::Option::Some({
+                let condition: ::flowcore::retry::RetryCondition = #path;
+                condition
+            });));
+    }
+    if let Some(e) = &args.timeout {
+        out.extend(quote_spanned!(e.span()=>
+            spec.timeout = ::core::option::Option::Some(::flowcore::__private::timeout(#e));));
+    }
+    for (key, paths) in &args.hooks {
+        let field = format_ident!("{}", key);
+        let checked = paths.iter().map(|p| quote_spanned!(p.span()=> #p));
+        out.extend(quote! {
+            spec.#field = {
+                const HOOKS: &[#hook] = &[#(#checked),*];
+                HOOKS
+            };
+        });
+    }
+    out
+}
+
+/// The parameters a `task_run_name` / `flow_run_name` format string names (`{p}`, `{p:?}`); a
+/// positional `{}` is an error on the string. Names that are not parameters are left to the
+/// compiler, which reports them on the string.
+fn named_in(lit: &syn::LitStr, params: &[Param]) -> syn::Result<Vec<syn::Ident>> {
+    let text = lit.value();
+    let mut used = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        match c {
+            '{' if chars.peek().is_some_and(|(_, n)| *n == '{') => {
+                chars.next();
+            }
+            '{' => {
+                let name: String = chars
+                    .by_ref()
+                    .map(|(_, c)| c)
+                    .take_while(|c| *c != '}')
+                    .collect();
+                let name = name.split(':').next().unwrap_or("").trim().to_string();
+                if name.is_empty() || name.chars().all(|c| c.is_ascii_digit()) {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        "a run name names the parameters it shows, e.g. `\"load-{path:?}\"`; positional `{}` is not allowed",
+                    ));
+                }
+                if let Some(p) = params.iter().find(|p| p.ident.unraw() == name) {
+                    if !used.contains(&p.ident) {
+                        used.push(p.ident.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(used)
 }
 
 /// How generated code converts the body's return value into `anyhow::Result<value>`.
@@ -203,6 +272,15 @@ pub(crate) fn task(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
                 ::std::boxed::Box::pin(async move { #result })
             }))
         }
+    } else if args.timeout.is_some() {
+        // Each attempt's arguments are taken here; the call runs on a thread of its own.
+        let result = convert(&out, quote!(#raw(#(#names),*)));
+        quote! {
+            ::flowcore::__private::Body::SyncTimed(::std::boxed::Box::new(move || {
+                #(#take_args)*
+                ::std::boxed::Box::new(move || #result)
+            }))
+        }
     } else {
         let result = convert(&out, quote!(#raw(#(#names),*)));
         quote! {
@@ -210,6 +288,21 @@ pub(crate) fn task(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
                 #(#take_args)*
                 #result
             }))
+        }
+    };
+    let task_controls = controls(&args, quote!(::flowcore::task::TaskHook));
+    let run_name = local("__run_name");
+    let name_run = match &args.run_name {
+        None => quote!(let #run_name = ::core::option::Option::None;),
+        Some(lit) => {
+            let used = named_in(lit, &params)?;
+            quote! {
+                // Rendered when every parameter it shows is known (an upstream still running is not).
+                let #run_name: ::core::option::Option<::std::string::String> = (|| {
+                    #(let #used = #used.__peek()?; let #used = &*#used;)*
+                    ::core::option::Option::Some(::std::format!(#lit))
+                })();
+            }
         }
     };
     let mut raw_fn = item.clone();
@@ -240,13 +333,15 @@ pub(crate) fn task(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
                     spec.retries = #retries;
                     spec.retry_delay = #delay;
                     spec.description = #description;
+                    #task_controls
                     spec
                 });
             #(let mut #names = ::flowcore::IntoTaskInput::into_task_input(#names);)*
             #[allow(unused_mut)]
             let mut #edges = ::flowcore::__private::Edges::default();
             #(#names.__register(#name_strs, &mut #edges);)*
-            ::flowcore::TaskCall::__new(&SPEC, #edges, #body)
+            #name_run
+            ::flowcore::TaskCall::__new(&SPEC, #edges, #body).__named(#run_name)
         }
 
         #[doc = #mod_doc]
@@ -355,6 +450,7 @@ pub(crate) fn flow(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
                     ::core::result::Result::Err(e) => ::flowcore::__private::run_flow(
                         self.spec(),
                         identity,
+                        ::core::option::Option::None,
                         parameters,
                         ::core::result::Result::Err(e),
                     ),
@@ -398,6 +494,15 @@ pub(crate) fn flow(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
     } else {
         quote!(#(#docs)*)
     };
+    let flow_controls = controls(&args, quote!(::flowcore::flow::FlowHook));
+    let run_name = local("__run_name");
+    let name_run = match &args.run_name {
+        None => quote!(let #run_name = ::core::option::Option::None;),
+        Some(lit) => {
+            named_in(lit, &params)?;
+            quote!(let #run_name = ::core::option::Option::Some(::std::format!(#lit));)
+        }
+    };
     let block = &item.block;
     let output_ty = &item.sig.output;
     let validate_lit = validate;
@@ -422,6 +527,7 @@ pub(crate) fn flow(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
                         spec.validate_parameters = #validate_lit;
                         spec.parameters = &[#(#name_strs),*];
                         spec.tags = &[#(#tags),*];
+                        #flow_controls
                         spec
                     });
                 &SPEC
@@ -445,6 +551,7 @@ pub(crate) fn flow(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
                 #[allow(unused_mut)]
                 let mut #params_map = ::flowcore::__private::serde_json::Map::new();
                 #(#record_params)*
+                #name_run
                 #hold_args
                 let #body_var: ::flowcore::__private::FlowBody<#value> = ::std::boxed::Box::new(move || {
                     let #args_tuple = #get_args;
@@ -453,6 +560,7 @@ pub(crate) fn flow(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
                 ::flowcore::__private::run_flow(
                     self.spec(),
                     identity,
+                    #run_name,
                     ::flowcore::__private::serde_json::Value::Object(#params_map),
                     ::core::result::Result::Ok(#body_var),
                 )

@@ -70,7 +70,7 @@ pub use deploy::agent;
 pub use deploy::deployment;
 pub use deploy::{registry, schedule};
 pub use reporting::logging;
-pub use runtime::{error, flow, runner, state, task};
+pub use runtime::{error, flow, retry, runner, state, task};
 
 /// Run records as plain values: [`TaskRun`], [`FlowRun`] and the task graph's edges.
 pub mod record {
@@ -102,9 +102,10 @@ pub use runtime::error::{FlowRunError, ParameterError, TaskRunError, TaskRunFail
 pub use runtime::flow::{Flow, FlowSpec, FlowState};
 pub use runtime::future::TaskFuture;
 pub use runtime::input::{IntoTaskInput, TaskInput};
+pub use runtime::retry::IntoRetryDelay;
 pub use runtime::runner::TaskRunner;
 pub use runtime::state::{State, StateType};
-pub use runtime::task::{IntoRetryDelay, TaskCall, TaskSpec, WaitFor};
+pub use runtime::task::{TaskCall, TaskSpec, WaitFor};
 pub use schemas::runs::{FlowRun, InputKind, TaskRun};
 
 /// The error type flows conventionally return: any error, with its chain and backtrace.
@@ -112,6 +113,7 @@ pub type FlowError = anyhow::Error;
 
 /// What a flow or task program usually needs.
 pub mod prelude {
+    pub use crate::retry::exponential_backoff;
     pub use crate::runner::TaskRunner::{Concurrent, Sequential};
     pub use crate::{
         flow, task, FlowError, FlowRunError, FlowState, State, StateType, TaskFuture, TaskRunError,
@@ -125,7 +127,7 @@ pub mod __private {
     pub use crate::deploy::registry::{
         object_schema, RegisteredFlow, SchemaProbe, ViaAnything, ViaJsonSchema,
     };
-    pub use crate::runtime::body::{Body, Edges, FlowBody};
+    pub use crate::runtime::body::{Body, Edges, FlowBody, SyncCall};
     pub use crate::runtime::flow::JsonParameters;
     pub use anyhow;
     pub use futures_util::future::BoxFuture;
@@ -154,19 +156,30 @@ pub mod __private {
     }
 
     /// The retry delay of an attribute.
-    pub fn retry_delay(delay: impl crate::task::IntoRetryDelay) -> std::time::Duration {
+    pub fn retry_delay(delay: impl crate::retry::IntoRetryDelay) -> crate::retry::RetryDelay {
         delay.into_retry_delay()
+    }
+
+    /// The `retry_jitter` of an attribute.
+    pub fn jitter(factor: impl Into<f64>) -> f64 {
+        factor.into()
+    }
+
+    /// The `timeout` of an attribute.
+    pub fn timeout(timeout: impl crate::retry::IntoSeconds) -> std::time::Duration {
+        timeout.into_duration()
     }
 
     /// Runs a flow run.
     pub fn run_flow<T: Send + 'static>(
         spec: &'static FlowSpec,
         identity: Option<crate::runtime::flow::FlowRunIdentity>,
+        name: Option<String>,
         parameters: serde_json::Value,
         body: Result<FlowBody<T>, ParameterError>,
     ) -> BoxFuture<'static, FlowState<T>> {
         Box::pin(crate::runtime::engine::run_flow(
-            spec, identity, parameters, body,
+            spec, identity, name, parameters, body,
         ))
     }
 

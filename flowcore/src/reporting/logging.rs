@@ -86,6 +86,8 @@ impl PrefectLayer {
 pub(crate) struct RunScope {
     pub(crate) run: RunRef,
     pub(crate) flow_run_id: Option<Uuid>,
+    /// The runtime's live record of the run (what `flowcore::runtime::task_run()` reads).
+    pub(crate) meta: Option<std::sync::Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 thread_local! {
@@ -109,6 +111,11 @@ fn enter(scope: &RunScope) -> Restore {
 /// The kind of run the calling thread is executing, if any.
 pub(crate) fn current_run_kind() -> Option<crate::schemas::events::RunKind> {
     CURRENT.with(|c| c.borrow().as_ref().map(|s| s.run.kind))
+}
+
+/// The runtime's record of the current run, if the caller runs inside one.
+pub(crate) fn current_meta() -> Option<std::sync::Arc<dyn std::any::Any + Send + Sync>> {
+    CURRENT.with(|c| c.borrow().as_ref().and_then(|s| s.meta.clone()))
 }
 
 /// Runs `f` with `scope` as the current run.
@@ -209,7 +216,10 @@ where
         }
 
         if self.capture {
-            if let Some(RunScope { run, flow_run_id }) = owner {
+            if let Some(RunScope {
+                run, flow_run_id, ..
+            }) = owner
+            {
                 reporter::emit(events::Event::Log(LogRecord {
                     run,
                     flow_run_id,

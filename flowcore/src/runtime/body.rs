@@ -23,7 +23,15 @@ pub enum Body<T> {
     Sync(Box<dyn FnMut() -> anyhow::Result<T> + Send>),
     /// An async function's body.
     Async(Box<dyn FnMut() -> BoxFuture<'static, anyhow::Result<T>> + Send>),
+    /// A sync function's body with a `timeout`: each attempt takes its arguments on the caller's
+    /// side and gives the call, which runs on a thread of its own (a sync body cannot be
+    /// interrupted; at the deadline its thread is left behind, not the runner's).
+    SyncTimed(SyncCall<T>),
 }
+
+/// What prepares one attempt's call of a sync body with a timeout.
+#[doc(hidden)]
+pub type SyncCall<T> = Box<dyn FnMut() -> Box<dyn FnOnce() -> anyhow::Result<T> + Send> + Send>;
 
 /// A flow body, boxed so that flow retries can run it again. Built by generated code.
 #[doc(hidden)]

@@ -23,6 +23,8 @@ pub(crate) struct FlowRunContext {
     /// The runner override in force for this run and its subflows.
     pub(crate) runner_override: Option<TaskRunner>,
     inner: Mutex<Inner>,
+    /// Set when the flow run was stopped (its timeout): its queued tasks do not start.
+    stopped: std::sync::OnceLock<String>,
 }
 
 #[derive(Default)]
@@ -45,6 +47,7 @@ impl FlowRunContext {
             runner: runner_override.unwrap_or(declared),
             runner_override,
             inner: Mutex::default(),
+            stopped: std::sync::OnceLock::new(),
         })
     }
 
@@ -109,6 +112,35 @@ impl FlowRunContext {
 
     pub(crate) fn task_run_count(&self) -> usize {
         self.inner().task_runs.len()
+    }
+
+    /// Stops the flow run's tasks (its body was dropped at its timeout): every task run not yet
+    /// final becomes `Cancelled` with `reason`, and a queued one does not start. A task body
+    /// already running on a thread cannot be interrupted; what it reports later is refused by the
+    /// policy (the run is final).
+    pub(crate) fn stop(&self, reason: String) {
+        let message = format!("The flow run was stopped: {reason}");
+        if self.stopped.set(message.clone()).is_err() {
+            return;
+        }
+        let (runs, sequential) = {
+            let mut inner = self.inner();
+            (inner.task_runs.clone(), inner.sequential.take())
+        };
+        drop(sequential);
+        for run in runs {
+            if run.record.state().is_none_or(|s| !s.is_final()) {
+                let _ = run
+                    .record
+                    .propose(crate::runtime::state::State::cancelled(message.clone()));
+                run.record.mark_observed();
+            }
+        }
+    }
+
+    /// Why the flow run was stopped, if it was.
+    pub(crate) fn stopped(&self) -> Option<String> {
+        self.stopped.get().cloned()
     }
 
     /// Queues a job on this flow run's sequential worker, starting the worker on first use.

@@ -15,30 +15,35 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 use tracing::Instrument;
 
-use super::body::{Body, Edges, FlowBody};
+use std::time::Duration;
+
+use super::body::{Body, Edges, FlowBody, SyncCall};
 use super::context::FlowRunContext;
-use super::error::{FlowRunError, ParameterError, TaskRunError, TaskRunFailure};
+use super::error::{FlowRunError, ParameterError, TaskRunError, TaskRunFailure, TimedOut};
 use super::flow::{FlowRunIdentity, FlowSpec, FlowState};
 use super::lifecycle::{
-    catch, create_task_run, init_reporting, panic_message, run_scope, AttemptFailure, Attempts,
-    RetryPolicy,
+    catch, create_task_run, failure_message, init_reporting, panic_message, run_scope,
+    AttemptFailure, Attempts,
 };
 use super::run_record::{FlowRunMeta, RunRecord, TaskRunMeta};
 use super::runner;
 use super::state::State;
-use crate::reporting::logging::{self, InRun};
+use super::task_spec::TaskSpec;
+use crate::reporting::logging::{self, InRun, RunScope, TARGET};
 use crate::reporting::reporter;
 use crate::schemas::events::{Event, RunKind};
+use crate::schemas::runs::{FlowRun, TaskRun};
 
-/// Runs one task run to its final state.
+/// Runs one task run to its final state, under its task's settings (retries, timeout, hooks).
 ///
 /// A sync body runs in the thread that polls this future: the caller's for a plain call, a worker
-/// thread of the Concurrent runner for a submitted task.
+/// thread of the Concurrent runner for a submitted task. A sync body with a timeout runs on a thread
+/// of its own.
 pub(crate) async fn run_task<T: Send + 'static>(
-    policy: RetryPolicy,
+    spec: &'static TaskSpec,
     edges: Edges,
     body: Body<T>,
-    meta: &TaskRunMeta,
+    meta: &Arc<TaskRunMeta>,
 ) -> Result<T, TaskRunError> {
     let record = &meta.record;
     let error = |failure| TaskRunError {
@@ -62,14 +67,23 @@ pub(crate) async fn run_task<T: Send + 'static>(
         }
     }
     drop(edges);
+    // A task queued in a flow run that has since been stopped (its timeout) does not start.
+    if let Some(reason) = FlowRunContext::current().and_then(|ctx| ctx.stopped()) {
+        let _ = record.propose(State::cancelled(reason.clone()));
+        return Err(error(TaskRunFailure::Cancelled(reason)));
+    }
 
-    let (span, scope) = run_scope(record, meta.flow_run_id);
-    let mut attempts = Attempts::new(record, policy).log_errors_in(&scope);
+    let (span, scope) = run_scope(meta.clone(), record, meta.flow_run_id);
+    let mut attempts = Attempts::new(record, spec.retry_policy()).log_errors_in(&scope);
     let mut body = body;
-    loop {
+    let outcome = loop {
         attempts.start();
         let result = match &mut body {
             Body::Sync(f) => span.in_scope(|| logging::in_run(&scope, || catch(f))),
+            Body::SyncTimed(prepare) => {
+                let timeout = spec.timeout.unwrap_or(Duration::MAX);
+                sync_with_timeout(prepare, timeout, &scope, &span).await
+            }
             Body::Async(f) => {
                 // Building the body's future takes (or clones) its arguments: user code, so caught too.
                 let started = std::panic::catch_unwind(AssertUnwindSafe(|| {
@@ -77,30 +91,139 @@ pub(crate) async fn run_task<T: Send + 'static>(
                 }));
                 match started {
                     Err(payload) => Err(AttemptFailure::Panic(panic_message(payload))),
-                    Ok(fut) => match AssertUnwindSafe(InRun::new(
-                        scope.clone(),
-                        fut.instrument(span.clone()),
-                    ))
-                    .catch_unwind()
-                    .await
-                    {
-                        Ok(Ok(v)) => Ok(v),
-                        Ok(Err(e)) => Err(AttemptFailure::Error(e)),
-                        Err(payload) => Err(AttemptFailure::Panic(panic_message(payload))),
-                    },
+                    Ok(fut) => {
+                        let run = AssertUnwindSafe(InRun::new(
+                            scope.clone(),
+                            fut.instrument(span.clone()),
+                        ))
+                        .catch_unwind()
+                        .map(|caught| match caught {
+                            Ok(Ok(v)) => Ok(v),
+                            Ok(Err(e)) => Err(AttemptFailure::Error(e)),
+                            Err(payload) => Err(AttemptFailure::Panic(panic_message(payload))),
+                        });
+                        match spec.timeout {
+                            None => run.await,
+                            // At the deadline the body's future is dropped.
+                            Some(timeout) => tokio::time::timeout(timeout, run)
+                                .await
+                                .unwrap_or(Err(AttemptFailure::TimedOut(timeout))),
+                        }
+                    }
                 }
             }
         };
         if let Some(outcome) = attempts.finish(result).await {
-            return outcome.map_err(|(_, failure)| {
-                error(match failure {
-                    AttemptFailure::Error(e) => TaskRunFailure::Error(Arc::new(e)),
-                    AttemptFailure::Panic(m) | AttemptFailure::FailedTasks(m) => {
-                        TaskRunFailure::Panic(m)
-                    }
-                })
+            break outcome;
+        }
+    };
+    let hooks = match &outcome {
+        Ok(_) => spec.on_completion,
+        Err(_) => spec.on_failure,
+    };
+    if !hooks.is_empty() {
+        let run = meta.snapshot();
+        run_hooks(hooks, &run, &scope);
+    }
+    outcome.map_err(|(_, failure)| {
+        error(match failure {
+            AttemptFailure::Error(e) => TaskRunFailure::Error(Arc::new(e)),
+            AttemptFailure::TimedOut(timeout) => TaskRunFailure::TimedOut(TimedOut {
+                kind: RunKind::Task,
+                timeout,
+            }),
+            AttemptFailure::Panic(m) | AttemptFailure::FailedTasks(m) => TaskRunFailure::Panic(m),
+        })
+    })
+}
+
+/// One attempt of a sync body with a timeout: its arguments are taken here, the call runs on a
+/// thread of its own, and at the deadline the attempt ends `TimedOut` — the thread cannot be
+/// interrupted, so it is left to finish; its late result is discarded with a warning.
+async fn sync_with_timeout<T: Send + 'static>(
+    prepare: &mut SyncCall<T>,
+    timeout: Duration,
+    scope: &RunScope,
+    span: &tracing::Span,
+) -> Result<T, AttemptFailure> {
+    let call =
+        match std::panic::catch_unwind(AssertUnwindSafe(|| logging::in_run(scope, || prepare()))) {
+            Ok(call) => call,
+            Err(payload) => return Err(AttemptFailure::Panic(panic_message(payload))),
+        };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (scope, span) = (scope.clone(), span.clone());
+    let thread = std::thread::Builder::new()
+        .name("flowcore-timed-task".into())
+        .spawn(move || {
+            let result = span.in_scope(|| logging::in_run(&scope, || catch(call)));
+            if tx.send(result).is_err() {
+                logging::in_run(&scope, || {
+                    tracing::warn!(
+                        target: TARGET,
+                        "Task run '{}' finished after its timeout of {} second(s); its result is discarded",
+                        scope.run.name,
+                        timeout.as_secs_f64()
+                    )
+                });
+            }
+        });
+    if let Err(e) = thread {
+        return Err(AttemptFailure::Panic(format!(
+            "cannot start a thread for the task: {e}"
+        )));
+    }
+    match tokio::time::timeout(timeout, rx).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => Err(AttemptFailure::Panic(
+            "the task's thread ended without a result".into(),
+        )),
+        Err(_) => Err(AttemptFailure::TimedOut(timeout)),
+    }
+}
+
+/// Calls a run's state hooks in order, each once; a hook's panic is logged at ERROR with the run's
+/// logs and changes nothing.
+fn run_hooks<R>(hooks: &[fn(&R, &State)], run: &R, scope: &RunScope)
+where
+    R: HasFinalState,
+{
+    let Some(state) = run.final_state() else {
+        return;
+    };
+    for (i, hook) in hooks.iter().enumerate() {
+        let called = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            logging::in_run(scope, || hook(run, state))
+        }));
+        if let Err(payload) = called {
+            let message = panic_message(payload);
+            logging::in_run(scope, || {
+                tracing::error!(
+                    target: TARGET,
+                    "State hook {} of {} for state {} panicked: {message}",
+                    i + 1,
+                    hooks.len(),
+                    state.name
+                )
             });
         }
+    }
+}
+
+/// A run snapshot's final state.
+trait HasFinalState {
+    fn final_state(&self) -> Option<&State>;
+}
+
+impl HasFinalState for TaskRun {
+    fn final_state(&self) -> Option<&State> {
+        self.history.last()
+    }
+}
+
+impl HasFinalState for FlowRun {
+    fn final_state(&self) -> Option<&State> {
+        self.history.last()
     }
 }
 
@@ -110,6 +233,7 @@ pub(crate) async fn run_task<T: Send + 'static>(
 pub(crate) async fn run_flow<T: Send + 'static>(
     spec: &'static FlowSpec,
     identity: Option<FlowRunIdentity>,
+    name: Option<String>,
     parameters: serde_json::Value,
     body: Result<FlowBody<T>, ParameterError>,
 ) -> FlowState<T> {
@@ -117,12 +241,16 @@ pub(crate) async fn run_flow<T: Send + 'static>(
     let parent = FlowRunContext::current();
     let record = match identity {
         Some(FlowRunIdentity { id, name, .. }) => RunRecord::with_id(RunKind::Flow, id, name, None),
-        None => RunRecord::new(RunKind::Flow, super::names::flow_run_name(), None),
+        None => RunRecord::new(
+            RunKind::Flow,
+            name.unwrap_or_else(super::names::flow_run_name),
+            None,
+        ),
     };
 
     // A subflow stands as a task run in its parent's graph.
     let placeholder = parent.as_ref().map(|parent| {
-        let meta = create_task_run(Some(parent), spec.name, spec.tags, Vec::new());
+        let meta = create_task_run(Some(parent), spec.name, None, spec.tags, Vec::new());
         meta.record.set_subflow(record.id());
         meta.record.mark_observed();
         meta
@@ -165,27 +293,39 @@ pub(crate) async fn run_flow<T: Send + 'static>(
             Err((message, Some(anyhow::Error::new(e))))
         }
         Ok(mut body) => {
-            let (span, scope) = run_scope(record, Some(record.id()));
-            let policy = RetryPolicy {
-                retries: spec.retries,
-                delay: spec.retry_delay,
-            };
-            let mut attempts = Attempts::new(record, policy);
-            loop {
+            let (span, scope) = run_scope(meta.clone(), record, Some(record.id()));
+            let mut attempts = Attempts::new(record, spec.retry_policy());
+            let outcome = loop {
                 attempts.start();
                 let first_task = ctx.task_run_count();
-                let fut =
-                    AssertUnwindSafe(InRun::new(scope.clone(), body().instrument(span.clone())))
-                        .catch_unwind();
-                let result = FlowRunContext::scope(Arc::clone(&ctx), fut).await;
-                ctx.wait_for_submitted().await;
-                let result = match result {
-                    Ok(Ok(value)) => match unobserved_failures(&ctx, first_task) {
-                        None => Ok(value),
-                        Some(message) => Err(AttemptFailure::FailedTasks(message)),
+                let attempt = async {
+                    let fut = AssertUnwindSafe(InRun::new(
+                        scope.clone(),
+                        body().instrument(span.clone()),
+                    ))
+                    .catch_unwind();
+                    let result = FlowRunContext::scope(Arc::clone(&ctx), fut).await;
+                    ctx.wait_for_submitted().await;
+                    match result {
+                        Ok(Ok(value)) => match unobserved_failures(&ctx, first_task) {
+                            None => Ok(value),
+                            Some(message) => Err(AttemptFailure::FailedTasks(message)),
+                        },
+                        Ok(Err(e)) => Err(AttemptFailure::Error(e)),
+                        Err(payload) => Err(AttemptFailure::Panic(panic_message(payload))),
+                    }
+                };
+                let result = match spec.timeout {
+                    None => attempt.await,
+                    Some(timeout) => match tokio::time::timeout(timeout, attempt).await {
+                        Ok(result) => result,
+                        Err(_) => {
+                            // The body was dropped at the deadline; its tasks stop with it.
+                            let failure = AttemptFailure::TimedOut(timeout);
+                            ctx.stop(failure_message(RunKind::Flow, &failure));
+                            Err(failure)
+                        }
                     },
-                    Ok(Err(e)) => Err(AttemptFailure::Error(e)),
-                    Err(payload) => Err(AttemptFailure::Panic(panic_message(payload))),
                 };
                 if let Some(outcome) = attempts.finish(result).await {
                     break outcome.map_err(|(message, failure)| match failure {
@@ -193,7 +333,15 @@ pub(crate) async fn run_flow<T: Send + 'static>(
                         _ => (message, None),
                     });
                 }
+            };
+            let run = meta.snapshot();
+            if let Some(state) = run.history.last() {
+                let hooks = spec.hooks_for(state);
+                if !hooks.is_empty() {
+                    run_hooks(hooks, &run, &scope);
+                }
             }
+            outcome
         }
     };
 

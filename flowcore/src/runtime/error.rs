@@ -17,6 +17,10 @@ pub enum TaskRunFailure {
     Error(Arc<anyhow::Error>),
     /// The task body panicked; the panic message.
     Panic(String),
+    /// The run exceeded its `timeout` (after all retries).
+    TimedOut(TimedOut),
+    /// The run was cancelled before it ran (its flow run was stopped); the reason.
+    Cancelled(String),
     /// The run was lost before it finished (its job was dropped, e.g. at runtime shutdown).
     Crashed(String),
     /// An upstream task run did not complete, so this one never ran.
@@ -65,6 +69,11 @@ impl TaskRunError {
         matches!(self.failure, TaskRunFailure::Panic(_))
     }
 
+    /// Whether the task run exceeded its `timeout`.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.failure, TaskRunFailure::TimedOut(_))
+    }
+
     /// Whether the task never ran because an upstream run failed.
     pub fn is_upstream_failure(&self) -> bool {
         matches!(self.failure, TaskRunFailure::UpstreamFailed { .. })
@@ -87,6 +96,10 @@ impl fmt::Display for TaskRunError {
             TaskRunFailure::Crashed(m) => {
                 write!(f, "task run '{}' crashed: {m}", self.task_run_name)
             }
+            TaskRunFailure::Cancelled(m) => {
+                write!(f, "task run '{}' was cancelled: {m}", self.task_run_name)
+            }
+            TaskRunFailure::TimedOut(t) => write!(f, "task run '{}': {t}", self.task_run_name),
             TaskRunFailure::UpstreamFailed { upstream_name, .. } => write!(
                 f,
                 "task run '{}' did not run: upstream task run '{upstream_name}' did not complete",
@@ -106,6 +119,33 @@ impl std::error::Error for TaskRunError {
         }
     }
 }
+
+/// A run exceeded its `timeout`: the error a [`retry_if`](crate::retry::RetryCondition) condition
+/// sees for a timed-out attempt (downcast to it), and the cause of a timed-out task run's error.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TimedOut {
+    /// Whether a task run or a flow run timed out.
+    pub kind: crate::schemas::events::RunKind,
+    /// The timeout.
+    pub timeout: std::time::Duration,
+}
+
+impl fmt::Display for TimedOut {
+    /// Prefect's text: `Task run exceeded timeout of 2.5 second(s)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let who = match self.kind {
+            crate::schemas::events::RunKind::Flow => "Flow run",
+            crate::schemas::events::RunKind::Task => "Task run",
+        };
+        write!(
+            f,
+            "{who} exceeded timeout of {} second(s)",
+            self.timeout.as_secs_f64()
+        )
+    }
+}
+
+impl std::error::Error for TimedOut {}
 
 /// The error of a flow run that did not complete.
 #[derive(Debug)]

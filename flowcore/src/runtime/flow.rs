@@ -5,6 +5,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::error::{FlowRunError, ParameterError};
+use super::retry::{RetryCondition, RetryDelay, RetryPolicy};
 use super::state::State;
 use super::task_runner::TaskRunner;
 use crate::schemas::runs::{FlowRun, TaskRun};
@@ -23,8 +24,22 @@ pub struct FlowSpec {
     pub runner: TaskRunner,
     /// How many times a failed run is tried again.
     pub retries: u32,
-    /// The pause before each retry.
-    pub retry_delay: Duration,
+    /// The pause before each retry (`retry_delay`).
+    pub retry_delay: RetryDelay,
+    /// Each pause made up to this factor longer, at random (`retry_jitter`).
+    pub retry_jitter: Option<f64>,
+    /// Whether a failure is retried at all (`retry_if`).
+    pub retry_if: Option<RetryCondition>,
+    /// A run (each attempt, its submitted tasks included) that takes longer fails `TimedOut`.
+    pub timeout: Option<Duration>,
+    /// Called with the final state when a run completes (`on_completion`).
+    pub on_completion: &'static [FlowHook],
+    /// Called with the final state when a run fails (`on_failure`).
+    pub on_failure: &'static [FlowHook],
+    /// Called with the final state when a run crashes (`on_crashed`).
+    pub on_crashed: &'static [FlowHook],
+    /// Called with the final state when a run is cancelled (`on_cancellation`).
+    pub on_cancellation: &'static [FlowHook],
     /// Whether parameters are serde types, recorded as JSON and accepted from JSON.
     pub validate_parameters: bool,
     /// The parameter names, in order.
@@ -43,10 +58,43 @@ impl FlowSpec {
             description: None,
             runner: TaskRunner::Concurrent,
             retries: 0,
-            retry_delay: Duration::ZERO,
+            retry_delay: RetryDelay::default(),
+            retry_jitter: None,
+            retry_if: None,
+            timeout: None,
+            on_completion: &[],
+            on_failure: &[],
+            on_crashed: &[],
+            on_cancellation: &[],
             validate_parameters: true,
             parameters: &[],
             tags: &[],
+        }
+    }
+}
+
+/// A flow run's state hook: `fn(&FlowRun, &State)`, called once with the run's final state.
+pub type FlowHook = fn(&FlowRun, &State);
+
+impl FlowSpec {
+    pub(crate) fn retry_policy(&'static self) -> RetryPolicy {
+        RetryPolicy {
+            retries: self.retries,
+            delay: &self.retry_delay,
+            jitter: self.retry_jitter,
+            condition: self.retry_if,
+        }
+    }
+
+    /// The hooks for a run that ended in `state`.
+    pub(crate) fn hooks_for(&self, state: &State) -> &'static [FlowHook] {
+        use super::state::StateType;
+        match state.kind {
+            StateType::Completed => self.on_completion,
+            StateType::Failed => self.on_failure,
+            StateType::Crashed => self.on_crashed,
+            StateType::Cancelled => self.on_cancellation,
+            _ => &[],
         }
     }
 }

@@ -99,3 +99,35 @@ impl<T: Clone> TaskInput<T> {
         }
     }
 }
+
+/// An argument's value, borrowed for rendering a `task_run_name`.
+#[doc(hidden)]
+pub enum Peek<'a, T> {
+    /// A plain value.
+    Value(&'a T),
+    /// A completed upstream run's value.
+    Upstream(Arc<T>),
+}
+
+impl<T> std::ops::Deref for Peek<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        match self {
+            Peek::Value(v) => v,
+            Peek::Upstream(v) => v,
+        }
+    }
+}
+
+impl<T> TaskInput<T> {
+    /// The argument's value if it is known now: a plain value, or a completed upstream run's
+    /// (`None` while the upstream runs).
+    #[doc(hidden)]
+    pub fn __peek(&self) -> Option<Peek<'_, T>> {
+        match &self.0 {
+            Repr::Value(v) => v.as_ref().map(Peek::Value),
+            Repr::Future(completion, _) => completion.shared().map(Peek::Upstream),
+        }
+    }
+}

@@ -10,6 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::context::FlowRunContext;
+use super::error::TimedOut;
+use super::retry::RetryPolicy;
 use super::run_record::{RunRecord, TaskRunMeta};
 use super::state::State;
 use crate::reporting::logging::{self, RunScope, FLOW_RUN_SPAN, TARGET, TASK_RUN_SPAN};
@@ -30,18 +32,20 @@ fn standalone_task_run_name(task_name: &str) -> String {
 }
 
 /// Creates a task run — a task call's, or the placeholder that stands for a subflow in its
-/// parent's graph: names it (`{task}-{n}` within its flow run), registers it with the flow run,
+/// parent's graph: names it (its `task_run_name`, else `{task}-{n}` within its flow run), registers it with the flow run,
 /// reports its creation and moves it to `Pending`.
 pub(crate) fn create_task_run(
     ctx: Option<&Arc<FlowRunContext>>,
     task_name: &'static str,
+    run_name: Option<String>,
     tags: &'static [&'static str],
     inputs: Vec<TaskInput>,
 ) -> Arc<TaskRunMeta> {
     init_reporting();
-    let name = match ctx {
-        Some(ctx) => ctx.next_task_run_name(task_name),
-        None => standalone_task_run_name(task_name),
+    let name = match (run_name, ctx) {
+        (Some(name), _) => name,
+        (None, Some(ctx)) => ctx.next_task_run_name(task_name),
+        (None, None) => standalone_task_run_name(task_name),
     };
     let flow_run_id = ctx.map(|c| c.meta.record.id());
     let meta = Arc::new(TaskRunMeta {
@@ -74,6 +78,22 @@ pub(crate) enum AttemptFailure {
     Panic(String),
     /// A flow run's body returned, but task runs it did not look at failed (`"2/7 task runs failed"`).
     FailedTasks(String),
+    /// The attempt exceeded the run's `timeout`.
+    TimedOut(Duration),
+}
+
+impl AttemptFailure {
+    /// Calls `f` with the failure as the error a retry condition sees.
+    fn with_error<R>(&self, kind: RunKind, f: impl FnOnce(&anyhow::Error) -> R) -> R {
+        match self {
+            AttemptFailure::Error(e) => f(e),
+            AttemptFailure::Panic(m) | AttemptFailure::FailedTasks(m) => f(&anyhow::anyhow!("{m}")),
+            AttemptFailure::TimedOut(timeout) => f(&anyhow::Error::new(TimedOut {
+                kind,
+                timeout: *timeout,
+            })),
+        }
+    }
 }
 
 /// The message of a failed attempt, for a run of `kind`: the one failure text of tasks and flows.
@@ -86,6 +106,11 @@ pub(crate) fn failure_message(kind: RunKind, failure: &AttemptFailure) -> String
         AttemptFailure::Error(e) => format!("{who} encountered an error: {e:#}"),
         AttemptFailure::Panic(m) => format!("{who} panicked: {m}"),
         AttemptFailure::FailedTasks(m) => m.clone(),
+        AttemptFailure::TimedOut(timeout) => TimedOut {
+            kind,
+            timeout: *timeout,
+        }
+        .to_string(),
     }
 }
 
@@ -112,6 +137,7 @@ pub(crate) fn catch<T>(f: impl FnOnce() -> anyhow::Result<T>) -> Result<T, Attem
 /// What a run's body executes inside: the run scope that log capture reads, and a `tracing` span when
 /// the program's own subscriber may want one.
 pub(crate) fn run_scope(
+    meta: Arc<dyn Any + Send + Sync>,
     record: &RunRecord,
     flow_run_id: Option<uuid::Uuid>,
 ) -> (tracing::Span, RunScope) {
@@ -125,15 +151,9 @@ pub(crate) fn run_scope(
     let scope = RunScope {
         run: record.run.clone(),
         flow_run_id,
+        meta: Some(meta),
     };
     (span, scope)
-}
-
-/// A run's retry policy: how many more attempts a failure gets, and the pause before each.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct RetryPolicy {
-    pub(crate) retries: u32,
-    pub(crate) delay: Duration,
 }
 
 /// The attempts of one run: each starts `Running` (the policy makes a later one `Retrying`) and ends
@@ -144,6 +164,8 @@ pub(crate) struct Attempts<'a> {
     attempt: u32,
     /// Where a final error's chain is logged (task runs log it, as Prefect logs the traceback).
     error_log: Option<&'a RunScope>,
+    /// Whether the retry condition declined the last failure's retry.
+    declined: bool,
 }
 
 impl<'a> Attempts<'a> {
@@ -153,6 +175,7 @@ impl<'a> Attempts<'a> {
             policy,
             attempt: 0,
             error_log: None,
+            declined: false,
         }
     }
 
@@ -160,6 +183,19 @@ impl<'a> Attempts<'a> {
     pub(crate) fn log_errors_in(mut self, scope: &'a RunScope) -> Attempts<'a> {
         self.error_log = Some(scope);
         self
+    }
+
+    /// Whether the retry condition (if any) wants `failure` retried; a condition that panics
+    /// declines.
+    fn retry_wanted(&mut self, failure: &AttemptFailure) -> bool {
+        let Some(condition) = self.policy.condition else {
+            return true;
+        };
+        let wanted = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            failure.with_error(self.record.run.kind, condition)
+        }));
+        self.declined = !matches!(wanted, Ok(true));
+        !self.declined
     }
 
     /// Starts the next attempt.
@@ -180,15 +216,16 @@ impl<'a> Attempts<'a> {
                 let _ = self.record.propose(State::completed());
                 Some(Ok(value))
             }
-            Err(failure) if self.attempt <= self.policy.retries => {
+            Err(failure) if self.attempt <= self.policy.retries && self.retry_wanted(&failure) => {
+                let pause = self.policy.pause(self.attempt - 1);
                 let _ = self.record.propose(State::awaiting_retry(format!(
                     "{} - Retry {}/{} will start {} second(s) from now",
                     failure_message(kind, &failure),
                     self.attempt,
                     self.policy.retries,
-                    self.policy.delay.as_secs_f64()
+                    pause.as_secs_f64()
                 )));
-                tokio::time::sleep(self.policy.delay).await;
+                tokio::time::sleep(pause).await;
                 None
             }
             Err(failure) => {
@@ -200,8 +237,14 @@ impl<'a> Attempts<'a> {
                         )
                     });
                 }
-                let message = failure_message(kind, &failure);
-                let _ = self.record.propose(State::failed(message.clone()));
+                let mut message = failure_message(kind, &failure);
+                if self.declined {
+                    message.push_str(" - Retry condition declined a retry; not retrying");
+                }
+                let _ = self.record.propose(match failure {
+                    AttemptFailure::TimedOut(_) => State::timed_out(message.clone()),
+                    _ => State::failed(message.clone()),
+                });
                 Some(Err((message, failure)))
             }
         }

@@ -17,8 +17,13 @@ pub(crate) mod input;
 pub(crate) mod lifecycle;
 pub(crate) mod names;
 pub mod orchestration;
+pub mod retry;
+pub(crate) mod run_context;
 pub(crate) mod run_record;
 pub mod runner;
 pub mod state;
 pub mod task;
 pub(crate) mod task_runner;
+pub(crate) mod task_spec;
+
+pub use run_context::{flow_run, task_run, FlowRunInfo, TaskRunInfo};

@@ -121,6 +121,12 @@ impl RunRecord {
         self.observed.load(Ordering::Relaxed)
     }
 
+    /// The attempts so far (the current one included) and when the run first started.
+    pub(crate) fn attempts_and_start(&self) -> (u32, Option<DateTime<Utc>>) {
+        let p = self.progress();
+        (p.attempts, p.start_time)
+    }
+
     fn snapshot_parts(&self) -> Progress {
         self.progress().clone()
     }

@@ -112,6 +112,8 @@ pub enum StateName {
     Completed,
     /// `Failed`.
     Failed,
+    /// `TimedOut` (a `Failed` state): the run exceeded its `timeout`.
+    TimedOut,
     /// `Cancelled`.
     Cancelled,
     /// `UpstreamFailed` (a `Cancelled` state): an input did not complete, so the run never ran.
@@ -131,6 +133,7 @@ impl StateName {
         StateName::Retrying,
         StateName::Completed,
         StateName::Failed,
+        StateName::TimedOut,
         StateName::Cancelled,
         StateName::UpstreamFailed,
         StateName::Crashed,
@@ -147,6 +150,7 @@ impl StateName {
             StateName::Retrying => "Retrying",
             StateName::Completed => "Completed",
             StateName::Failed => "Failed",
+            StateName::TimedOut => "TimedOut",
             StateName::Cancelled => "Cancelled",
             StateName::UpstreamFailed => "UpstreamFailed",
             StateName::Crashed => "Crashed",
@@ -162,7 +166,7 @@ impl StateName {
             StateName::Pending => StateType::Pending,
             StateName::Running | StateName::Retrying => StateType::Running,
             StateName::Completed => StateType::Completed,
-            StateName::Failed => StateType::Failed,
+            StateName::Failed | StateName::TimedOut => StateType::Failed,
             StateName::Cancelled | StateName::UpstreamFailed => StateType::Cancelled,
             StateName::Crashed => StateType::Crashed,
         }
@@ -254,6 +258,11 @@ impl State {
     /// `Failed` with a message.
     pub fn failed(message: impl Into<String>) -> State {
         State::new(StateType::Failed).with_message(message)
+    }
+
+    /// `Failed`, named `TimedOut`: the run exceeded its `timeout`.
+    pub fn timed_out(message: impl Into<String>) -> State {
+        State::of(StateName::TimedOut).with_message(message)
     }
 
     /// `Scheduled`, named `AwaitingRetry`: a failed attempt that will be tried again.

@@ -7,7 +7,6 @@
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
@@ -16,7 +15,7 @@ use super::context::FlowRunContext;
 use super::engine;
 use super::error::TaskRunError;
 use super::future::{Completion, Producer, TaskFuture, Upstream};
-use super::lifecycle::{create_task_run, RetryPolicy};
+use super::lifecycle::create_task_run;
 use super::run_record::TaskRunMeta;
 use super::runner;
 use super::state::State;
@@ -24,41 +23,8 @@ use crate::reporting::logging;
 use crate::schemas::events::RunKind;
 use crate::schemas::runs::{InputKind, TaskInput};
 
-/// A task's settings, from its `#[task(...)]` attribute.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct TaskSpec {
-    /// The task's name (default: the function's name); task runs are named `{name}-{n}`.
-    pub name: &'static str,
-    /// Tags given to every run.
-    pub tags: &'static [&'static str],
-    /// How many times a failed run is tried again.
-    pub retries: u32,
-    /// The pause before each retry.
-    pub retry_delay: Duration,
-    /// A description for people.
-    pub description: Option<&'static str>,
-}
-
-impl TaskSpec {
-    /// The settings of a task named `name` with no tags, retries or description.
-    pub fn new(name: &'static str) -> TaskSpec {
-        TaskSpec {
-            name,
-            tags: &[],
-            retries: 0,
-            retry_delay: Duration::ZERO,
-            description: None,
-        }
-    }
-
-    fn retry_policy(&self) -> RetryPolicy {
-        RetryPolicy {
-            retries: self.retries,
-            delay: self.retry_delay,
-        }
-    }
-}
+pub use super::retry::IntoRetryDelay;
+pub use super::task_spec::{TaskHook, TaskSpec};
 
 /// A call of a task, ready to run: `.await` it or `.submit()` it.
 #[must_use = "a task call does nothing until it is awaited or submitted"]
@@ -66,12 +32,25 @@ pub struct TaskCall<T> {
     pub(crate) spec: &'static TaskSpec,
     pub(crate) edges: Edges,
     pub(crate) body: Body<T>,
+    /// The run's name from `task_run_name`, when it renders.
+    pub(crate) run_name: Option<String>,
 }
 
 impl<T: Send + 'static> TaskCall<T> {
     #[doc(hidden)]
     pub fn __new(spec: &'static TaskSpec, edges: Edges, body: Body<T>) -> TaskCall<T> {
-        TaskCall { spec, edges, body }
+        TaskCall {
+            spec,
+            edges,
+            body,
+            run_name: None,
+        }
+    }
+
+    #[doc(hidden)]
+    pub fn __named(mut self, run_name: Option<String>) -> TaskCall<T> {
+        self.run_name = run_name;
+        self
     }
 
     /// Makes this task run wait for `upstream` (one future, or an array or `Vec` of them) to finish
@@ -87,6 +66,7 @@ impl<T: Send + 'static> TaskCall<T> {
         create_task_run(
             ctx,
             self.spec.name,
+            self.run_name.clone(),
             self.spec.tags,
             self.edges.inputs.clone(),
         )
@@ -108,10 +88,12 @@ impl<T: Send + 'static> TaskCall<T> {
         let is_sync = matches!(self.body, Body::Sync(_));
         let upstream = self.edges.upstream.clone();
         let producer = Producer::new(Arc::clone(&completion));
-        let TaskCall { spec, edges, body } = self;
+        let TaskCall {
+            spec, edges, body, ..
+        } = self;
         let job = async move {
             let meta = Arc::clone(producer.meta());
-            let outcome = engine::run_task(spec.retry_policy(), edges, body, &meta).await;
+            let outcome = engine::run_task(spec, edges, body, &meta).await;
             producer.complete(outcome);
         };
         if let Some(ctx) = &ctx {
@@ -142,8 +124,10 @@ impl<T: Send + 'static> IntoFuture for TaskCall<T> {
             let ctx = FlowRunContext::current();
             let meta = self.create(ctx.as_ref());
             let mut guard = CancelOnDrop(Some(Arc::clone(&meta)));
-            let TaskCall { spec, edges, body } = self;
-            let outcome = engine::run_task(spec.retry_policy(), edges, body, &meta).await;
+            let TaskCall {
+                spec, edges, body, ..
+            } = self;
+            let outcome = engine::run_task(spec, edges, body, &meta).await;
             guard.0 = None;
             if outcome.is_err() {
                 meta.record.mark_observed();
@@ -207,41 +191,3 @@ impl<W: WaitFor> WaitFor for Vec<W> {
         self.into_iter().for_each(|w| w.add_to(edges))
     }
 }
-
-/// What `retry_delay = …` accepts: seconds as a number (fractions allowed) or a [`Duration`].
-#[diagnostic::on_unimplemented(
-    message = "`retry_delay` must be a number of seconds or a `std::time::Duration`, not `{Self}`"
-)]
-pub trait IntoRetryDelay {
-    /// The delay.
-    fn into_retry_delay(self) -> Duration;
-}
-
-impl IntoRetryDelay for Duration {
-    fn into_retry_delay(self) -> Duration {
-        self
-    }
-}
-
-impl IntoRetryDelay for f64 {
-    fn into_retry_delay(self) -> Duration {
-        Duration::try_from_secs_f64(self.max(0.0)).unwrap_or(Duration::MAX)
-    }
-}
-
-impl IntoRetryDelay for f32 {
-    fn into_retry_delay(self) -> Duration {
-        f64::from(self).into_retry_delay()
-    }
-}
-
-macro_rules! int_delay {
-    ($($t:ty),*) => {$(
-        impl IntoRetryDelay for $t {
-            fn into_retry_delay(self) -> Duration {
-                Duration::from_secs(u64::try_from(self).unwrap_or(0))
-            }
-        }
-    )*};
-}
-int_delay!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);

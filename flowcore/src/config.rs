@@ -3,15 +3,90 @@
 //! The home folder is `FLOWCORE_HOME`, or `~/.flowcore`. The profile is `config.json` there, holding
 //! `api-url`, `api-key` and `database-url`. `FLOWCORE_API_URL`, `FLOWCORE_API_KEY` and
 //! `FLOWCORE_DATABASE_URL` override the file.
+//!
+//! A program (a test, most often: see [`testing::harness`](crate::testing::harness)) can also set
+//! them for the whole process from code with [`set_for_process`], which wins over both — and so can
+//! `home`, `record` and `logging-level`, which otherwise come from `FLOWCORE_HOME`,
+//! `FLOWCORE_RECORD` and `FLOWCORE_LOGGING_LEVEL`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::RwLock;
 
 /// The settings a profile may hold.
 pub const KEYS: &[&str] = &["api-url", "api-key", "database-url"];
 
+/// The settings [`set_for_process`] accepts.
+pub const PROCESS_KEYS: &[&str] = &[
+    "home",
+    "record",
+    "logging-level",
+    "api-url",
+    "api-key",
+    "database-url",
+];
+
+/// Settings set from code: `Some(value)`, or `None` for "not set" (the environment and the
+/// profile are then not consulted either).
+static PROCESS: RwLock<BTreeMap<&'static str, Option<String>>> = RwLock::new(BTreeMap::new());
+
+/// Counts changes made with [`set_for_process`] / [`clear_for_process`]: readers that cache a
+/// setting (the logging level, read on every line) re-read it when this moves.
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The number of changes made from code so far (see [`set_for_process`]).
+pub fn process_generation() -> u64 {
+    GENERATION.load(std::sync::atomic::Ordering::Acquire)
+}
+
+/// Sets `key` (one of [`PROCESS_KEYS`]) for this process, over the environment and the profile;
+/// `None` makes it unset. Runs started afterwards read it; the record and the API client a process
+/// has already attached are kept until [`testing::harness`](crate::testing::harness) re-attaches
+/// them.
+///
+/// ```
+/// flowcore::config::set_for_process("logging-level", Some("warning")).unwrap();
+/// assert_eq!(flowcore::config::process_setting("logging-level"), Some(Some("warning".into())));
+/// flowcore::config::clear_for_process("logging-level");
+/// assert!(flowcore::config::set_for_process("colour", None).is_err());
+/// ```
+pub fn set_for_process(key: &str, value: Option<&str>) -> Result<(), ConfigError> {
+    let key = PROCESS_KEYS
+        .iter()
+        .copied()
+        .find(|k| *k == key)
+        .ok_or_else(|| ConfigError::UnknownKey(key.to_string()))?;
+    PROCESS
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, value.map(str::to_string));
+    GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    Ok(())
+}
+
+/// Undoes [`set_for_process`] for `key`: the environment and the profile apply again.
+pub fn clear_for_process(key: &str) {
+    PROCESS
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(key);
+    GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+}
+
+/// What [`set_for_process`] set for `key`, if anything (`Some(None)`: set to unset).
+pub fn process_setting(key: &str) -> Option<Option<String>> {
+    PROCESS
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(key)
+        .cloned()
+}
+
 /// The flowcore home folder.
 pub fn home() -> PathBuf {
+    if let Some(Some(h)) = process_setting("home") {
+        return PathBuf::from(h);
+    }
     if let Some(h) = std::env::var_os("FLOWCORE_HOME") {
         return PathBuf::from(h);
     }
@@ -102,10 +177,13 @@ pub fn unset(key: &str) -> Result<bool, ConfigError> {
     Ok(was)
 }
 
-/// The value in force for a setting: the environment (`FLOWCORE_API_URL`, `FLOWCORE_DATABASE_URL`),
-/// else the profile.
+/// The value in force for a setting: what [`set_for_process`] set, else the environment
+/// (`FLOWCORE_API_URL`, `FLOWCORE_DATABASE_URL`), else the profile.
 pub fn get(key: &str) -> Result<Option<String>, ConfigError> {
     check(key)?;
+    if let Some(value) = process_setting(key) {
+        return Ok(value);
+    }
     let env = format!("FLOWCORE_{}", key.replace('-', "_").to_ascii_uppercase());
     if let Ok(v) = std::env::var(&env) {
         if !v.is_empty() {

@@ -62,6 +62,7 @@ pub mod schemas;
 pub mod server;
 #[cfg(feature = "store")]
 pub mod store;
+pub mod testing;
 
 // The paths earlier releases documented, kept working.
 #[cfg(feature = "agent")]

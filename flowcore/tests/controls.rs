@@ -60,6 +60,7 @@ fn assert_timed_out(run: &TaskRun) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_over_its_timeout_ends_timed_out_awaited() {
+    let _harness = flowcore::testing::harness();
     let start = Instant::now();
     let state = timeouts_awaited.run().await;
     // Two timed-out tasks one after the other: far less than one 2 s sleep.
@@ -77,6 +78,7 @@ async fn a_task_over_its_timeout_ends_timed_out_awaited() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_over_its_timeout_ends_timed_out_submitted() {
+    let _harness = flowcore::testing::harness();
     let start = Instant::now();
     let state = timeouts_submitted.run().await;
     assert!(
@@ -115,6 +117,7 @@ async fn retried_timeout() -> u32 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_apply_to_a_timeout() {
+    let _harness = flowcore::testing::harness();
     let state = retried_timeout.run().await;
     assert!(state.is_completed(), "{:?}", state.message());
     let run = &state.task_runs()[0];
@@ -150,6 +153,7 @@ async fn parent_of_slow_subflow() -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timed_out_subflow_stops_its_own_tasks() {
+    let _harness = flowcore::testing::harness();
     let start = Instant::now();
     let state = parent_of_slow_subflow.run().await;
     assert!(
@@ -193,6 +197,7 @@ fn gaps(starts: &[Instant]) -> Vec<Duration> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delay_list_gives_one_delay_per_retry_and_repeats_the_last() {
+    let _harness = flowcore::testing::harness();
     let state = listed_delays.run().await;
     assert!(state.is_completed());
     let gaps = gaps(&LIST_STARTS.lock().unwrap());
@@ -225,6 +230,7 @@ async fn backoff_delays() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exponential_backoff_doubles_and_jitter_never_shortens() {
+    let _harness = flowcore::testing::harness();
     backoff_delays.run().await;
     let gaps = gaps(&BACKOFF_STARTS.lock().unwrap());
     assert_eq!(gaps.len(), 2);
@@ -255,6 +261,7 @@ async fn declined_retry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_declining_retry_condition_stops_after_one_attempt() {
+    let _harness = flowcore::testing::harness();
     let state = declined_retry.run().await;
     assert_eq!(CONDITION_CALLS.load(Ordering::SeqCst), 1);
     let run = &state.task_runs()[0];
@@ -325,6 +332,7 @@ async fn hooked_flow(fail: bool) -> Result<(), FlowError> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_hook_runs_once_with_the_final_state_and_a_panicking_hook_changes_nothing() {
+    let _harness = flowcore::testing::harness();
     let ok = hooked_flow.run(false).await;
     assert!(ok.is_completed(), "{:?}", ok.message());
     let failed = hooked_flow.run(true).await;
@@ -386,6 +394,7 @@ async fn named_flow(month: u32) -> (String, String, u32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn templated_names_are_the_runs_names_and_the_context_answers_inside_runs() {
+    let _harness = flowcore::testing::harness();
     assert!(flowcore::runtime::flow_run().is_none());
     assert!(flowcore::runtime::task_run().is_none());
     let state = named_flow.run(3).await;

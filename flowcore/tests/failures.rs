@@ -34,6 +34,7 @@ async fn propagates() -> Result<u32, FlowError> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_error_fails_task_and_flow_with_its_whole_chain() {
+    let _harness = flowcore::testing::harness();
     let state = propagates.run().await;
     assert!(state.is_failed());
     let message = state.message().unwrap();
@@ -82,6 +83,7 @@ async fn leaves_failures_behind() -> Result<u32, FlowError> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unobserved_failures_fail_the_flow_and_downstream_tasks_do_not_run() {
+    let _harness = flowcore::testing::harness();
     let state = leaves_failures_behind.run().await;
     assert!(state.is_failed());
     assert_eq!(state.message(), Some("2/3 task runs failed"));
@@ -117,6 +119,7 @@ async fn handles_failure() -> Result<u32, FlowError> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_observed_and_handled_failure_lets_the_flow_complete() {
+    let _harness = flowcore::testing::harness();
     let state = handles_failure.run().await;
     assert!(state.is_completed(), "{:?}", state.message());
     assert_eq!(state.failed_task_runs().count(), 2);
@@ -140,6 +143,7 @@ async fn panicky() -> Result<String, FlowError> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_in_a_task_becomes_its_failed_state() {
+    let _harness = flowcore::testing::harness();
     let state = panicky.run().await;
     assert!(state.is_completed());
     let task = &state.task_runs()[0];
@@ -162,6 +166,7 @@ async fn panics_submitted() -> u32 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_in_a_submitted_task_fails_the_flow_not_the_process() {
+    let _harness = flowcore::testing::harness();
     let state = panics_submitted.run().await;
     assert!(state.is_failed());
     assert_eq!(state.message(), Some("1/1 task runs failed"));
@@ -177,6 +182,7 @@ async fn body_panics(x: u32) -> u32 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_in_the_flow_body_fails_the_flow() {
+    let _harness = flowcore::testing::harness();
     let state = body_panics.run(1).await;
     assert!(state.is_failed());
     assert_eq!(
@@ -201,6 +207,7 @@ async fn gives_up_waiting() -> u32 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plain_call_the_caller_stops_awaiting_is_cancelled_not_failed() {
+    let _harness = flowcore::testing::harness();
     let state = gives_up_waiting.run().await;
     assert!(state.is_completed(), "{:?}", state.message());
     let run = &state.task_runs()[0];

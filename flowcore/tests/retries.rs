@@ -23,6 +23,7 @@ async fn retrying_flow(x: u32) -> Result<u32, FlowError> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_is_retried_until_it_succeeds_and_every_attempt_is_recorded() {
+    let _harness = flowcore::testing::harness();
     let start = Instant::now();
     let state = retrying_flow.run(41).await;
     let elapsed = start.elapsed();
@@ -64,6 +65,7 @@ fn always_fails() -> Result<(), std::io::Error> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_are_bounded_and_the_last_error_fails_the_run() {
+    let _harness = flowcore::testing::harness();
     let err = always_fails().await.unwrap_err();
     assert_eq!(ALWAYS_CALLS.load(Ordering::SeqCst), 3);
     // Outside a flow, task runs are numbered process-wide.
@@ -95,6 +97,7 @@ async fn flaky_flow(label: String) -> Result<String, FlowError> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flows_retry_too() {
+    let _harness = flowcore::testing::harness();
     let state = flaky_flow.run("x".to_string()).await;
     assert!(state.is_completed());
     let run = state.flow_run();
@@ -129,6 +132,7 @@ fn outside(x: i32) -> Result<i32, std::io::Error> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outside_a_flow_a_task_still_runs_with_its_retries() {
+    let _harness = flowcore::testing::harness();
     assert_eq!(outside(7).await.unwrap(), 7);
     assert_eq!(OUTSIDE_CALLS.load(Ordering::SeqCst), 2);
     // The untracked body is still there, like Prefect's `task.fn`.

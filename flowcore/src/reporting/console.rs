@@ -16,10 +16,28 @@ pub(crate) fn prints_itself() -> bool {
     INSTALLED.get().copied().unwrap_or(false)
 }
 
-/// The level in force (read once).
+/// The level in force: read once, and again after a setting changed from code.
 pub(crate) fn level() -> LevelFilter {
-    static LEVEL: OnceLock<LevelFilter> = OnceLock::new();
-    *LEVEL.get_or_init(level_from_env)
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // (generation + 1) << 3 | level index; 0: not read yet.
+    static CACHED: AtomicU64 = AtomicU64::new(0);
+    const LEVELS: [LevelFilter; 6] = [
+        LevelFilter::OFF,
+        LevelFilter::ERROR,
+        LevelFilter::WARN,
+        LevelFilter::INFO,
+        LevelFilter::DEBUG,
+        LevelFilter::TRACE,
+    ];
+    let generation = crate::config::process_generation() + 1;
+    let cached = CACHED.load(Ordering::Relaxed);
+    if cached >> 3 == generation {
+        return LEVELS[(cached & 7) as usize];
+    }
+    let level = level_from_env();
+    let index = LEVELS.iter().position(|l| *l == level).unwrap_or(3) as u64;
+    CACHED.store(generation << 3 | index, Ordering::Relaxed);
+    level
 }
 
 /// Whether a line of this level passes `FLOWCORE_LOGGING_LEVEL`.
@@ -76,13 +94,15 @@ pub(crate) fn format_line(
     );
 }
 
-/// The level set by `FLOWCORE_LOGGING_LEVEL` (default `info`).
+/// The level set by the `logging-level` setting set from code
+/// ([`set_for_process`](crate::config::set_for_process)), else `FLOWCORE_LOGGING_LEVEL` (default
+/// `info`).
 pub fn level_from_env() -> LevelFilter {
-    match std::env::var("FLOWCORE_LOGGING_LEVEL")
-        .unwrap_or_default()
-        .to_ascii_lowercase()
-        .as_str()
-    {
+    let value = match crate::config::process_setting("logging-level") {
+        Some(value) => value.unwrap_or_default(),
+        None => std::env::var("FLOWCORE_LOGGING_LEVEL").unwrap_or_default(),
+    };
+    match value.to_ascii_lowercase().as_str() {
         "trace" => LevelFilter::TRACE,
         "debug" => LevelFilter::DEBUG,
         "warn" | "warning" => LevelFilter::WARN,

@@ -7,40 +7,66 @@
 //! `~/.flowcore/flowcore.db`; `FLOWCORE_HOME` moves the folder). `FLOWCORE_RECORD=off` turns recording
 //! off; the run record then lives in memory only (the `FlowState` a run returns).
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
-/// Whether recording is switched off by `FLOWCORE_RECORD` (`off`, `0`, `false`, `no`).
+use super::sink::EventSink;
+
+/// Whether recording is switched off: the `record` setting set from code
+/// ([`set_for_process`](crate::config::set_for_process)), else `FLOWCORE_RECORD` (`off`, `0`,
+/// `false`, `no`).
 pub fn disabled() -> bool {
+    let value = match crate::config::process_setting("record") {
+        Some(value) => value.unwrap_or_default(),
+        None => std::env::var("FLOWCORE_RECORD").unwrap_or_default(),
+    };
     matches!(
-        std::env::var("FLOWCORE_RECORD")
-            .unwrap_or_default()
-            .to_ascii_lowercase()
-            .as_str(),
+        value.to_ascii_lowercase().as_str(),
         "off" | "0" | "false" | "no"
     )
 }
 
-static ONCE: OnceLock<()> = OnceLock::new();
+/// Whether the default record is attached (checked on every run's creation: one atomic load).
+static READY: AtomicBool = AtomicBool::new(false);
+/// The sink attached as the default record, if any.
+static ATTACHED: Mutex<Option<Arc<dyn EventSink>>> = Mutex::new(None);
 
-/// Attaches the default record, once per process. Never blocks on the database: the sink connects
-/// on the reporter thread.
+fn init_with(server_known: bool) {
+    if READY.load(Ordering::Acquire) {
+        return;
+    }
+    let mut attached = ATTACHED.lock().unwrap_or_else(|e| e.into_inner());
+    if READY.load(Ordering::Acquire) {
+        return;
+    }
+    if !disabled() {
+        *attached = attach(server_known);
+    }
+    READY.store(true, Ordering::Release);
+}
+
+/// Attaches the default record, once (until [`detach`]). Never blocks on the database: the sink
+/// connects on the reporter thread.
 pub(crate) fn init() {
-    ONCE.get_or_init(|| {
-        if !disabled() {
-            attach(false);
-        }
-    });
+    init_with(false)
 }
 
 /// [`init`] for a process that runs a flow run it loaded from the server: the server is known to
 /// exist, so the API sink waits out a restart instead of falling back early.
 #[cfg_attr(not(all(feature = "client", feature = "store")), allow(dead_code))]
 pub(crate) fn init_for_known_server() {
-    ONCE.get_or_init(|| {
-        if !disabled() {
-            attach(true);
-        }
-    });
+    init_with(true)
+}
+
+/// Detaches the default record after everything reported so far has reached it; the next run
+/// attaches one anew, under the settings then in force (the test harness's).
+pub(crate) fn detach() {
+    let mut attached = ATTACHED.lock().unwrap_or_else(|e| e.into_inner());
+    super::reporter::flush_blocking();
+    if let Some(sink) = attached.take() {
+        super::reporter::remove_sink(&sink);
+    }
+    READY.store(false, Ordering::Release);
 }
 
 /// The embedded database's sink, and where it writes (for messages).
@@ -70,7 +96,7 @@ fn store_sink() -> Option<(std::sync::Arc<dyn super::sink::EventSink>, String)> 
     None
 }
 
-fn attach(server_known: bool) {
+fn attach(server_known: bool) -> Option<Arc<dyn EventSink>> {
     let api_url = match crate::config::get("api-url") {
         Ok(url) => url.filter(|u| !u.is_empty()),
         Err(e) => {
@@ -87,11 +113,17 @@ fn attach(server_known: bool) {
             } else {
                 super::api_sink::ApiSink::new(&api_url, key, store_sink())
             };
-            match sink {
-                Ok(sink) => super::reporter::add_sink(std::sync::Arc::new(sink)),
-                Err(e) => eprintln!("flowcore: cannot report to {api_url}: {e}"),
-            }
-            return;
+            return match sink {
+                Ok(sink) => {
+                    let sink: Arc<dyn EventSink> = Arc::new(sink);
+                    super::reporter::add_sink(Arc::clone(&sink));
+                    Some(sink)
+                }
+                Err(e) => {
+                    eprintln!("flowcore: cannot report to {api_url}: {e}");
+                    None
+                }
+            };
         }
         #[cfg(not(feature = "client"))]
         let _ = server_known;
@@ -101,7 +133,7 @@ fn attach(server_known: bool) {
              `client`); recording runs in the database instead"
         );
     }
-    if let Some((sink, _)) = store_sink() {
-        super::reporter::add_sink(sink);
-    }
+    let (sink, _) = store_sink()?;
+    super::reporter::add_sink(Arc::clone(&sink));
+    Some(sink)
 }

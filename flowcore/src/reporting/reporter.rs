@@ -20,7 +20,14 @@ enum Message {
     /// A formatted log line to print, in order with the runtime's own lines.
     Print(String),
     Flush(tokio::sync::oneshot::Sender<()>),
+    /// A flush whose caller blocks (outside async code, or in a `Drop`).
+    FlushBlocking(std::sync::mpsc::Sender<()>),
 }
+
+/// Whether printed lines go through the test harness's writer (`eprint!`, which `cargo test`
+/// captures) instead of straight to stderr.
+pub(crate) static TO_TEST_WRITER: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
 
 struct Reporter {
     tx: Sender<Message>,
@@ -70,6 +77,14 @@ pub fn remove_sink(sink: &Arc<dyn EventSink>) {
         .retain(|s| !Arc::ptr_eq(s, sink));
 }
 
+/// [`flush`], blocking the calling thread: for code that cannot await (a `Drop`).
+pub(crate) fn flush_blocking() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    if reporter().tx.send(Message::FlushBlocking(tx)).is_ok() {
+        let _ = rx.recv();
+    }
+}
+
 /// Waits until every event emitted before this call has been handled by every sink and the sinks have
 /// flushed.
 pub async fn flush() {
@@ -80,6 +95,12 @@ pub async fn flush() {
 }
 
 const MAX_BATCH: usize = 4096;
+
+/// A flush's caller, told when the flush is done.
+enum Done {
+    Async(tokio::sync::oneshot::Sender<()>),
+    Blocking(std::sync::mpsc::Sender<()>),
+}
 
 fn report(rx: Receiver<Message>, sinks: Arc<RwLock<Vec<Arc<dyn EventSink>>>>) {
     let mut batch: Vec<Event> = Vec::with_capacity(MAX_BATCH);
@@ -97,14 +118,19 @@ fn report(rx: Receiver<Message>, sinks: Arc<RwLock<Vec<Arc<dyn EventSink>>>>) {
                     }
                 }
                 Message::Print(line) => out.push_str(&line),
-                Message::Flush(done) => flushes.push(done),
+                Message::Flush(done) => flushes.push(Done::Async(done)),
+                Message::FlushBlocking(done) => flushes.push(Done::Blocking(done)),
             }
             if batch.len() < MAX_BATCH {
                 next = rx.try_recv().ok();
             }
         }
         if !out.is_empty() {
-            let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), out.as_bytes());
+            if TO_TEST_WRITER.load(std::sync::atomic::Ordering::Relaxed) {
+                eprint!("{out}");
+            } else {
+                let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), out.as_bytes());
+            }
             out.clear();
         }
         let sinks = sinks.read().unwrap_or_else(|e| e.into_inner()).clone();
@@ -119,7 +145,14 @@ fn report(rx: Receiver<Message>, sinks: Arc<RwLock<Vec<Arc<dyn EventSink>>>>) {
                 sink.flush();
             }
             for done in flushes.drain(..) {
-                let _ = done.send(());
+                match done {
+                    Done::Async(done) => {
+                        let _ = done.send(());
+                    }
+                    Done::Blocking(done) => {
+                        let _ = done.send(());
+                    }
+                }
             }
         }
     }

@@ -5,7 +5,7 @@
 //! `~/.flowcore` or a server named by `api-url`; and flowcore's printed lines (every retry WARNING,
 //! every `Finished in state Failed`) go through the writer `cargo test` captures, so a passing test
 //! prints nothing. Settings can be set for the whole process from code with
-//! [`config::set_for_process`](crate::config::set_for_process) — home, record on/off, API URL,
+//! [`config::set_for_process`] — home, record on/off, API URL,
 //! logging level — not only by environment variables read once.
 //!
 //! Guards are process-wide and counted: tests that run in parallel share one throwaway home.

@@ -146,11 +146,12 @@ async fn sync_with_timeout<T: Send + 'static>(
     scope: &RunScope,
     span: &tracing::Span,
 ) -> Result<T, AttemptFailure> {
-    let call =
-        match std::panic::catch_unwind(AssertUnwindSafe(|| logging::in_run(scope, || prepare()))) {
-            Ok(call) => call,
-            Err(payload) => return Err(AttemptFailure::Panic(panic_message(payload))),
-        };
+    let call = match std::panic::catch_unwind(AssertUnwindSafe(|| {
+        logging::in_run(scope, &mut *prepare)
+    })) {
+        Ok(call) => call,
+        Err(payload) => return Err(AttemptFailure::Panic(panic_message(payload))),
+    };
     let (tx, rx) = tokio::sync::oneshot::channel();
     let (scope, span) = (scope.clone(), span.clone());
     let thread = std::thread::Builder::new()

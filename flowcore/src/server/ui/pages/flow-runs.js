@@ -9,10 +9,10 @@ import { flowRunRow } from '../render.js';
 import { enc, escape, fromLocalInput, isFinal, listParam, plural, setHTML, toLocalInput } from '../util.js';
 
 const STATE_NAMES = ['Scheduled', 'Late', 'AwaitingRetry', 'Pending', 'Running', 'Retrying', 'Completed',
-  'Cached', 'Failed', 'UpstreamFailed', 'Cancelled', 'Crashed'];
+  'Cached', 'Failed', 'TimedOut', 'UpstreamFailed', 'Cancelled', 'Crashed'];
 const NAME_TYPE = {
   Scheduled: 'SCHEDULED', Late: 'SCHEDULED', AwaitingRetry: 'SCHEDULED', Pending: 'PENDING',
-  Running: 'RUNNING', Retrying: 'RUNNING', Completed: 'COMPLETED', Cached: 'COMPLETED', Failed: 'FAILED',
+  Running: 'RUNNING', Retrying: 'RUNNING', Completed: 'COMPLETED', Cached: 'COMPLETED', Failed: 'FAILED', TimedOut: 'FAILED',
   UpstreamFailed: 'CANCELLED', Cancelled: 'CANCELLED', Crashed: 'CRASHED',
 };
 const PAGE_SIZE = 50;

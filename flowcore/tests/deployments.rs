@@ -654,3 +654,78 @@ async fn crashes_bad_parameters_and_stopping_the_agent() {
     );
     server.stop().await;
 }
+
+/// Changing a deployment's schedule or parameters removes only its future, not-yet-due
+/// auto-scheduled runs: a backlog of Late runs stays (unlike PrefectHQ/prefect#17764).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_runs_survive_a_schedule_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        flowcore::store::Store::connect(&flowcore::store::sqlite_url(&dir.path().join("keep.db")))
+            .await
+            .unwrap();
+    let mut spec = Deployment::build_from_flow(&quick)
+        .entrypoint(worker())
+        .schedule(IntervalSchedule::every(Duration::from_secs(60)).unwrap())
+        .spec()
+        .clone();
+    spec.name = "backlog".into();
+    let d = store.apply_deployment(&spec).await.unwrap();
+    // Scheduled from ten minutes ago: the past ones are missed and become Late.
+    let then = Utc::now() - chrono::Duration::minutes(10);
+    let horizon = flowcore::store::Horizon {
+        max_runs: 20,
+        min_runs: 20,
+        horizon: chrono::Duration::minutes(20),
+    };
+    assert!(store.schedule_runs(then, horizon).await.unwrap() >= 20);
+    let late = store
+        .mark_late(Utc::now(), chrono::Duration::seconds(15))
+        .await
+        .unwrap();
+    assert!(late >= 9, "{late}");
+    let count = |name: &'static str| {
+        let store = &store;
+        async move {
+            store
+                .flow_runs(&flowcore::store::FlowRunFilter {
+                    deployments: vec![d.id.to_string()],
+                    states: vec![name.to_string()],
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    let (late_before, scheduled_before) = (count("Late").await, count("Scheduled").await);
+    // A "Scheduled" filter matches the state type: the Late runs, and the future ones.
+    assert!(
+        scheduled_before > late_before,
+        "{scheduled_before} {late_before}"
+    );
+
+    spec.parameters = json!({"n": 5});
+    store.apply_deployment(&spec).await.unwrap();
+    assert_eq!(count("Late").await, late_before, "the Late backlog stays");
+    let left = store
+        .flow_runs(&flowcore::store::FlowRunFilter {
+            deployments: vec![d.id.to_string()],
+            states: vec!["Scheduled".to_string()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let now = Utc::now();
+    assert!(
+        left.iter().all(|r| r.expected_start_time.unwrap() <= now),
+        "only due runs stay: {:?}",
+        left.iter()
+            .map(|r| (
+                r.expected_start_time,
+                &r.tags,
+                r.state.as_ref().map(|s| s.name.clone())
+            ))
+            .collect::<Vec<_>>()
+    );
+}

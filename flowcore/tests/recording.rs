@@ -114,6 +114,32 @@ fn cli(home: &std::path::Path, run_name: &str) {
     let (ok, out, _) = flowcore(&["config", "unset", "api-url"]);
     assert!(ok && out.contains("Unset api-url"), "{out}");
 
+    // Retention: the run just finished is younger than a day; at 0 s old it goes.
+    let (ok, out, _) = flowcore(&["server", "database", "vacuum", "--older-than", "1d"]);
+    assert!(ok && out.contains("Deleted 0 flow run(s)"), "{out}");
+    let (ok, _, err) = flowcore(&["server", "database", "vacuum", "--older-than", "soon"]);
+    assert!(!ok && err.contains("--older-than"), "{err}");
+    let (ok, out, _) = flowcore(&[
+        "server",
+        "database",
+        "vacuum",
+        "--older-than",
+        "0s",
+        "--dry-run",
+        "--json",
+    ]);
+    assert!(ok, "{out}");
+    let counted: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(counted["flow_runs"], 1, "{out}");
+    assert_eq!(counted["task_runs"], 2, "{out}");
+    let (ok, out, _) = flowcore(&["server", "database", "vacuum", "--older-than", "0s"]);
+    assert!(
+        ok && out.contains("Deleted 1 flow run(s), 2 task run(s)"),
+        "{out}"
+    );
+    let (_, out, _) = flowcore(&["flow-run", "ls"]);
+    assert!(out.contains("Run a flow to get started"), "{out}");
+
     // Reset asks first; without a terminal it refuses unless --yes.
     let (ok, _, err) = flowcore(&["server", "database", "reset"]);
     assert!(!ok);

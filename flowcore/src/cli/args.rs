@@ -221,6 +221,9 @@ pub(crate) enum ServerAction {
         /// Clients must send `Authorization: Bearer KEY`.
         #[arg(long, env = "FLOWCORE_API_KEY", hide_env_values = true)]
         api_key: Option<String>,
+        /// Delete finished flow runs older than this, once a day (`30d`, `12h`; default: keep all).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        retention: Option<std::time::Duration>,
     },
     /// The run database.
     Database {
@@ -236,5 +239,18 @@ pub(crate) enum DatabaseAction {
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
+    },
+    /// Deletes finished flow runs older than a cutoff, with their task runs and logs (never runs
+    /// that are Scheduled, Late, Pending or Running), then compacts the database.
+    Vacuum {
+        /// How old a finished run must be: `30d`, `12h`, `90min`.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        older_than: std::time::Duration,
+        /// Only count what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the counts as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }

@@ -56,7 +56,36 @@ pub(crate) async fn server(action: ServerAction, mut out: impl Write) -> anyhow:
             port,
             database_url,
             api_key,
-        } => start(host, port, database_url, api_key, out).await,
+            retention,
+        } => start(host, port, database_url, api_key, retention, out).await,
+        ServerAction::Database {
+            action:
+                DatabaseAction::Vacuum {
+                    older_than,
+                    dry_run,
+                    json,
+                },
+        } => {
+            let cutoff = chrono::Utc::now()
+                - chrono::Duration::from_std(older_than)
+                    .map_err(|_| anyhow::anyhow!("--older-than is too large"))?;
+            let done = open().await?.vacuum(cutoff, dry_run).await?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&done)?)?;
+            } else {
+                let verb = if dry_run { "Would delete" } else { "Deleted" };
+                writeln!(
+                    out,
+                    "{verb} {} flow run(s), {} task run(s) and {} log line(s) that finished before {} ({} ago).",
+                    done.flow_runs,
+                    done.task_runs,
+                    done.logs,
+                    cutoff.format("%Y-%m-%d %H:%M:%S UTC"),
+                    humantime::format_duration(older_than)
+                )?;
+            }
+            Ok(())
+        }
         ServerAction::Database {
             action: DatabaseAction::Reset { yes },
         } => {
@@ -87,6 +116,7 @@ async fn start(
     port: u16,
     database_url: Option<String>,
     api_key: Option<String>,
+    retention: Option<std::time::Duration>,
     mut out: impl Write,
 ) -> anyhow::Result<()> {
     let database_url = match database_url {
@@ -104,12 +134,23 @@ async fn start(
         port,
         database_url: database_url.clone(),
         api_key: api_key.filter(|k| !k.is_empty()),
+        services: crate::server::Services {
+            retention,
+            ..Default::default()
+        },
         ..Default::default()
     })
     .await?;
     let addr = server.addr();
     writeln!(out, "flowcore server {}", env!("CARGO_PKG_VERSION"))?;
     writeln!(out, "  database: {database_url}")?;
+    if let Some(keep) = retention {
+        writeln!(
+            out,
+            "  retention: finished runs older than {} are deleted daily",
+            humantime::format_duration(keep)
+        )?;
+    }
     writeln!(out, "  UI:       http://{addr}/")?;
     writeln!(
         out,

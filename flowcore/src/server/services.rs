@@ -2,7 +2,8 @@
 //! active deployment's next runs created, tagged `auto-scheduled`, never twice — a unique index per
 //! deployment and expected start time holds across restarts), late runs (Scheduled past their start
 //! by [`Services::late_after`] become Late), and silent agents (claimed runs whose agent sent no
-//! heartbeat for [`Services::heartbeat_timeout`] become Crashed).
+//! heartbeat for [`Services::heartbeat_timeout`] become Crashed), and retention (with
+//! [`Services::retention`], once a day: finished flow runs older than that are deleted).
 
 use std::time::Duration;
 
@@ -19,6 +20,9 @@ pub struct Services {
     pub late_after: Duration,
     /// A claimed run with no heartbeat for this long becomes Crashed (default 60 s).
     pub heartbeat_timeout: Duration,
+    /// Finished flow runs older than this are deleted, once a day (`--retention 30d`; default:
+    /// kept forever).
+    pub retention: Option<Duration>,
 }
 
 impl Default for Services {
@@ -28,6 +32,7 @@ impl Default for Services {
             horizon: Horizon::default(),
             late_after: Duration::from_secs(15),
             heartbeat_timeout: Duration::from_secs(60),
+            retention: None,
         }
     }
 }
@@ -66,8 +71,23 @@ pub(crate) async fn run(
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut stop = stop;
+    let mut next_vacuum = tokio::time::Instant::now();
     loop {
         tick(&store, &services).await;
+        if let Some(keep) = services.retention {
+            if tokio::time::Instant::now() >= next_vacuum {
+                next_vacuum += Duration::from_secs(24 * 3600);
+                let cutoff = chrono::Utc::now() - chrono(keep);
+                match store.vacuum(cutoff, false).await {
+                    Ok(done) => tracing::info!(
+                        target: "flowcore::server",
+                        "retention: deleted {} flow run(s), {} task run(s), {} log line(s) finished before {cutoff}",
+                        done.flow_runs, done.task_runs, done.logs
+                    ),
+                    Err(e) => tracing::error!(target: "flowcore::server", "retention: {e}"),
+                }
+            }
+        }
         tokio::select! {
             _ = tokio::time::sleep(services.interval) => {}
             _ = stop.changed() => return,

@@ -1,0 +1,85 @@
+//! Retention: deleting finished flow runs older than a cutoff, with their task runs and logs, so
+//! the database does not only grow. Runs that may still move — Scheduled, Late, Pending, Running —
+//! are never touched.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::codec::{final_types, ts};
+use super::connect::{Backend, Store, StoreError};
+
+/// What [`Store::vacuum`] deleted (or, in a dry run, would delete).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
+#[non_exhaustive]
+pub struct Vacuumed {
+    /// Finished flow runs.
+    pub flow_runs: u64,
+    /// Their task runs.
+    pub task_runs: u64,
+    /// Their log lines (flow runs' and task runs').
+    pub logs: u64,
+}
+
+impl Store {
+    /// Deletes every flow run that finished (a final state: Completed, Failed, Cancelled, Crashed)
+    /// before `cutoff`, with its task runs and logs; with `dry_run`, only counts them. On SQLite
+    /// the file is then compacted (`VACUUM`), giving the space back.
+    pub async fn vacuum(
+        &self,
+        cutoff: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<Vacuumed, StoreError> {
+        let finished = format!(
+            "SELECT id FROM flow_runs WHERE state_type IN {} \
+             AND COALESCE(end_time, state_time, created) < ?",
+            final_types()
+        );
+        let statements = [
+            (
+                "logs",
+                format!("logs WHERE flow_run_id IN ({finished}) OR run_id IN ({finished})"),
+            ),
+            (
+                "task_runs",
+                format!("task_runs WHERE flow_run_id IN ({finished})"),
+            ),
+            ("flow_runs", format!("flow_runs WHERE id IN ({finished})")),
+        ];
+        let cutoff = ts(&cutoff);
+        let mut tx = self.pool.begin().await?;
+        let mut counts = [0u64; 3];
+        for (i, (_, from)) in statements.iter().enumerate() {
+            let binds = from.matches('?').count();
+            let sql = if dry_run {
+                format!("SELECT COUNT(*) AS n FROM {from}")
+            } else {
+                format!("DELETE FROM {from}")
+            };
+            let sql = self.sql(&sql);
+            let mut query = sqlx::query(&sql);
+            for _ in 0..binds {
+                query = query.bind(cutoff.clone());
+            }
+            counts[i] = if dry_run {
+                let n: i64 = query.fetch_one(&mut *tx).await?.try_get("n")?;
+                n.max(0) as u64
+            } else {
+                query.execute(&mut *tx).await?.rows_affected()
+            };
+        }
+        tx.commit().await?;
+        if !dry_run && counts.iter().any(|n| *n > 0) {
+            let compact = match self.backend {
+                Backend::Sqlite => "VACUUM",
+                Backend::Postgres => "VACUUM (ANALYZE) flow_runs, task_runs, logs",
+            };
+            sqlx::query(compact).execute(&self.pool).await?;
+        }
+        Ok(Vacuumed {
+            logs: counts[0],
+            task_runs: counts[1],
+            flow_runs: counts[2],
+        })
+    }
+}

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 pub(crate) use error::chain;
 pub use error::ApiClientError;
+pub use runs::FlowRunsQuery;
 
 /// A client of `…/api`.
 #[derive(Debug, Clone)]

@@ -78,12 +78,21 @@ pub(crate) enum ConfigAction {
 pub(crate) enum FlowRunAction {
     /// Lists flow runs, newest first.
     Ls {
-        /// Only runs in this state (name like `Failed`, or type like `FAILED`).
-        #[arg(long)]
-        state: Option<String>,
-        /// Only runs of this flow.
-        #[arg(long)]
-        flow: Option<String>,
+        /// Only runs in these states (names like `Failed`, or types like `FAILED`; comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        state: Vec<String>,
+        /// Only runs of these flows.
+        #[arg(long, value_delimiter = ',')]
+        flow: Vec<String>,
+        /// Only runs of these deployments (ids or names).
+        #[arg(long, value_delimiter = ',')]
+        deployment: Vec<String>,
+        /// Only runs with any of these tags.
+        #[arg(long, value_delimiter = ',')]
+        tag: Vec<String>,
+        /// Only runs created since: an RFC 3339 time, a date, or a duration ago (`2h`, `7d`).
+        #[arg(long, value_parser = super::source::parse_since)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
         /// At most this many.
         #[arg(long, default_value_t = 20)]
         limit: i64,
@@ -103,6 +112,9 @@ pub(crate) enum FlowRunAction {
     Logs {
         /// The run's id (or a prefix of it) or its name.
         id: String,
+        /// Keep printing new lines until the run is final.
+        #[arg(long, short)]
+        follow: bool,
     },
 }
 

@@ -18,6 +18,7 @@ mod config;
 mod deployments;
 mod runs;
 mod server;
+mod source;
 
 use clap::Parser;
 

@@ -3,7 +3,9 @@
 use std::io::Write;
 
 use super::args::{FlowRunAction, TaskRunAction};
-use crate::store::{FlowRunFilter, Store, StoredFlowRun};
+use super::source::Source;
+use crate::api_client::FlowRunsQuery;
+use crate::schemas::records::{StoredFlowRun, StoredLog};
 
 fn state_label(run: &StoredFlowRun) -> String {
     run.state
@@ -26,41 +28,29 @@ fn duration(
     }
 }
 
-/// The run database of the settings (created on SQLite).
-pub(crate) async fn open() -> anyhow::Result<Store> {
-    let url = crate::config::database_url()?;
-    if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(crate::config::home())?;
-    }
-    Store::connect(&url)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot open the run database {url}: {e}"))
-}
-
-async fn find(store: &Store, key: &str) -> anyhow::Result<StoredFlowRun> {
-    store.flow_run(key).await?.ok_or_else(|| {
-        anyhow::anyhow!("no flow run with id or name {key:?} (or the prefix is ambiguous)")
-    })
-}
-
 /// Runs a `flow-run` command.
 pub(crate) async fn flow_run(action: FlowRunAction, out: &mut impl Write) -> anyhow::Result<()> {
-    let store = open().await?;
+    let store = Source::open().await?;
     match action {
         FlowRunAction::Ls {
             state,
             flow,
+            deployment,
+            tag,
+            since,
             limit,
             json,
         } => {
-            let runs = store
-                .flow_runs(&FlowRunFilter {
-                    states: state.into_iter().collect(),
-                    flows: flow.into_iter().collect(),
-                    limit: Some(limit),
-                    ..FlowRunFilter::default()
-                })
-                .await?;
+            let query = FlowRunsQuery {
+                states: state,
+                flows: flow,
+                deployments: deployment,
+                tags: tag,
+                since,
+                limit: Some(limit),
+                ..FlowRunsQuery::default()
+            };
+            let runs = store.flow_runs(&query).await?;
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&runs)?)?;
             } else if runs.is_empty() {
@@ -87,7 +77,7 @@ pub(crate) async fn flow_run(action: FlowRunAction, out: &mut impl Write) -> any
             }
         }
         FlowRunAction::Inspect { id, json } => {
-            let run = find(&store, &id).await?;
+            let run = store.find(&id).await?;
             let states = store.states(run.id).await?;
             let tasks = store.task_runs(run.id).await?;
             if json {
@@ -134,38 +124,75 @@ pub(crate) async fn flow_run(action: FlowRunAction, out: &mut impl Write) -> any
                 }
             }
         }
-        FlowRunAction::Logs { id } => {
-            let run = find(&store, &id).await?;
-            let tasks = store.task_runs(run.id).await?;
-            for log in store.logs(run.id).await? {
-                let who = if log.run_id == run.id {
-                    format!("Flow run '{}'", run.name)
-                } else {
-                    let name = tasks
-                        .iter()
-                        .find(|t| t.id == log.run_id)
-                        .map_or(log.run_id.to_string(), |t| t.name.clone());
-                    format!("Task run '{name}'")
-                };
-                let local = log.timestamp.with_timezone(&chrono::Local);
-                writeln!(
-                    out,
-                    "{} | {:<7} | {who} - {}",
-                    local.format("%H:%M:%S%.3f"),
-                    log.level,
-                    log.message
-                )?;
+        FlowRunAction::Logs { id, follow } => {
+            let run = store.find(&id).await?;
+            let mut tasks = store.task_runs(run.id).await?;
+            let mut seen = std::collections::HashSet::new();
+            let mut finished = run.state.as_ref().is_some_and(|s| s.is_final());
+            loop {
+                let logs = store.logs(run.id).await?;
+                if logs
+                    .iter()
+                    .any(|l| l.run_id != run.id && !tasks.iter().any(|t| t.id == l.run_id))
+                {
+                    tasks = store.task_runs(run.id).await?;
+                }
+                for log in logs {
+                    let key = (log.run_id, log.timestamp, log.message.clone());
+                    if seen.insert(key) {
+                        print_log(out, &run, &tasks, &log)?;
+                    }
+                }
+                out.flush()?;
+                // Following: until the run is final, and once more after that.
+                if !follow || finished {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                finished = store
+                    .find(&run.id.to_string())
+                    .await?
+                    .state
+                    .is_some_and(|s| s.is_final());
             }
         }
     }
     Ok(())
 }
 
+/// One log line, in Prefect's style, in local time.
+fn print_log(
+    out: &mut impl Write,
+    run: &StoredFlowRun,
+    tasks: &[crate::schemas::records::StoredTaskRun],
+    log: &StoredLog,
+) -> std::io::Result<()> {
+    let who = if log.run_id == run.id {
+        format!("Flow run '{}'", run.name)
+    } else {
+        let name = log.run_name.clone().unwrap_or_else(|| {
+            tasks
+                .iter()
+                .find(|t| t.id == log.run_id)
+                .map_or(log.run_id.to_string(), |t| t.name.clone())
+        });
+        format!("Task run '{name}'")
+    };
+    let local = log.timestamp.with_timezone(&chrono::Local);
+    writeln!(
+        out,
+        "{} | {:<7} | {who} - {}",
+        local.format("%H:%M:%S%.3f"),
+        log.level,
+        log.message
+    )
+}
+
 /// Runs a `task-run` command.
 pub(crate) async fn task_run(action: TaskRunAction, out: &mut impl Write) -> anyhow::Result<()> {
     let TaskRunAction::Ls { flow_run, json } = action;
-    let store = open().await?;
-    let run = find(&store, &flow_run).await?;
+    let store = Source::open().await?;
+    let run = store.find(&flow_run).await?;
     let tasks = store.task_runs(run.id).await?;
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&tasks)?)?;

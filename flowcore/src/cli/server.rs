@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 
 use super::args::{AgentAction, DatabaseAction, ServerAction};
-use super::runs::open;
+use super::source::open_db as open;
 
 /// Resolves when the process is asked to stop: Ctrl-C, or SIGTERM (systemd, docker stop).
 async fn stop_signal() {

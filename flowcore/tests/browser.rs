@@ -183,6 +183,19 @@ async fn the_ui_shows_a_failed_run_its_graph_and_its_error() {
     })
     .await
     .unwrap();
+    // An automation on failures, whose webhook is down: its delivery stays pending, with the error.
+    flowcore::api_client::ApiClient::new(&server.api_url(), None)
+        .create_automation(&flowcore::schemas::automations::AutomationSpec {
+            name: "on-failure".into(),
+            on: vec!["Failed".into(), "Crashed".into()],
+            flows: Vec::new(),
+            deployments: Vec::new(),
+            tags: Vec::new(),
+            webhook: "http://127.0.0.1:9/hook".into(),
+            headers: Default::default(),
+        })
+        .await
+        .unwrap();
     let sink: Arc<dyn EventSink> = Arc::new(ApiSink::new(&server.api_url(), None, None).unwrap());
     event::add_sink(Arc::clone(&sink));
     let state = browser_etl.run(10).await;
@@ -273,6 +286,19 @@ async fn the_ui_shows_a_failed_run_its_graph_and_its_error() {
     .await;
     assert!(queue.contains("unlimited"), "{queue}");
     shoot(&client, "5-work-queues").await;
+
+    client.goto(&format!("{base}/#/automations")).await.unwrap();
+    let row = wait_text(&client, "[data-testid=automation-row]", |t| {
+        t.contains("on-failure")
+    })
+    .await;
+    assert!(row.contains("Failed"), "{row}");
+    let delivery = wait_text(&client, "[data-testid=delivery-row]", |t| {
+        t.contains("pending")
+    })
+    .await;
+    assert!(delivery.contains(&run.name), "{delivery}");
+    shoot(&client, "6-automations").await;
 
     client.close().await.unwrap();
     server.stop().await;

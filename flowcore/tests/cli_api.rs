@@ -194,6 +194,52 @@ async fn the_record_commands_read_a_postgres_server_through_its_api() {
     assert!(out.contains("last words"), "{out}");
     assert_eq!(out.matches("still going").count(), 1, "{out}");
 
+    // Automations through the CLI.
+    let out = output(flowcore(home.path(), &api).args([
+        "automation",
+        "create",
+        "on-failure",
+        "--on",
+        "Failed,Crashed,TimedOut",
+        "--flow",
+        "remote",
+        "--webhook",
+        "http://127.0.0.1:9/hook",
+        "--header",
+        "Authorization: Bearer x",
+    ]));
+    assert!(out.contains("Created automation \"on-failure\""), "{out}");
+    let bad = flowcore(home.path(), &api)
+        .args([
+            "automation",
+            "create",
+            "x",
+            "--on",
+            "Failed",
+            "--webhook",
+            "http://h",
+            "--header",
+            "nocolon",
+        ])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--header"));
+    let out = output(flowcore(home.path(), &api).args(["automation", "ls"]));
+    assert!(
+        out.contains("on-failure") && out.contains("active"),
+        "{out}"
+    );
+    let out = output(flowcore(home.path(), &api).args(["automation", "pause", "on-failure"]));
+    assert!(out.contains("Paused"), "{out}");
+    let out = output(flowcore(home.path(), &api).args(["automation", "inspect", "on-failure"]));
+    assert!(out.contains("status:     paused"), "{out}");
+    assert!(out.contains("Failed, Crashed, TimedOut"), "{out}");
+    output(flowcore(home.path(), &api).args(["automation", "resume", "on-failure"]));
+    output(flowcore(home.path(), &api).args(["automation", "delete", "on-failure"]));
+    let out = output(flowcore(home.path(), &api).args(["automation", "ls", "--json"]));
+    assert_eq!(out.trim(), "[]");
+
     server.stop().await;
     db.drop().await;
 }

@@ -1,6 +1,7 @@
 //! A typed client of a flowcore server's API, for deployments, agents, the entrypoint and the CLI:
 //! one method per endpoint (flow runs and deployments), over [`ApiClient::send`].
 
+mod automations;
 mod deployments;
 mod error;
 mod runs;

@@ -44,6 +44,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: WorkQueueAction,
     },
+    /// Automations on the server (api-url): webhooks notified of flow-run transitions.
+    Automation {
+        #[command(subcommand)]
+        action: AutomationAction,
+    },
     /// The agent that runs deployments' flow runs.
     Agent {
         #[command(subcommand)]
@@ -264,5 +269,61 @@ pub(crate) enum DatabaseAction {
         /// Print the counts as JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AutomationAction {
+    /// Creates an automation: flow runs entering one of the states notify the webhook.
+    Create {
+        /// A unique name.
+        name: String,
+        /// States that trigger it, comma-separated (`Failed,Crashed,TimedOut`; `FAILED`: the type).
+        #[arg(long, value_delimiter = ',', required = true)]
+        on: Vec<String>,
+        /// Only runs of these flows.
+        #[arg(long, value_delimiter = ',')]
+        flow: Vec<String>,
+        /// Only runs of these deployments (names or ids).
+        #[arg(long, value_delimiter = ',')]
+        deployment: Vec<String>,
+        /// Only runs with any of these tags.
+        #[arg(long, value_delimiter = ',')]
+        tag: Vec<String>,
+        /// The URL the notification is POSTed to (a Slack incoming webhook works).
+        #[arg(long)]
+        webhook: String,
+        /// A request header, `Key:Value`; repeatable.
+        #[arg(long = "header", value_name = "KEY:VALUE")]
+        headers: Vec<String>,
+    },
+    /// Lists automations with their delivery counts.
+    Ls {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows an automation and its latest deliveries.
+    Inspect {
+        /// Its name or id.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pauses an automation.
+    Pause {
+        /// Its name or id.
+        name: String,
+    },
+    /// Resumes an automation.
+    Resume {
+        /// Its name or id.
+        name: String,
+    },
+    /// Deletes an automation and its queued notifications.
+    Delete {
+        /// Its name or id.
+        name: String,
     },
 }

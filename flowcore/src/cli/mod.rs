@@ -14,6 +14,7 @@
 use std::process::ExitCode;
 
 mod args;
+mod automations;
 mod config;
 mod deployments;
 mod runs;
@@ -33,6 +34,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::TaskRun { action } => runs::task_run(action, &mut out.lock()).await,
         Command::Deployment { action } => deployments::deployment(action, &mut out.lock()).await,
         Command::WorkQueue { action } => deployments::work_queue(action, &mut out.lock()).await,
+        Command::Automation { action } => automations::automation(action, &mut out.lock()).await,
         Command::Agent { action } => server::agent(action).await,
         Command::Server { action } => server::server(action, out).await,
     }

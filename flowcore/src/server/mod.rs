@@ -20,6 +20,7 @@
 //! ```
 
 mod auth;
+mod automations;
 mod deployments;
 mod error;
 mod events;
@@ -28,6 +29,7 @@ mod flow_runs;
 mod flows;
 mod health;
 mod json;
+mod notifier;
 mod openapi;
 mod services;
 mod state;
@@ -124,6 +126,7 @@ pub fn router(store: Store, api_key: Option<String>, body_limit: usize) -> Route
         .merge(events::routes())
         .merge(deployments::routes())
         .merge(work_queues::routes())
+        .merge(automations::routes())
         .fallback(|| async { ApiError::not_found("no such API endpoint") })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(
@@ -166,6 +169,11 @@ impl Server {
         let app = router(store.clone(), config.api_key, config.body_limit);
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         let (stop_services, services_stop) = tokio::sync::watch::channel(false);
+        let notifier = tokio::spawn(notifier::run(
+            store.clone(),
+            format!("http://{addr}"),
+            services_stop.clone(),
+        ));
         let services = tokio::spawn(services::run(store, config.services, services_stop));
         let task = tokio::spawn(async move {
             let served = axum::serve(listener, app)
@@ -175,6 +183,7 @@ impl Server {
                 .await;
             let _ = stop_services.send(true);
             let _ = services.await;
+            let _ = notifier.await;
             served
         });
         Ok(Server {

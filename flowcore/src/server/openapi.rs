@@ -2,7 +2,7 @@
 
 use utoipa::OpenApi;
 
-use super::{deployments, events, flow_runs, flows, health, task_runs, work_queues};
+use super::{automations, deployments, events, flow_runs, flows, health, task_runs, work_queues};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -39,6 +39,12 @@ use super::{deployments, events, flow_runs, flows, health, task_runs, work_queue
         work_queues::claim,
         flow_runs::heartbeat,
         flow_runs::set_state,
+        automations::automations,
+        automations::create,
+        automations::inspect,
+        automations::pause,
+        automations::resume,
+        automations::delete,
     ),
     components(schemas(
         health::Health,
@@ -67,6 +73,10 @@ use super::{deployments, events, flow_runs, flows, health, task_runs, work_queue
         crate::schemas::requests::Concurrency,
         crate::schemas::requests::ClaimRequest,
         crate::schemas::requests::Heartbeat,
+        crate::schemas::automations::AutomationSpec,
+        crate::schemas::automations::StoredAutomation,
+        crate::schemas::automations::Delivery,
+        crate::schemas::automations::AutomationDetail,
     ))
 )]
 struct ApiDoc;

@@ -65,6 +65,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("ui/pages/task-run.js"),
     ),
     (
+        "/ui/pages/automations.js",
+        JS,
+        include_str!("ui/pages/automations.js"),
+    ),
+    (
         "/ui/pages/work-queues.js",
         JS,
         include_str!("ui/pages/work-queues.js"),

@@ -122,6 +122,15 @@ impl<'a> Runs<'a> {
         sql
     }
 
+    /// The flow runs' accepted transitions (what automations are matched against).
+    fn flow_changes(&self) -> Vec<(Uuid, Vec<&State>)> {
+        self.order
+            .iter()
+            .filter(|(run, _, states)| run.kind == RunKind::Flow && !states.is_empty())
+            .map(|(run, _, states)| (run.id, states.iter().map(|s| &**s).collect()))
+            .collect()
+    }
+
     /// Keeps, of every run's reported states, those the policy accepts (as it may have replaced
     /// them), deciding each against the state before it; returns the refused ones.
     fn orchestrate(&mut self, stored: &HashMap<Uuid, Stored>) -> Vec<RefusedTransition> {
@@ -340,8 +349,15 @@ impl Store {
                 let refused = runs.orchestrate(&stored);
                 let parts = Parts::of(&runs);
                 let pieces = parts.pieces(&flows, &logs);
-                let (sql, args) = self.combined(pieces, "", "COMMIT;");
+                let changes = runs.flow_changes();
+                // Without flow-run transitions the commit goes in the same round trip.
+                let commit = if changes.is_empty() { "COMMIT;" } else { "" };
+                let (sql, args) = self.combined(pieces, "", commit);
                 sqlx::query_with(&sql, args).execute(&mut *conn).await?;
+                if !changes.is_empty() {
+                    self.queue_notifications(&mut conn, &changes).await?;
+                    sqlx::query("COMMIT").execute(&mut *conn).await?;
+                }
                 Ok::<_, StoreError>(refused)
             }
             .await;
@@ -392,6 +408,8 @@ impl Store {
                 next = built;
             }
         }
+        self.queue_notifications(&mut tx, &runs.flow_changes())
+            .await?;
         tx.commit().await?;
         Ok(Ingested::written(refused))
     }

@@ -53,6 +53,11 @@ impl Store {
                 sqlx::query(&statement).execute(&mut *tx).await?;
             }
         }
+        if from < 5 {
+            for statement in schema::v4_to_v5(self.backend) {
+                sqlx::query(&statement).execute(&mut *tx).await?;
+            }
+        }
         if from < schema::VERSION {
             sqlx::query(&self.sql("UPDATE schema_version SET version = ?"))
                 .bind(schema::VERSION)

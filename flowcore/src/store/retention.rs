@@ -1,5 +1,5 @@
 //! Retention: deleting finished flow runs older than a cutoff, with their task runs and logs, so
-//! the database does not only grow. Runs that may still move — Scheduled, Late, Pending, Running —
+//! the database does not only grow (their automations' notifications go with them). Runs that may still move — Scheduled, Late, Pending, Running —
 //! are never touched.
 
 use chrono::{DateTime, Utc};
@@ -19,6 +19,8 @@ pub struct Vacuumed {
     pub task_runs: u64,
     /// Their log lines (flow runs' and task runs').
     pub logs: u64,
+    /// The automations' notifications about them.
+    pub notifications: u64,
 }
 
 impl Store {
@@ -44,11 +46,15 @@ impl Store {
                 "task_runs",
                 format!("task_runs WHERE flow_run_id IN ({finished})"),
             ),
+            (
+                "notifications",
+                format!("notifications WHERE flow_run_id IN ({finished})"),
+            ),
             ("flow_runs", format!("flow_runs WHERE id IN ({finished})")),
         ];
         let cutoff = ts(&cutoff);
         let mut tx = self.pool.begin().await?;
-        let mut counts = [0u64; 3];
+        let mut counts = [0u64; 4];
         for (i, (_, from)) in statements.iter().enumerate() {
             let binds = from.matches('?').count();
             let sql = if dry_run {
@@ -79,7 +85,8 @@ impl Store {
         Ok(Vacuumed {
             logs: counts[0],
             task_runs: counts[1],
-            flow_runs: counts[2],
+            notifications: counts[2],
+            flow_runs: counts[3],
         })
     }
 }

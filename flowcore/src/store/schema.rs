@@ -10,7 +10,7 @@
 use super::connect::Backend;
 
 /// The schema version this build writes.
-pub(crate) const VERSION: i64 = 4;
+pub(crate) const VERSION: i64 = 5;
 
 /// The columns every run table has for its current state and history.
 const STATE_COLUMNS: &str = "state_type TEXT, state_name TEXT, state_message TEXT, \
@@ -94,6 +94,27 @@ pub(crate) fn v3_to_v4() -> Vec<String> {
     ]
 }
 
+/// Version 4 → 5: automations and their notification queue (persisted, so a restart loses no
+/// pending notification).
+pub(crate) fn v4_to_v5(backend: Backend) -> Vec<String> {
+    let serial = serial(backend);
+    vec![
+        "CREATE TABLE IF NOT EXISTS automations (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, \
+         spec TEXT NOT NULL, paused BIGINT NOT NULL DEFAULT 0, created TEXT NOT NULL)"
+            .into(),
+        format!(
+            "CREATE TABLE IF NOT EXISTS notifications (id {serial}, automation_id TEXT NOT NULL, \
+             flow_run_id TEXT NOT NULL, state TEXT NOT NULL, body TEXT NOT NULL, \
+             status TEXT NOT NULL, attempts BIGINT NOT NULL DEFAULT 0, last_error TEXT, \
+             created TEXT NOT NULL, next_attempt TEXT NOT NULL, delivered_at TEXT)"
+        ),
+        "CREATE INDEX IF NOT EXISTS notifications_due ON notifications (status, next_attempt)"
+            .into(),
+        "CREATE INDEX IF NOT EXISTS notifications_automation ON notifications (automation_id, id)"
+            .into(),
+    ]
+}
+
 /// Version 1 → 2, the part SQL does: new columns (filled by the store from the old `states` and
 /// `task_inputs` tables before they are dropped) and the logs' flow-run ids.
 pub(crate) fn v1_to_v2_columns() -> Vec<String> {
@@ -121,6 +142,8 @@ pub(crate) const V1_DROPPED: &[&str] = &[
 
 /// The tables, in an order that can be dropped.
 pub(crate) const TABLES: &[&str] = &[
+    "notifications",
+    "automations",
     "deployments",
     "work_queues",
     "logs",

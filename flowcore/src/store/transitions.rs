@@ -169,6 +169,8 @@ impl Store {
                 .execute(&mut *conn)
                 .await?;
             if done.rows_affected() > 0 {
+                self.queue_notifications(conn, &[(id, vec![&accepted])])
+                    .await?;
                 return Ok(Transition::Accepted(accepted));
             }
         }

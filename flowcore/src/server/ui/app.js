@@ -5,7 +5,7 @@
 // Modules (imports only point down this list, so there are no cycles):
 //   app.js                     router, refresh loop, server info, boot (this file)
 //   pages/*.js                 one page each: flow-runs, flow-run, task-run, flows, deployments,
-//                              deployment, work-queues, not-found
+//                              deployment, work-queues, automations, not-found
 //   page.js                    the Page base class
 //   charts.js  logs.js         SVG charts; the Logs section
 //   render.js                  shared HTML renderers (badges, key-value lists, flow run rows…)
@@ -14,6 +14,7 @@
 
 import { api } from './api.js';
 import { app, setRouter } from './nav.js';
+import { AutomationsPage } from './pages/automations.js';
 import { DeploymentPage } from './pages/deployment.js';
 import { DeploymentsPage } from './pages/deployments.js';
 import { FlowRunPage } from './pages/flow-run.js';
@@ -35,6 +36,7 @@ const ROUTES = [
   [/^\/deployments\/?$/, () => new DeploymentsPage()],
   [/^\/deployments\/([^/]+)$/, (m) => new DeploymentPage(decodeURIComponent(m[1]))],
   [/^\/work-queues\/?$/, () => new WorkQueuesPage()],
+  [/^\/automations\/?$/, () => new AutomationsPage()],
 ];
 
 function parseHash() {

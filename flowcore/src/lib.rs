@@ -71,7 +71,7 @@ pub use deploy::agent;
 pub use deploy::deployment;
 pub use deploy::{registry, schedule};
 pub use reporting::logging;
-pub use runtime::{error, flow, retry, runner, state, task};
+pub use runtime::{artifacts, error, flow, retry, runner, state, task};
 
 /// Run records as plain values: [`TaskRun`], [`FlowRun`] and the task graph's edges.
 pub mod record {

@@ -39,6 +39,25 @@ fn publish(rows: Vec<u32>) -> Result<usize, std::io::Error> {
 
 #[flow(name = "browser-etl", tags = ["ui"])]
 async fn browser_etl(n: u32) -> Result<usize, FlowError> {
+    #[derive(serde::Serialize)]
+    struct Row {
+        metric: &'static str,
+        value: f64,
+    }
+    flowcore::artifacts::create_table(
+        "model-report",
+        &[
+            Row {
+                metric: "rmse_train",
+                value: 7.7587,
+            },
+            Row {
+                metric: "rmse_test",
+                value: 8.1866,
+            },
+        ],
+    )?;
+    flowcore::artifacts::create_markdown("etl-notes", "## Notes\n\n*five* rows <b>refused</b>")?;
     let rows = load(n).submit();
     let cleaned = clean(&rows).submit();
     Ok(publish(cleaned).await?)
@@ -252,6 +271,19 @@ async fn the_ui_shows_a_failed_run_its_graph_and_its_error() {
         message.contains("the warehouse refused 5 rows"),
         "{message}"
     );
+    let table = wait_text(&client, "[data-testid=artifact-table]", |t| {
+        t.contains("rmse_test")
+    })
+    .await;
+    assert!(table.contains("8.1866"), "{table}");
+    let notes = wait_text(&client, "[data-testid=artifact-markdown]", |t| {
+        t.contains("Notes")
+    })
+    .await;
+    assert!(
+        notes.contains("<b>refused</b>"),
+        "raw HTML shows as text: {notes}"
+    );
     shoot(&client, "2-flow-run").await;
 
     let publish = state.task_run("publish-0").unwrap();
@@ -299,6 +331,23 @@ async fn the_ui_shows_a_failed_run_its_graph_and_its_error() {
     .await;
     assert!(delivery.contains(&run.name), "{delivery}");
     shoot(&client, "6-automations").await;
+
+    client.goto(&format!("{base}/#/artifacts")).await.unwrap();
+    let keys = wait_text(&client, "#app", |t| {
+        t.contains("model-report") && t.contains("etl-notes")
+    })
+    .await;
+    assert!(keys.contains("2 keys"), "{keys}");
+    client
+        .goto(&format!("{base}/#/artifacts?key=model-report"))
+        .await
+        .unwrap();
+    let history = wait_text(&client, "[data-testid=artifact-table]", |t| {
+        t.contains("rmse_train")
+    })
+    .await;
+    assert!(history.contains("7.7587"), "{history}");
+    shoot(&client, "7-artifacts").await;
 
     client.close().await.unwrap();
     server.stop().await;

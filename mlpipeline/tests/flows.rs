@@ -176,6 +176,71 @@ async fn predictions_are_written_with_their_inputs() {
     assert_eq!(text.lines().count(), 20_001);
 }
 
+/// The artifacts a run published (from the events an in-memory sink saw).
+fn artifacts_of(
+    sink: &flowcore::event::MemorySink,
+    run: uuid::Uuid,
+) -> Vec<flowcore::schemas::artifacts::Artifact> {
+    sink.events()
+        .into_iter()
+        .filter_map(|e| match e {
+            flowcore::event::Event::Log(log) => {
+                flowcore::schemas::artifacts::Artifact::from_log(&log)
+            }
+            _ => None,
+        })
+        .filter(|a| a.flow_run_id == Some(run))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runs_publish_their_reports_as_artifacts() {
+    let sink = std::sync::Arc::new(flowcore::event::MemorySink::new());
+    let as_sink: std::sync::Arc<dyn flowcore::event::EventSink> = sink.clone();
+    flowcore::event::add_sink(as_sink.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let params = TrainParameters {
+        out_dir: dir.path().to_path_buf(),
+        ..TrainParameters::new(
+            data("yellow_tripdata_sample_2021-01.parquet"),
+            data("yellow_tripdata_sample_2021-02.parquet"),
+        )
+    };
+    let state = train_flow.run(params).await;
+    let report = state.output().unwrap().clone();
+    let trained = artifacts_of(&sink, state.flow_run().id);
+    let table = trained.iter().find(|a| a.key == "model-report").unwrap();
+    let rows = table.data.as_array().unwrap();
+    let value = |metric: &str| {
+        rows.iter()
+            .find(|r| r["metric"] == metric)
+            .map(|r| r["value"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(value("train rows"), report.n_train.to_string());
+    assert_eq!(value("RMSE test"), format!("{:.6}", report.rmse_test));
+    assert_eq!(value("model path"), report.model_path.display().to_string());
+    let summary = trained.iter().find(|a| a.key == "model-summary").unwrap();
+    assert!(summary.data.as_str().unwrap().contains("RMSE"));
+
+    let state = predict_flow
+        .run(PredictParameters {
+            data_path: data("yellow_tripdata_sample_2021-03.parquet"),
+            model_path: report.model_path,
+            out_path: dir.path().join("p.parquet"),
+        })
+        .await;
+    let predicted = state.output().unwrap().clone();
+    let published = artifacts_of(&sink, state.flow_run().id);
+    let summary = published
+        .iter()
+        .find(|a| a.key == "prediction-summary")
+        .unwrap();
+    assert_eq!(summary.data[0]["count"], predicted.n_predictions);
+    assert!(summary.data[0]["min"].as_f64().unwrap() <= predicted.mean_prediction);
+    flowcore::event::remove_sink(&as_sink);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_parameters_fail_the_flow_naming_the_field() {
     let missing = TrainParameters::new(

@@ -7,6 +7,7 @@
 //! * The engine (private) runs one run's lifecycle — create, attempts under a retry policy, finish —
 //!   for tasks, subflows and flows alike.
 
+pub mod artifacts;
 pub(crate) mod body;
 pub(crate) mod context;
 pub(crate) mod engine;

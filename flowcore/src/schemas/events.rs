@@ -148,6 +148,7 @@ pub enum Event {
         /// The state it entered.
         state: State,
     },
-    /// A log line of a run.
+    /// A log line of a run. (Artifacts travel as log records too: see
+    /// [`Artifact::to_log`](super::artifacts::Artifact::to_log).)
     Log(LogRecord),
 }

@@ -19,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+mod artifacts;
 mod auth;
 mod automations;
 mod deployments;
@@ -127,6 +128,7 @@ pub fn router(store: Store, api_key: Option<String>, body_limit: usize) -> Route
         .merge(deployments::routes())
         .merge(work_queues::routes())
         .merge(automations::routes())
+        .merge(artifacts::routes())
         .fallback(|| async { ApiError::not_found("no such API endpoint") })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(

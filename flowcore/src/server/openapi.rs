@@ -2,7 +2,9 @@
 
 use utoipa::OpenApi;
 
-use super::{automations, deployments, events, flow_runs, flows, health, task_runs, work_queues};
+use super::{
+    artifacts, automations, deployments, events, flow_runs, flows, health, task_runs, work_queues,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -45,6 +47,9 @@ use super::{automations, deployments, events, flow_runs, flows, health, task_run
         automations::pause,
         automations::resume,
         automations::delete,
+        artifacts::artifacts,
+        artifacts::artifact,
+        artifacts::latest,
     ),
     components(schemas(
         health::Health,
@@ -77,6 +82,9 @@ use super::{automations, deployments, events, flow_runs, flows, health, task_run
         crate::schemas::automations::StoredAutomation,
         crate::schemas::automations::Delivery,
         crate::schemas::automations::AutomationDetail,
+        crate::schemas::artifacts::Artifact,
+        crate::schemas::artifacts::ArtifactKind,
+        crate::schemas::artifacts::StoredArtifact,
     ))
 )]
 struct ApiDoc;

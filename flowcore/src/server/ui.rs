@@ -65,6 +65,16 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("ui/pages/task-run.js"),
     ),
     (
+        "/ui/pages/artifacts.js",
+        JS,
+        include_str!("ui/pages/artifacts.js"),
+    ),
+    (
+        "/ui/artifact-view.js",
+        JS,
+        include_str!("ui/artifact-view.js"),
+    ),
+    (
         "/ui/pages/automations.js",
         JS,
         include_str!("ui/pages/automations.js"),

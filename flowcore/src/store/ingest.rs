@@ -18,6 +18,7 @@ use super::write::{Caller, Piece, RunEntry, WriteOutcome, COMBINE_UP_TO, ROWS_PE
 use crate::reporting::reporter::is_task_finished_line;
 use crate::runtime::orchestration::{decide, Decision};
 use crate::runtime::state::{State, StateName, StateType};
+use crate::schemas::artifacts::{Artifact, ARTIFACT_TARGET};
 use crate::schemas::events::{Event, LogRecord, RunKind, RunRef};
 use crate::schemas::records::RefusedTransition;
 
@@ -201,11 +202,12 @@ impl<'b, 'a> Parts<'b, 'a> {
         parts
     }
 
-    /// The statements, in order: flows, new flow runs, new task runs, updates, logs.
+    /// The statements, in order: flows, new flow runs, new task runs, updates, logs, artifacts.
     fn pieces<'p>(
         &'p self,
         flows: &'p [(&'p str, String)],
         logs: &'p [&'p LogRecord],
+        artifacts: &'p [&'p Artifact],
     ) -> Vec<Piece<'p>> {
         let mut pieces: Vec<Piece<'p>> = Vec::new();
         pieces.extend(flows.chunks(ROWS_PER_STATEMENT).map(Piece::Flows));
@@ -230,6 +232,7 @@ impl<'b, 'a> Parts<'b, 'a> {
                 .map(|rows| Piece::Updated("task_runs", rows)),
         );
         pieces.extend(logs.chunks(ROWS_PER_STATEMENT).map(Piece::Logs));
+        pieces.extend(artifacts.chunks(ROWS_PER_STATEMENT).map(Piece::Artifacts));
         pieces
     }
 }
@@ -308,6 +311,7 @@ impl Store {
         };
         let mut flows: Vec<(&str, String)> = Vec::new();
         let mut logs: Vec<&LogRecord> = Vec::new();
+        let mut artifacts: Vec<Artifact> = Vec::new();
         for &event in batch {
             match event {
                 Event::FlowRunCreated {
@@ -330,10 +334,15 @@ impl Store {
                 // A task run's "Finished in state …" line is its history's final state: read back
                 // from there (see `Store::logs`), never stored twice.
                 Event::Log(log) if is_task_finished_line(log) => {}
+                Event::Log(log) if log.target == ARTIFACT_TARGET => match Artifact::from_log(log) {
+                    Some(artifact) => artifacts.push(artifact),
+                    None => logs.push(log),
+                },
                 Event::Log(log) => logs.push(log),
             }
         }
-        let rows = flows.len() + runs.order.len() + logs.len();
+        let artifacts: Vec<&Artifact> = artifacts.iter().collect();
+        let rows = flows.len() + runs.order.len() + logs.len() + artifacts.len();
         let small = self.backend == Backend::Sqlite && rows <= COMBINE_UP_TO && rows > 0;
 
         if small && batch_id.is_none() && caller == Caller::NeverCancels {
@@ -348,7 +357,7 @@ impl Store {
                 let stored = self.stored_states(&mut conn, &runs).await?;
                 let refused = runs.orchestrate(&stored);
                 let parts = Parts::of(&runs);
-                let pieces = parts.pieces(&flows, &logs);
+                let pieces = parts.pieces(&flows, &logs, &artifacts);
                 let changes = runs.flow_changes();
                 // Without flow-run transitions the commit goes in the same round trip.
                 let commit = if changes.is_empty() { "COMMIT;" } else { "" };
@@ -390,7 +399,7 @@ impl Store {
         let stored = self.stored_states(&mut tx, &runs).await?;
         let refused = runs.orchestrate(&stored);
         let parts = Parts::of(&runs);
-        let pieces = parts.pieces(&flows, &logs);
+        let pieces = parts.pieces(&flows, &logs, &artifacts);
         let rows: usize = pieces.iter().map(Piece::rows).sum();
         if self.backend == Backend::Sqlite && rows <= COMBINE_UP_TO && !pieces.is_empty() {
             let (sql, args) = self.combined(pieces, "", "");

@@ -7,6 +7,7 @@
 //! state changes) and `work_queues`. Every state change is decided by the
 //! [orchestration policy](crate::runtime::orchestration).
 
+mod artifacts;
 mod automations;
 mod checkpoint;
 mod claims;
@@ -27,6 +28,7 @@ mod transitions;
 mod work_queues;
 mod write;
 
+pub use artifacts::ArtifactFilter;
 pub use automations::Queued;
 pub use connect::{sqlite_url, Backend, Store, StoreError};
 pub use filter::{FlowRunFilter, Sort};

@@ -1,5 +1,5 @@
 //! Retention: deleting finished flow runs older than a cutoff, with their task runs and logs, so
-//! the database does not only grow (their automations' notifications go with them). Runs that may still move — Scheduled, Late, Pending, Running —
+//! the database does not only grow (their artifacts and automations' notifications go with them). Runs that may still move — Scheduled, Late, Pending, Running —
 //! are never touched.
 
 use chrono::{DateTime, Utc};
@@ -21,6 +21,8 @@ pub struct Vacuumed {
     pub logs: u64,
     /// The automations' notifications about them.
     pub notifications: u64,
+    /// Their artifacts.
+    pub artifacts: u64,
 }
 
 impl Store {
@@ -54,7 +56,7 @@ impl Store {
         ];
         let cutoff = ts(&cutoff);
         let mut tx = self.pool.begin().await?;
-        let mut counts = [0u64; 4];
+        let mut counts = [0u64; 5];
         for (i, (_, from)) in statements.iter().enumerate() {
             let binds = from.matches('?').count();
             let sql = if dry_run {
@@ -86,7 +88,8 @@ impl Store {
             logs: counts[0],
             task_runs: counts[1],
             notifications: counts[2],
-            flow_runs: counts[3],
+            artifacts: counts[3],
+            flow_runs: counts[4],
         })
     }
 }

@@ -95,7 +95,7 @@ pub(crate) fn v3_to_v4() -> Vec<String> {
 }
 
 /// Version 4 → 5: automations and their notification queue (persisted, so a restart loses no
-/// pending notification).
+/// pending notification), and artifacts.
 pub(crate) fn v4_to_v5(backend: Backend) -> Vec<String> {
     let serial = serial(backend);
     vec![
@@ -112,6 +112,12 @@ pub(crate) fn v4_to_v5(backend: Backend) -> Vec<String> {
             .into(),
         "CREATE INDEX IF NOT EXISTS notifications_automation ON notifications (automation_id, id)"
             .into(),
+        "CREATE TABLE IF NOT EXISTS artifacts (id TEXT PRIMARY KEY, key TEXT NOT NULL, \
+         kind TEXT NOT NULL, data TEXT NOT NULL, description TEXT, flow_run_id TEXT, \
+         task_run_id TEXT, created TEXT NOT NULL)"
+            .into(),
+        "CREATE INDEX IF NOT EXISTS artifacts_key ON artifacts (key, created)".into(),
+        "CREATE INDEX IF NOT EXISTS artifacts_flow_run ON artifacts (flow_run_id, created)".into(),
     ]
 }
 
@@ -142,6 +148,7 @@ pub(crate) const V1_DROPPED: &[&str] = &[
 
 /// The tables, in an order that can be dropped.
 pub(crate) const TABLES: &[&str] = &[
+    "artifacts",
     "notifications",
     "automations",
     "deployments",

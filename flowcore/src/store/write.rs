@@ -10,6 +10,7 @@ use sqlx::query::Query;
 use super::codec::{kind_str, state_type_str, ts};
 use super::connect::Store;
 use crate::runtime::state::State;
+use crate::schemas::artifacts::Artifact;
 use crate::schemas::events::{Event, LogRecord, RunRef};
 use crate::schemas::records::StoredInput;
 use crate::schemas::runs::InputKind;
@@ -168,6 +169,7 @@ pub(crate) enum Piece<'a> {
     /// Runs created by earlier batches, in the named table, that changed state.
     Updated(&'static str, &'a [&'a RunEntry<'a>]),
     Logs(&'a [&'a LogRecord]),
+    Artifacts(&'a [&'a Artifact]),
 }
 
 impl Piece<'_> {
@@ -177,6 +179,7 @@ impl Piece<'_> {
             Piece::Flows(rows) => rows.len(),
             Piece::FlowRuns(rows) | Piece::TaskRuns(rows) | Piece::Updated(_, rows) => rows.len(),
             Piece::Logs(rows) => rows.len(),
+            Piece::Artifacts(rows) => rows.len(),
         }
     }
 }
@@ -322,6 +325,24 @@ impl Store {
                 );
                 let args = chunk.iter().fold(args, |args, (run, _, states)| {
                     Summary::of(states).bind(args.value(run.id.to_string()))
+                });
+                (self.sql(&sql).into_owned(), args)
+            }
+            Piece::Artifacts(chunk) => {
+                let sql = format!(
+                    "INSERT INTO artifacts (id, key, kind, data, description, flow_run_id, \
+                     task_run_id, created) VALUES {} ON CONFLICT (id) DO NOTHING",
+                    placeholders(8, chunk.len())
+                );
+                let args = chunk.iter().fold(args, |args, a| {
+                    args.value(a.id.to_string())
+                        .value(a.key.clone())
+                        .value(a.kind.as_str())
+                        .value(a.data.to_string())
+                        .value(a.description.clone())
+                        .value(a.flow_run_id.map(|i| i.to_string()))
+                        .value(a.task_run_id.map(|i| i.to_string()))
+                        .value(ts(&a.created))
                 });
                 (self.sql(&sql).into_owned(), args)
             }

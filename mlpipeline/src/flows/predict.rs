@@ -32,11 +32,35 @@ pub async fn predict_flow(params: PredictParameters) -> Result<PredictReport, Fl
         .call(params.data_path.clone(), false, options)
         .await?;
     let predicted = predict(artifact, data).submit();
-    let (n_predictions, mean_prediction) = {
+    let (n_predictions, mean_prediction, min, max) = {
         let shared = predicted.result_shared().await?;
         let p = &shared.1;
-        (p.len(), p.iter().sum::<f64>() / p.len().max(1) as f64)
+        let min = p.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = p.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (
+            p.len(),
+            p.iter().sum::<f64>() / p.len().max(1) as f64,
+            min,
+            max,
+        )
     };
+    #[derive(Serialize)]
+    struct Summary {
+        count: usize,
+        mean: f64,
+        min: Option<f64>,
+        max: Option<f64>,
+    }
+    let finite = |v: f64| v.is_finite().then_some(v);
+    flowcore::artifacts::create_table(
+        "prediction-summary",
+        &[Summary {
+            count: n_predictions,
+            mean: mean_prediction,
+            min: finite(min),
+            max: finite(max),
+        }],
+    )?;
     let out = write_predictions(predicted, params.out_path.clone()).await?;
     Ok(PredictReport {
         n_predictions,

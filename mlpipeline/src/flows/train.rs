@@ -81,7 +81,7 @@ pub async fn train_flow(params: TrainParameters) -> Result<TrainReport, FlowErro
         train_ds.len(),
         train_ds.vectorizer.n_features()
     );
-    Ok(TrainReport {
+    let report = TrainReport {
         n_train: train_ds.len(),
         n_test: test_ds.len(),
         n_features: train_ds.vectorizer.n_features(),
@@ -89,5 +89,49 @@ pub async fn train_flow(params: TrainParameters) -> Result<TrainReport, FlowErro
         rmse_test,
         encoding: params.encoding,
         model_path,
-    })
+    };
+    publish_report(&report, &params)?;
+    Ok(report)
+}
+
+/// The run's `model-report` artifacts: a table of the numbers and a markdown summary.
+fn publish_report(report: &TrainReport, params: &TrainParameters) -> Result<(), FlowError> {
+    #[derive(Serialize)]
+    struct Row<'a> {
+        metric: &'a str,
+        value: String,
+    }
+    let rows = [
+        ("train rows", report.n_train.to_string()),
+        ("test rows", report.n_test.to_string()),
+        ("features", report.n_features.to_string()),
+        ("RMSE train", format!("{:.6}", report.rmse_train)),
+        ("RMSE test", format!("{:.6}", report.rmse_test)),
+        ("encoding", format!("{:?}", report.encoding)),
+        ("model path", report.model_path.display().to_string()),
+    ];
+    let rows: Vec<Row<'_>> = rows
+        .iter()
+        .map(|(metric, value)| Row {
+            metric,
+            value: value.clone(),
+        })
+        .collect();
+    flowcore::artifacts::create_table("model-report", &rows)?;
+    flowcore::artifacts::create_markdown(
+        "model-summary",
+        format!(
+            "## Trip-duration model\n\nTrained on `{}` ({} rows, {} features), evaluated on `{}` ({} rows).\n\n\
+             | | RMSE (minutes) |\n|---|---|\n| train | {:.4} |\n| test | {:.4} |\n\nSaved to `{}`.",
+            params.train_path.display(),
+            report.n_train,
+            report.n_features,
+            params.test_path.display(),
+            report.n_test,
+            report.rmse_train,
+            report.rmse_test,
+            report.model_path.display()
+        ),
+    )?;
+    Ok(())
 }

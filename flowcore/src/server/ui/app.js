@@ -5,15 +5,17 @@
 // Modules (imports only point down this list, so there are no cycles):
 //   app.js                     router, refresh loop, server info, boot (this file)
 //   pages/*.js                 one page each: flow-runs, flow-run, task-run, flows, deployments,
-//                              deployment, work-queues, automations, not-found
+//                              deployment, work-queues, automations, artifacts, not-found
 //   page.js                    the Page base class
 //   charts.js  logs.js         SVG charts; the Logs section
+//   artifact-view.js           how an artifact shows (markdown, table, link)
 //   render.js                  shared HTML renderers (badges, key-value lists, flow run rows…)
 //   known-deployments.js       deployment names by id
 //   nav.js  api.js  util.js    route state + hash query; /api requests; helpers (no imports)
 
 import { api } from './api.js';
 import { app, setRouter } from './nav.js';
+import { ArtifactsPage } from './pages/artifacts.js';
 import { AutomationsPage } from './pages/automations.js';
 import { DeploymentPage } from './pages/deployment.js';
 import { DeploymentsPage } from './pages/deployments.js';
@@ -37,6 +39,7 @@ const ROUTES = [
   [/^\/deployments\/([^/]+)$/, (m) => new DeploymentPage(decodeURIComponent(m[1]))],
   [/^\/work-queues\/?$/, () => new WorkQueuesPage()],
   [/^\/automations\/?$/, () => new AutomationsPage()],
+  [/^\/artifacts\/?$/, () => new ArtifactsPage()],
 ];
 
 function parseHash() {

@@ -1,6 +1,7 @@
 // flowcore web UI: one flow run, #/flow-runs/<id> (details, task graph, timeline, task runs, logs, states).
 
 import { api, soft } from '../api.js';
+import { artifactCard } from '../artifact-view.js';
 import { graphChart, timelineChart } from '../charts.js';
 import { deploymentName, loadDeploymentNames } from '../known-deployments.js';
 import { bindLogLevel, logsSection, renderLogs } from '../logs.js';
@@ -25,6 +26,7 @@ export class FlowRunPage extends Page {
           <section class="card"><h2>Task graph</h2><div class="graph-scroll" data-testid="task-graph" data-part="graph"></div></section>
           <section class="card"><h2>Timeline</h2><div class="timeline-scroll" data-testid="timeline" data-part="timeline"></div></section>
           <section class="card"><h2>Task runs <span class="muted small" data-part="task-count"></span></h2><div data-part="tasks"></div></section>
+          <section class="card" data-part="artifacts-card" hidden><h2>Artifacts</h2><div data-testid="run-artifacts" data-part="artifacts"></div></section>
           ${logsSection()}
           <section class="card"><h2>State history</h2><div data-part="states"></div></section>
         </div>`;
@@ -32,18 +34,19 @@ export class FlowRunPage extends Page {
   bind() { bindLogLevel(this); }
   async fetch() {
     const base = `/flow_runs/${enc(this.id)}`;
-    const [run, tasks, graph, logs, states] = await Promise.all([
+    const [run, tasks, graph, logs, states, artifacts] = await Promise.all([
       api(base), soft(api(`${base}/task_runs`)), soft(api(`${base}/graph`)), soft(api(`${base}/logs`)), soft(api(`${base}/states`)),
+      soft(api(`/artifacts?flow_run=${enc(this.id)}`)),
     ]);
     if (!run.deployment_name) await loadDeploymentNames([run.deployment_id]);
-    return { run, tasks: tasks.error ? tasks : tasks.results || [], graph, logs, states };
+    return { run, tasks: tasks.error ? tasks : tasks.results || [], graph, logs, states, artifacts: artifacts.results || [] };
   }
   isActive() {
     const { run, tasks } = this.data;
     return !isFinal(run.state) || (!tasks.error && tasks.some((t) => !isFinal(t.state)));
   }
   render() {
-    const { run, tasks, graph, logs, states } = this.data;
+    const { run, tasks, graph, logs, states, artifacts } = this.data;
     document.title = `${this.title()} · flowcore`;
     setHTML(this.part('header'), `<nav class="breadcrumb" data-testid="breadcrumb">
           <a href="${flowHref(run.flow_name)}">${escape(run.flow_name)}</a> <span class="sep">›</span> <span>${escape(run.name)}</span></nav>
@@ -79,6 +82,8 @@ export class FlowRunPage extends Page {
     setHTML(tl, timelineChart(run, tasks, Math.max(500, tl.clientWidth > 0 ? tl.clientWidth - 2 : 1000)));
     setHTML(this.part('task-count'), tasks.error ? '' : escape(`(${tasks.length})`));
     setHTML(this.part('tasks'), taskRunTable(tasks));
+    this.part('artifacts-card').hidden = !artifacts.length;
+    setHTML(this.part('artifacts'), artifacts.map((a) => artifactCard(a, a.key)).join(''));
     renderLogs(this, logs);
     setHTML(this.part('states'), stateHistory(states));
   }

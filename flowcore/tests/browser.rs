@@ -332,6 +332,31 @@ async fn the_ui_shows_a_failed_run_its_graph_and_its_error() {
     assert!(delivery.contains(&run.name), "{delivery}");
     shoot(&client, "6-automations").await;
 
+    // A limit whose one slot a task run of the failed flow holds.
+    let api = flowcore::api_client::ApiClient::new(&server.api_url(), None);
+    api.set_concurrency_limit("warehouse", 1).await.unwrap();
+    let holder = &state.task_runs()[0];
+    let taken = api
+        .acquire_slots(&flowcore::schemas::concurrency::SlotRequest {
+            task_run_id: holder.id,
+            tags: vec!["warehouse".into()],
+            holder: "browser-test".into(),
+            lease_seconds: 600,
+        })
+        .await
+        .unwrap();
+    assert!(taken.acquired);
+    client
+        .goto(&format!("{base}/#/concurrency-limits"))
+        .await
+        .unwrap();
+    let limit = wait_text(&client, "[data-testid=concurrency-limit-row]", |t| {
+        t.contains("warehouse")
+    })
+    .await;
+    assert!(limit.contains(&holder.name), "{limit}");
+    shoot(&client, "8-concurrency-limits").await;
+
     client.goto(&format!("{base}/#/artifacts")).await.unwrap();
     let keys = wait_text(&client, "#app", |t| {
         t.contains("model-report") && t.contains("etl-notes")

@@ -194,6 +194,22 @@ async fn the_record_commands_read_a_postgres_server_through_its_api() {
     assert!(out.contains("last words"), "{out}");
     assert_eq!(out.matches("still going").count(), 1, "{out}");
 
+    // Concurrency limits through the CLI (over the API).
+    let out = output(flowcore(home.path(), &api).args(["concurrency-limit", "create", "db", "2"]));
+    assert!(out.contains("\"db\" to 2"), "{out}");
+    let out = output(flowcore(home.path(), &api).args(["concurrency-limit", "ls"]));
+    assert!(out.contains("db") && out.contains('2'), "{out}");
+    let out = output(flowcore(home.path(), &api).args(["concurrency-limit", "inspect", "db"]));
+    assert!(out.contains("active slots: 0"), "{out}");
+    output(flowcore(home.path(), &api).args(["concurrency-limit", "reset", "db"]));
+    output(flowcore(home.path(), &api).args(["concurrency-limit", "delete", "db"]));
+    let missing = flowcore(home.path(), &api)
+        .args(["concurrency-limit", "inspect", "db"])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no concurrency limit on tag \"db\""));
+
     // Automations through the CLI.
     let out = output(flowcore(home.path(), &api).args([
         "automation",

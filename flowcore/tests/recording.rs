@@ -114,6 +114,14 @@ fn cli(home: &std::path::Path, run_name: &str) {
     let (ok, out, _) = flowcore(&["config", "unset", "api-url"]);
     assert!(ok && out.contains("Unset api-url"), "{out}");
 
+    // Concurrency limits in the embedded database.
+    let (ok, out, _) = flowcore(&["concurrency-limit", "create", "io", "3"]);
+    assert!(ok, "{out}");
+    let (ok, out, _) = flowcore(&["concurrency-limit", "ls", "--json"]);
+    assert!(ok && out.contains("\"limit\": 3"), "{out}");
+    let (ok, _, err) = flowcore(&["concurrency-limit", "create", "io", "-1"]);
+    assert!(!ok, "{err}");
+
     // Retention: the run just finished is younger than a day; at 0 s old it goes.
     let (ok, out, _) = flowcore(&["server", "database", "vacuum", "--older-than", "1d"]);
     assert!(ok && out.contains("Deleted 0 flow run(s)"), "{out}");

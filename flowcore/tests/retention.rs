@@ -59,6 +59,17 @@ fn flow_run(states: &[State], ago: Duration) -> (Uuid, Vec<Event>) {
             state,
         });
     }
+    let artifact = flowcore::schemas::artifacts::Artifact {
+        id: Uuid::now_v7(),
+        key: "report".into(),
+        kind: flowcore::schemas::artifacts::ArtifactKind::Markdown,
+        data: json!("# done"),
+        description: None,
+        flow_run_id: Some(id),
+        task_run_id: None,
+        created: when,
+    };
+    events.push(Event::Log(artifact.to_log(Some(run.clone()))));
     for who in [&run, &task] {
         events.push(Event::Log(LogRecord {
             run: who.clone(),
@@ -96,8 +107,8 @@ async fn vacuum_keeps_what_is_unfinished_or_recent(url: &str) {
     let expected = Vacuumed::default();
     let counted = store.vacuum(cutoff, true).await.unwrap();
     assert_eq!(
-        (counted.flow_runs, counted.task_runs, counted.logs),
-        (2, 2, 4),
+        (counted.flow_runs, counted.task_runs, counted.logs, counted.artifacts),
+        (2, 2, 4, 2),
         "{expected:?}"
     );
     let all = FlowRunFilter::default();

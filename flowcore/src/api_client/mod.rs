@@ -2,6 +2,7 @@
 //! one method per endpoint (flow runs and deployments), over [`ApiClient::send`].
 
 mod automations;
+mod concurrency;
 mod deployments;
 mod error;
 mod runs;

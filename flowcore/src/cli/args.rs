@@ -44,6 +44,13 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: WorkQueueAction,
     },
+    /// Tag concurrency limits: at most N task runs with a tag run at once (through the API when
+    /// api-url is set, else the database).
+    #[command(name = "concurrency-limit")]
+    ConcurrencyLimit {
+        #[command(subcommand)]
+        action: ConcurrencyLimitAction,
+    },
     /// Automations on the server (api-url): webhooks notified of flow-run transitions.
     Automation {
         #[command(subcommand)]
@@ -325,5 +332,40 @@ pub(crate) enum AutomationAction {
     Delete {
         /// Its name or id.
         name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ConcurrencyLimitAction {
+    /// Creates (or changes) the limit of a tag.
+    Create {
+        /// The tag.
+        tag: String,
+        /// How many task runs with the tag may run at once (0 blocks the tag).
+        limit: i64,
+    },
+    /// Lists limits with their active slots.
+    Ls {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows a limit and the task runs holding its slots.
+    Inspect {
+        /// The tag.
+        tag: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Frees every slot of a tag (its limit stays).
+    Reset {
+        /// The tag.
+        tag: String,
+    },
+    /// Deletes the limit of a tag.
+    Delete {
+        /// The tag.
+        tag: String,
     },
 }

@@ -15,6 +15,7 @@ use std::process::ExitCode;
 
 mod args;
 mod automations;
+mod concurrency;
 mod config;
 mod deployments;
 mod runs;
@@ -34,6 +35,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::TaskRun { action } => runs::task_run(action, &mut out.lock()).await,
         Command::Deployment { action } => deployments::deployment(action, &mut out.lock()).await,
         Command::WorkQueue { action } => deployments::work_queue(action, &mut out.lock()).await,
+        Command::ConcurrencyLimit { action } => {
+            concurrency::concurrency_limit(action, &mut out.lock()).await
+        }
         Command::Automation { action } => automations::automation(action, &mut out.lock()).await,
         Command::Agent { action } => server::agent(action).await,
         Command::Server { action } => server::server(action, out).await,

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::api_client::{ApiClient, ApiClientError, FlowRunsQuery};
 use crate::runtime::state::State;
+use crate::schemas::concurrency::ConcurrencyLimit;
 use crate::schemas::records::{StoredFlowRun, StoredLog, StoredTaskRun};
 use crate::store::{FlowRunFilter, Store};
 
@@ -134,5 +135,65 @@ impl Source {
             Source::Api(client) => client.flow_run_logs(id).await?,
             Source::Db(store) => store.logs(id).await?,
         })
+    }
+
+    /// Every tag concurrency limit with its active slots.
+    pub(crate) async fn concurrency_limits(&self) -> anyhow::Result<Vec<ConcurrencyLimit>> {
+        Ok(match self {
+            Source::Api(client) => client.concurrency_limits().await?,
+            Source::Db(store) => store.concurrency_limits().await?,
+        })
+    }
+
+    /// The limit of `tag`, or an error naming the tag.
+    pub(crate) async fn concurrency_limit(&self, tag: &str) -> anyhow::Result<ConcurrencyLimit> {
+        let missing = || anyhow::anyhow!("no concurrency limit on tag {tag:?}");
+        match self {
+            Source::Api(client) => match client.concurrency_limit(tag).await {
+                Ok(limit) => Ok(limit),
+                Err(ApiClientError::Status { status: 404, .. }) => Err(missing()),
+                Err(e) => Err(e.into()),
+            },
+            Source::Db(store) => store.concurrency_limit(tag).await?.ok_or_else(missing),
+        }
+    }
+
+    /// Creates or changes the limit of `tag`.
+    pub(crate) async fn set_concurrency_limit(&self, tag: &str, limit: i64) -> anyhow::Result<()> {
+        match self {
+            Source::Api(client) => {
+                client.set_concurrency_limit(tag, limit).await?;
+            }
+            Source::Db(store) => store.set_concurrency_limit(tag, limit).await?,
+        }
+        Ok(())
+    }
+
+    /// Frees every slot of `tag`.
+    pub(crate) async fn reset_concurrency_limit(&self, tag: &str) -> anyhow::Result<()> {
+        self.concurrency_limit(tag).await?;
+        match self {
+            Source::Api(client) => {
+                client.reset_concurrency_limit(tag).await?;
+            }
+            Source::Db(store) => {
+                store.reset_concurrency_limit(tag).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes the limit of `tag`.
+    pub(crate) async fn delete_concurrency_limit(&self, tag: &str) -> anyhow::Result<()> {
+        self.concurrency_limit(tag).await?;
+        match self {
+            Source::Api(client) => {
+                client.delete_concurrency_limit(tag).await?;
+            }
+            Source::Db(store) => {
+                store.delete_concurrency_limit(tag).await?;
+            }
+        }
+        Ok(())
     }
 }

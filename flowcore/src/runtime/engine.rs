@@ -27,6 +27,7 @@ use super::lifecycle::{
 };
 use super::run_record::{FlowRunMeta, RunRecord, TaskRunMeta};
 use super::runner;
+use super::slots;
 use super::state::State;
 use super::task_spec::TaskSpec;
 use crate::reporting::logging::{self, InRun, RunScope, TARGET};
@@ -73,6 +74,12 @@ pub(crate) async fn run_task<T: Send + 'static>(
         return Err(error(TaskRunFailure::Cancelled(reason)));
     }
 
+    // A task run with tags first takes a slot of every limited tag it has.
+    let slots = if meta.tags.is_empty() {
+        None
+    } else {
+        slots::wait_for_slots(meta).await
+    };
     let (span, scope) = run_scope(meta.clone(), record, meta.flow_run_id);
     let mut attempts = Attempts::new(record, spec.retry_policy()).log_errors_in(&scope);
     let mut body = body;
@@ -117,6 +124,9 @@ pub(crate) async fn run_task<T: Send + 'static>(
             break outcome;
         }
     };
+    if let Some(slots) = slots {
+        slots.release().await;
+    }
     let hooks = match &outcome {
         Ok(_) => spec.on_completion,
         Err(_) => spec.on_failure,

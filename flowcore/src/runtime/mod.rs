@@ -22,6 +22,7 @@ pub mod retry;
 pub(crate) mod run_context;
 pub(crate) mod run_record;
 pub mod runner;
+pub(crate) mod slots;
 pub mod state;
 pub mod task;
 pub(crate) mod task_runner;

@@ -19,7 +19,8 @@
 //!    `AwaitingRetry`.
 //! 5. `AwaitingRetry` follows only a running attempt; the next attempt's `Running` becomes `Retrying`
 //!    (replaced), and `Retrying` follows only `AwaitingRetry`.
-//! 6. `Late` refines only a `Scheduled` state.
+//! 6. `Late` refines only a `Scheduled` state; `AwaitingConcurrencySlot` only a `Pending` one (a
+//!    task run waiting for a slot of a tag concurrency limit).
 //!
 //! ```
 //! use flowcore::runtime::orchestration::{decide, Decision};
@@ -134,7 +135,10 @@ pub fn decide(current: Option<&State>, proposed: State) -> Decision {
             }
         }
         StateType::Pending => {
-            if current.kind != StateType::Scheduled {
+            // A pending task run that must wait for a concurrency slot says so (a change of name).
+            let waits_for_slot = current.has_name(StateName::Pending)
+                && proposed.has_name(StateName::AwaitingConcurrencySlot);
+            if current.kind != StateType::Scheduled && !waits_for_slot {
                 let reason = if current.kind == StateType::Pending {
                     "the run is already Pending".to_string()
                 } else {
@@ -226,6 +230,22 @@ mod tests {
             (Some(N::Scheduled), N::AwaitingRetry, Err(())),
             // Pending.
             (Some(N::Pending), N::Pending, Err(())),
+            (
+                Some(N::Pending),
+                N::AwaitingConcurrencySlot,
+                accept("AwaitingConcurrencySlot"),
+            ),
+            (
+                Some(N::AwaitingConcurrencySlot),
+                N::AwaitingConcurrencySlot,
+                Err(()),
+            ),
+            (
+                Some(N::AwaitingConcurrencySlot),
+                N::Running,
+                accept("Running"),
+            ),
+            (Some(N::Running), N::AwaitingConcurrencySlot, Err(())),
             (Some(N::Pending), N::Running, accept("Running")),
             (
                 Some(N::Pending),

@@ -104,6 +104,8 @@ pub enum StateName {
     AwaitingRetry,
     /// `Pending`.
     Pending,
+    /// `AwaitingConcurrencySlot` (a `Pending` state): waiting for a slot of a tag concurrency limit.
+    AwaitingConcurrencySlot,
     /// `Running`.
     Running,
     /// `Retrying` (a `Running` state): a later attempt.
@@ -129,6 +131,7 @@ impl StateName {
         StateName::Late,
         StateName::AwaitingRetry,
         StateName::Pending,
+        StateName::AwaitingConcurrencySlot,
         StateName::Running,
         StateName::Retrying,
         StateName::Completed,
@@ -146,6 +149,7 @@ impl StateName {
             StateName::Late => "Late",
             StateName::AwaitingRetry => "AwaitingRetry",
             StateName::Pending => "Pending",
+            StateName::AwaitingConcurrencySlot => "AwaitingConcurrencySlot",
             StateName::Running => "Running",
             StateName::Retrying => "Retrying",
             StateName::Completed => "Completed",
@@ -163,7 +167,7 @@ impl StateName {
             StateName::Scheduled | StateName::Late | StateName::AwaitingRetry => {
                 StateType::Scheduled
             }
-            StateName::Pending => StateType::Pending,
+            StateName::Pending | StateName::AwaitingConcurrencySlot => StateType::Pending,
             StateName::Running | StateName::Retrying => StateType::Running,
             StateName::Completed => StateType::Completed,
             StateName::Failed | StateName::TimedOut => StateType::Failed,

@@ -3,6 +3,7 @@
 
 pub mod artifacts;
 pub mod automations;
+pub mod concurrency;
 pub mod deployments;
 pub mod events;
 pub mod records;

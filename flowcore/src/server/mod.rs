@@ -22,6 +22,7 @@
 mod artifacts;
 mod auth;
 mod automations;
+mod concurrency;
 mod deployments;
 mod error;
 mod events;
@@ -129,6 +130,7 @@ pub fn router(store: Store, api_key: Option<String>, body_limit: usize) -> Route
         .merge(work_queues::routes())
         .merge(automations::routes())
         .merge(artifacts::routes())
+        .merge(concurrency::routes())
         .fallback(|| async { ApiError::not_found("no such API endpoint") })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(

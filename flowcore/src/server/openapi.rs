@@ -3,7 +3,8 @@
 use utoipa::OpenApi;
 
 use super::{
-    artifacts, automations, deployments, events, flow_runs, flows, health, task_runs, work_queues,
+    artifacts, automations, concurrency, deployments, events, flow_runs, flows, health, task_runs,
+    work_queues,
 };
 
 #[derive(OpenApi)]
@@ -50,6 +51,14 @@ use super::{
         artifacts::artifacts,
         artifacts::artifact,
         artifacts::latest,
+        concurrency::limits,
+        concurrency::create,
+        concurrency::limit,
+        concurrency::reset,
+        concurrency::delete,
+        concurrency::acquire,
+        concurrency::release,
+        concurrency::renew,
     ),
     components(schemas(
         health::Health,
@@ -85,6 +94,12 @@ use super::{
         crate::schemas::artifacts::Artifact,
         crate::schemas::artifacts::ArtifactKind,
         crate::schemas::artifacts::StoredArtifact,
+        crate::schemas::concurrency::ConcurrencyLimit,
+        crate::schemas::concurrency::Slot,
+        crate::schemas::concurrency::NewConcurrencyLimit,
+        crate::schemas::concurrency::SlotRequest,
+        crate::schemas::concurrency::SlotAnswer,
+        crate::schemas::concurrency::SlotRelease,
     ))
 )]
 struct ApiDoc;

@@ -75,6 +75,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("ui/artifact-view.js"),
     ),
     (
+        "/ui/pages/concurrency-limits.js",
+        JS,
+        include_str!("ui/pages/concurrency-limits.js"),
+    ),
+    (
         "/ui/pages/automations.js",
         JS,
         include_str!("ui/pages/automations.js"),

@@ -13,6 +13,19 @@ use crate::schemas::records::StoredInput;
 impl Store {
     /// Creates the schema on an empty database, or migrates an older one to this build's version.
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        // Already current (the usual case, and the one where several processes open one home at
+        // once): nothing to write. On SQLite a transaction that read first and then wrote could
+        // fail with "database is locked" while another process writes.
+        let current: Result<Option<i64>, sqlx::Error> =
+            sqlx::query("SELECT MAX(version) AS v FROM schema_version")
+                .fetch_one(&self.pool)
+                .await
+                .and_then(|row| row.try_get("v"));
+        if let Ok(Some(v)) = current {
+            if v == schema::VERSION {
+                return Ok(());
+            }
+        }
         let mut tx = self.pool.begin().await?;
         if self.backend == Backend::Postgres {
             // Processes starting together on one database migrate one after the other.

@@ -12,6 +12,7 @@ mod automations;
 mod checkpoint;
 mod claims;
 mod codec;
+mod concurrency;
 mod connect;
 mod deployments;
 mod filter;

@@ -52,6 +52,10 @@ impl Store {
                 "notifications",
                 format!("notifications WHERE flow_run_id IN ({finished})"),
             ),
+            (
+                "artifacts",
+                format!("artifacts WHERE flow_run_id IN ({finished})"),
+            ),
             ("flow_runs", format!("flow_runs WHERE id IN ({finished})")),
         ];
         let cutoff = ts(&cutoff);

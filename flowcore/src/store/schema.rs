@@ -95,7 +95,7 @@ pub(crate) fn v3_to_v4() -> Vec<String> {
 }
 
 /// Version 4 → 5: automations and their notification queue (persisted, so a restart loses no
-/// pending notification), and artifacts.
+/// pending notification), artifacts, and tag concurrency limits with their slots.
 pub(crate) fn v4_to_v5(backend: Backend) -> Vec<String> {
     let serial = serial(backend);
     vec![
@@ -118,6 +118,14 @@ pub(crate) fn v4_to_v5(backend: Backend) -> Vec<String> {
             .into(),
         "CREATE INDEX IF NOT EXISTS artifacts_key ON artifacts (key, created)".into(),
         "CREATE INDEX IF NOT EXISTS artifacts_flow_run ON artifacts (flow_run_id, created)".into(),
+        "CREATE TABLE IF NOT EXISTS concurrency_limits (tag TEXT PRIMARY KEY, \
+         slot_limit BIGINT NOT NULL, created TEXT NOT NULL)"
+            .into(),
+        "CREATE TABLE IF NOT EXISTS concurrency_slots (tag TEXT NOT NULL, task_run_id TEXT NOT NULL, \
+         holder TEXT NOT NULL, acquired TEXT NOT NULL, lease_until TEXT NOT NULL, \
+         PRIMARY KEY (tag, task_run_id))"
+            .into(),
+        "CREATE INDEX IF NOT EXISTS concurrency_slots_holder ON concurrency_slots (holder)".into(),
     ]
 }
 
@@ -148,6 +156,8 @@ pub(crate) const V1_DROPPED: &[&str] = &[
 
 /// The tables, in an order that can be dropped.
 pub(crate) const TABLES: &[&str] = &[
+    "concurrency_slots",
+    "concurrency_limits",
     "artifacts",
     "notifications",
     "automations",

@@ -5,7 +5,8 @@
 // Modules (imports only point down this list, so there are no cycles):
 //   app.js                     router, refresh loop, server info, boot (this file)
 //   pages/*.js                 one page each: flow-runs, flow-run, task-run, flows, deployments,
-//                              deployment, work-queues, automations, artifacts, not-found
+//                              deployment, work-queues, concurrency-limits, automations,
+//                              artifacts, not-found
 //   page.js                    the Page base class
 //   charts.js  logs.js         SVG charts; the Logs section
 //   artifact-view.js           how an artifact shows (markdown, table, link)
@@ -17,6 +18,7 @@ import { api } from './api.js';
 import { app, setRouter } from './nav.js';
 import { ArtifactsPage } from './pages/artifacts.js';
 import { AutomationsPage } from './pages/automations.js';
+import { ConcurrencyLimitsPage } from './pages/concurrency-limits.js';
 import { DeploymentPage } from './pages/deployment.js';
 import { DeploymentsPage } from './pages/deployments.js';
 import { FlowRunPage } from './pages/flow-run.js';
@@ -40,6 +42,7 @@ const ROUTES = [
   [/^\/work-queues\/?$/, () => new WorkQueuesPage()],
   [/^\/automations\/?$/, () => new AutomationsPage()],
   [/^\/artifacts\/?$/, () => new ArtifactsPage()],
+  [/^\/concurrency-limits\/?$/, () => new ConcurrencyLimitsPage()],
 ];
 
 function parseHash() {

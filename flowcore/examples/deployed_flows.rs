@@ -36,6 +36,18 @@ async fn sleepy(seconds: f64, pid_file: Option<String>) -> Result<f64, FlowError
     Ok(nap(seconds).await?)
 }
 
+#[task]
+async fn async_nap(seconds: f64) -> f64 {
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    seconds
+}
+
+/// A slow flow of async tasks: cancelling it drops them at once.
+#[flow(name = "sleepy-async")]
+async fn sleepy_async(seconds: f64) -> Result<f64, FlowError> {
+    Ok(async_nap(seconds).await?)
+}
+
 fn main() {
     flowcore::entrypoint();
     println!("flows in this program (run them through a deployment and an agent):");

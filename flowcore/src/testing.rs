@@ -66,6 +66,13 @@ impl Harness {
     }
 }
 
+/// Makes the settings set from code so far ([`config::set_for_process`]) take effect for the
+/// record: what was reported so far reaches the record attached now, and the next run attaches the
+/// one the settings name (a server, once `api-url` is set, say).
+pub fn apply_settings() {
+    destination::detach();
+}
+
 /// Starts (or joins) the test harness: see the [module documentation](self).
 ///
 /// # Panics

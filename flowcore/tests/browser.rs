@@ -63,6 +63,16 @@ async fn browser_etl(n: u32) -> Result<usize, FlowError> {
     Ok(publish(cleaned).await?)
 }
 
+#[task]
+async fn wait_a_while() {
+    tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+}
+
+#[flow(name = "browser-long")]
+async fn browser_long() {
+    let _ = wait_a_while().await;
+}
+
 fn chromedriver() -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
@@ -373,6 +383,51 @@ async fn the_ui_shows_a_failed_run_its_graph_and_its_error() {
     .await;
     assert!(history.contains("7.7587"), "{history}");
     shoot(&client, "7-artifacts").await;
+
+    // A running run of this process, reporting to the server: Cancel (confirmed) → Cancelled.
+    let harness = flowcore::testing::harness();
+    flowcore::config::set_for_process("api-url", Some(&server.api_url())).unwrap();
+    flowcore::testing::apply_settings();
+    let running = tokio::spawn(browser_long.run());
+    let api = flowcore::api_client::ApiClient::new(&server.api_url(), None);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let id = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the long run never ran"
+        );
+        let runs = api
+            .flow_runs(&flowcore::api_client::FlowRunsQuery::default())
+            .await
+            .unwrap()
+            .results;
+        if let Some(r) = runs.iter().find(|r| {
+            r.flow_name == "browser-long" && r.state.as_ref().is_some_and(|s| s.name == "Running")
+        }) {
+            break r.id;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    client
+        .goto(&format!("{base}/#/flow-runs/{id}"))
+        .await
+        .unwrap();
+    wait_for(&client, "[data-testid=cancel-run]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    client.accept_alert().await.unwrap();
+    let badge = wait_text(&client, "[data-testid=state-badge]", |t| t == "Cancelled").await;
+    assert_eq!(badge, "Cancelled");
+    shoot(&client, "9-cancelled").await;
+    assert_eq!(
+        running.await.unwrap().state().kind,
+        flowcore::StateType::Cancelled
+    );
+    flowcore::config::set_for_process("api-url", None).unwrap();
+    flowcore::testing::apply_settings();
+    drop(harness);
 
     client.close().await.unwrap();
     server.stop().await;

@@ -34,6 +34,12 @@ async fn sleepy(seconds: f64, pid_file: Option<String>) -> Result<f64, FlowError
     Ok(seconds)
 }
 
+/// As `quick`.
+#[flow(name = "sleepy-async")]
+async fn sleepy_async(seconds: f64) -> Result<f64, FlowError> {
+    Ok(seconds)
+}
+
 fn worker() -> Entrypoint {
     // target/debug/deps/deployments-… → target/debug/examples/deployed_flows
     let exe = std::env::current_exe().unwrap();
@@ -728,4 +734,64 @@ async fn late_runs_survive_a_schedule_change() {
             ))
             .collect::<Vec<_>>()
     );
+}
+
+/// Cancelling a deployment's run that is running under an agent: the agent learns it from its next
+/// heartbeat, SIGTERMs the process, which cancels its flow run and reports it; Cancelled within 5 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_running_deployment_run_stops_it_within_five_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        &flowcore::store::sqlite_url(&dir.path().join("cancel.db")),
+        fast_services(),
+    )
+    .await;
+    let client = ApiClient::new(&server.api_url(), None);
+    let d = Deployment::build_from_flow(&sleepy_async)
+        .name("cancel-me")
+        .entrypoint(worker())
+        .apply_to(&client)
+        .await
+        .unwrap();
+    let (stop, handle) = agent(&client, "agent-cancel");
+    let run: StoredFlowRun = client
+        .post(
+            &format!("/deployments/{}/runs", d.id),
+            &json!({"parameters": {"seconds": 60.0}}),
+        )
+        .await
+        .unwrap();
+    eventually("Running", 20, async || {
+        (run_state(&client, run.id).await.0 == "Running").then_some(())
+    })
+    .await;
+    let asked = std::time::Instant::now();
+    let cancelling = client.cancel_flow_run(run.id).await.unwrap();
+    assert_eq!(cancelling.state.unwrap().name, "Cancelling");
+    eventually("Cancelled", 10, async || {
+        (run_state(&client, run.id).await.0 == "Cancelled").then_some(())
+    })
+    .await;
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        asked.elapsed()
+    );
+    let tasks: Value = client
+        .get(&format!("/flow_runs/{}/task_runs", run.id))
+        .await
+        .unwrap();
+    for task in tasks["results"].as_array().unwrap() {
+        assert_eq!(task["state"]["type"], "CANCELLED", "{task}");
+    }
+    // Final: a second cancel is refused, naming the state.
+    let again = client.cancel_flow_run(run.id).await.unwrap_err();
+    assert!(again.to_string().contains("409"), "{again}");
+    assert!(again.to_string().contains("already Cancelled"), "{again}");
+    let _ = stop.send(());
+    // The process stopped itself (it watches its run on the server) or the agent stopped it: the
+    // run is not Crashed either way.
+    let summary = handle.await.unwrap();
+    assert!(!summary.crashed.contains(&run.id), "{summary:?}");
+    server.stop().await;
 }

@@ -107,7 +107,12 @@ async fn vacuum_keeps_what_is_unfinished_or_recent(url: &str) {
     let expected = Vacuumed::default();
     let counted = store.vacuum(cutoff, true).await.unwrap();
     assert_eq!(
-        (counted.flow_runs, counted.task_runs, counted.logs, counted.artifacts),
+        (
+            counted.flow_runs,
+            counted.task_runs,
+            counted.logs,
+            counted.artifacts
+        ),
         (2, 2, 4, 2),
         "{expected:?}"
     );

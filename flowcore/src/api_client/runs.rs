@@ -100,6 +100,30 @@ impl ApiClient {
         self.post(&format!("/flow_runs/{id}/state"), state).await
     }
 
+    /// `POST /flow_runs/{id}/cancel`: cancels a flow run (409 when it is already final).
+    pub async fn cancel_flow_run(&self, id: Uuid) -> Result<StoredFlowRun, ApiClientError> {
+        self.post(&format!("/flow_runs/{id}/cancel"), &()).await
+    }
+
+    /// `POST /flow_runs/{id}/heartbeat`: `agent` still watches the run; whether it holds it, and
+    /// whether someone asked the run to stop.
+    pub async fn heartbeat_answer(
+        &self,
+        id: Uuid,
+        agent: &str,
+    ) -> Result<(bool, bool), ApiClientError> {
+        let body = Heartbeat {
+            agent: agent.to_string(),
+        };
+        let answer: serde_json::Value = self
+            .post(&format!("/flow_runs/{id}/heartbeat"), &body)
+            .await?;
+        Ok((
+            answer["ok"].as_bool().unwrap_or(false),
+            answer["cancel"].as_bool().unwrap_or(false),
+        ))
+    }
+
     /// `POST /flow_runs/{id}/heartbeat`: `agent` still watches the run; whether it holds it.
     pub async fn heartbeat(&self, id: Uuid, agent: &str) -> Result<bool, ApiClientError> {
         let body = Heartbeat {

@@ -120,6 +120,12 @@ pub(crate) enum FlowRunAction {
         #[arg(long)]
         json: bool,
     },
+    /// Cancels a flow run: one not started yet at once, a running one through its agent or its own
+    /// process (it ends Cancelled).
+    Cancel {
+        /// The run's id or name.
+        id: String,
+    },
     /// Prints a flow run's logs (its task runs' included).
     Logs {
         /// The run's id (or a prefix of it) or its name.
@@ -226,6 +232,9 @@ pub(crate) enum AgentAction {
         /// At most this many runs at once.
         #[arg(long)]
         limit: Option<usize>,
+        /// Seconds a cancelled run's process has after SIGTERM before SIGKILL.
+        #[arg(long, default_value_t = 10.0)]
+        cancel_grace: f64,
     },
 }
 

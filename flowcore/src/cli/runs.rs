@@ -124,6 +124,25 @@ pub(crate) async fn flow_run(action: FlowRunAction, out: &mut impl Write) -> any
                 }
             }
         }
+        FlowRunAction::Cancel { id } => {
+            let run = store.find(&id).await?;
+            let now = store.cancel(run.id).await?;
+            let state = now
+                .state
+                .as_ref()
+                .map_or("-".into(), |s| s.name.to_string());
+            writeln!(
+                out,
+                "Cancelled flow run '{}' ({}): it is {state}{}",
+                now.name,
+                now.id,
+                if state == "Cancelling" {
+                    "; its process stops it and it ends Cancelled"
+                } else {
+                    ""
+                }
+            )?;
+        }
         FlowRunAction::Logs { id, follow } => {
             let run = store.find(&id).await?;
             let mut tasks = store.task_runs(run.id).await?;

@@ -35,6 +35,7 @@ pub(crate) async fn agent(action: AgentAction) -> anyhow::Result<()> {
         queues,
         poll_interval,
         limit,
+        cancel_grace,
     } = action;
     crate::logging::init();
     let client = crate::api_client::ApiClient::from_settings();
@@ -42,6 +43,7 @@ pub(crate) async fn agent(action: AgentAction) -> anyhow::Result<()> {
         queues,
         poll_interval: std::time::Duration::from_secs_f64(poll_interval.max(0.05)),
         limit,
+        cancel_grace: std::time::Duration::from_secs_f64(cancel_grace.max(0.0)),
         ..Default::default()
     };
     crate::agent::run(client, config, stop_signal()).await?;

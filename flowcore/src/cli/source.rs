@@ -113,6 +113,21 @@ impl Source {
         }
     }
 
+    /// Cancels flow run `id`; the run as it is now.
+    pub(crate) async fn cancel(&self, id: Uuid) -> anyhow::Result<StoredFlowRun> {
+        match self {
+            Source::Api(client) => Ok(client.cancel_flow_run(id).await?),
+            Source::Db(store) => match store.cancel_flow_run(id).await? {
+                crate::store::Transition::Accepted(_) => self.find(&id.to_string()).await,
+                crate::store::Transition::NotFound => anyhow::bail!("no flow run with id {id}"),
+                crate::store::Transition::Rejected(r) => anyhow::bail!(
+                    "flow run {id} is already {}: there is nothing to cancel",
+                    r.current.map_or("none".into(), |s| s.name.to_string())
+                ),
+            },
+        }
+    }
+
     /// A flow run's states, oldest first.
     pub(crate) async fn states(&self, id: Uuid) -> anyhow::Result<Vec<State>> {
         Ok(match self {

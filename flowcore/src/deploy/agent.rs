@@ -6,6 +6,10 @@
 //! the agent (Ctrl-C) stops its children and marks their runs Crashed ("the agent stopped"), so no
 //! run stays Running; a run whose agent vanished without a word (kill -9) becomes Crashed on the
 //! server once its heartbeats stop.
+//!
+//! A run cancelled while it runs (`Cancelling`) is learnt from the next heartbeat's answer (every
+//! poll): its process gets SIGTERM — a deployed program then cancels its flow run and reports it —
+//! and SIGKILL after [`AgentConfig::cancel_grace`]; the run ends `Cancelled`.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -25,10 +29,13 @@ pub struct AgentConfig {
     pub name: String,
     /// How often it asks for due runs (default 1 s).
     pub poll_interval: Duration,
-    /// How often it sends heartbeats for its runs (default 10 s).
+    /// Kept for compatibility: the agent now sends a heartbeat for each run with every poll
+    /// (`poll_interval`), whose answer also says whether the run was cancelled.
     pub heartbeat_interval: Duration,
     /// At most this many runs at once (default unlimited; queues have limits of their own).
     pub limit: Option<usize>,
+    /// How long a cancelled run's process has after SIGTERM before SIGKILL (default 10 s).
+    pub cancel_grace: Duration,
 }
 
 impl Default for AgentConfig {
@@ -39,6 +46,7 @@ impl Default for AgentConfig {
             poll_interval: Duration::from_secs(1),
             heartbeat_interval: Duration::from_secs(10),
             limit: None,
+            cancel_grace: Duration::from_secs(10),
         }
     }
 }
@@ -50,11 +58,28 @@ pub struct AgentSummary {
     pub started: Vec<Uuid>,
     /// Runs it marked Crashed.
     pub crashed: Vec<Uuid>,
+    /// Runs it stopped because they were cancelled.
+    pub cancelled: Vec<Uuid>,
 }
 
 struct Child {
     name: String,
     process: tokio::process::Child,
+    /// When the run was found cancelled and its process sent SIGTERM.
+    cancelled_at: Option<tokio::time::Instant>,
+}
+
+/// Asks a process to stop (SIGTERM: a deployed program cancels its flow run and reports it).
+fn terminate(process: &mut tokio::process::Child) {
+    #[cfg(unix)]
+    if let Some(pid) = process.id().and_then(|p| i32::try_from(p).ok()) {
+        // SAFETY: kill(2) with a pid this agent started and has not reaped; no memory is touched.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+        return;
+    }
+    let _ = process.start_kill();
 }
 
 /// Runs an agent against the API `client` talks to until `stop` resolves.
@@ -66,7 +91,6 @@ pub async fn run(
     tokio::pin!(stop);
     let mut summary = AgentSummary::default();
     let mut children: HashMap<Uuid, Child> = HashMap::new();
-    let mut last_heartbeat = tokio::time::Instant::now();
     tracing::info!(
         target: "flowcore::agent",
         "Agent {} started, serving work queue(s) {} on {}",
@@ -108,6 +132,7 @@ pub async fn run(
                             Child {
                                 name: run.flow_run.name.clone(),
                                 process,
+                                cancelled_at: None,
                             },
                         );
                     }
@@ -123,10 +148,24 @@ pub async fn run(
                 }
             }
         }
-        if last_heartbeat.elapsed() >= config.heartbeat_interval {
-            last_heartbeat = tokio::time::Instant::now();
-            for id in children.keys() {
-                let _ = client.heartbeat(*id, &config.name).await;
+        // Every poll: a heartbeat per run, whose answer says whether someone cancelled it.
+        for (id, child) in children.iter_mut() {
+            if let Ok((_, true)) = client.heartbeat_answer(*id, &config.name).await {
+                if child.cancelled_at.is_none() {
+                    tracing::info!(
+                        target: "flowcore::agent",
+                        "Flow run '{}' was cancelled: stopping its process",
+                        child.name
+                    );
+                    terminate(&mut child.process);
+                    child.cancelled_at = Some(tokio::time::Instant::now());
+                }
+            }
+            if child
+                .cancelled_at
+                .is_some_and(|at| at.elapsed() >= config.cancel_grace)
+            {
+                let _ = child.process.start_kill();
             }
         }
         tokio::select! {
@@ -182,6 +221,14 @@ async fn reap(client: &ApiClient, children: &mut HashMap<Uuid, Child>, summary: 
             "Process for flow run '{}' exited with {status}",
             child.name
         );
+        if child.cancelled_at.is_some() {
+            // Its process reported Cancelled before exiting, or was killed: either way it ends so.
+            let _ = client
+                .set_flow_run_state(id, &State::cancelled("cancelled by user"))
+                .await;
+            summary.cancelled.push(id);
+            continue;
+        }
         let message = format!("the flow run's process exited with {status} without a final state");
         if crash_unless_final(client, id, &message).await {
             summary.crashed.push(id);

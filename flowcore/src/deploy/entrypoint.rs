@@ -67,7 +67,24 @@ async fn run_deployed(id: &str) -> i32 {
     // The server answered: while the run goes on, a failing request is a restart to wait out.
     crate::reporting::destination::init_for_known_server();
     let identity = FlowRunIdentity::new(id, run.name.clone());
-    let state = flow.run_as(identity, run.parameters.clone()).await;
+    // SIGTERM (the agent stopping a cancelled run) cancels the flow run cooperatively: its final
+    // states are reported before the process exits.
+    let token = crate::runtime::CancellationToken::new();
+    #[cfg(unix)]
+    {
+        let token = token.clone();
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            tokio::spawn(async move {
+                term.recv().await;
+                token.cancel();
+            });
+        }
+    }
+    let state =
+        crate::runtime::with_cancellation(token, flow.run_as(identity, run.parameters.clone()))
+            .await;
     if state.is_completed() {
         0
     } else {

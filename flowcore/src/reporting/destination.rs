@@ -30,6 +30,13 @@ pub fn disabled() -> bool {
 static READY: AtomicBool = AtomicBool::new(false);
 /// The sink attached as the default record, if any.
 static ATTACHED: Mutex<Option<Arc<dyn EventSink>>> = Mutex::new(None);
+/// Whether the default record is a server (an API URL was set when it was attached).
+static TO_SERVER: AtomicBool = AtomicBool::new(false);
+
+/// Whether runs report to a server (so a flow run watches it for a cancellation).
+pub(crate) fn reports_to_server() -> bool {
+    READY.load(Ordering::Acquire) && TO_SERVER.load(Ordering::Acquire)
+}
 
 fn init_with(server_known: bool) {
     if READY.load(Ordering::Acquire) {
@@ -39,6 +46,7 @@ fn init_with(server_known: bool) {
     if READY.load(Ordering::Acquire) {
         return;
     }
+    TO_SERVER.store(false, Ordering::Release);
     if !disabled() {
         *attached = attach(server_known);
     }
@@ -116,6 +124,7 @@ fn attach(server_known: bool) -> Option<Arc<dyn EventSink>> {
             return match sink {
                 Ok(sink) => {
                     let sink: Arc<dyn EventSink> = Arc::new(sink);
+                    TO_SERVER.store(true, Ordering::Release);
                     super::reporter::add_sink(Arc::clone(&sink));
                     Some(sink)
                 }

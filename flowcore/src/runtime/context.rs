@@ -23,8 +23,11 @@ pub(crate) struct FlowRunContext {
     /// The runner override in force for this run and its subflows.
     pub(crate) runner_override: Option<TaskRunner>,
     inner: Mutex<Inner>,
-    /// Set when the flow run was stopped (its timeout): its queued tasks do not start.
+    /// Set when the flow run was stopped (its timeout, a cancellation): its queued tasks do not
+    /// start.
     stopped: std::sync::OnceLock<String>,
+    /// Cancelled when the flow run is (see [`cancel`](crate::runtime::cancel)).
+    pub(crate) cancel: Option<tokio_util::sync::CancellationToken>,
 }
 
 #[derive(Default)]
@@ -41,6 +44,7 @@ impl FlowRunContext {
         meta: Arc<FlowRunMeta>,
         declared: TaskRunner,
         runner_override: Option<TaskRunner>,
+        cancel: Option<tokio_util::sync::CancellationToken>,
     ) -> Arc<FlowRunContext> {
         Arc::new(FlowRunContext {
             meta,
@@ -48,6 +52,7 @@ impl FlowRunContext {
             runner_override,
             inner: Mutex::default(),
             stopped: std::sync::OnceLock::new(),
+            cancel,
         })
     }
 

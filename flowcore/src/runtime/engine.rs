@@ -18,6 +18,7 @@ use tracing::Instrument;
 use std::time::Duration;
 
 use super::body::{Body, Edges, FlowBody, SyncCall};
+use super::cancel;
 use super::context::FlowRunContext;
 use super::error::{FlowRunError, ParameterError, TaskRunError, TaskRunFailure, TimedOut};
 use super::flow::{FlowRunIdentity, FlowSpec, FlowState};
@@ -68,8 +69,16 @@ pub(crate) async fn run_task<T: Send + 'static>(
         }
     }
     drop(edges);
-    // A task queued in a flow run that has since been stopped (its timeout) does not start.
-    if let Some(reason) = FlowRunContext::current().and_then(|ctx| ctx.stopped()) {
+    // A task queued in a flow run that has since been stopped (its timeout, a cancellation) does
+    // not start.
+    let flow_ctx = FlowRunContext::current();
+    if let Some(reason) = flow_ctx.as_ref().and_then(|ctx| ctx.stopped()) {
+        let _ = record.propose(State::cancelled(reason.clone()));
+        return Err(error(TaskRunFailure::Cancelled(reason)));
+    }
+    let cancel = flow_ctx.and_then(|ctx| ctx.cancel.clone());
+    if cancel.as_ref().is_some_and(|t| t.is_cancelled()) {
+        let reason = "The flow run was cancelled".to_string();
         let _ = record.propose(State::cancelled(reason.clone()));
         return Err(error(TaskRunFailure::Cancelled(reason)));
     }
@@ -109,12 +118,25 @@ pub(crate) async fn run_task<T: Send + 'static>(
                             Ok(Err(e)) => Err(AttemptFailure::Error(e)),
                             Err(payload) => Err(AttemptFailure::Panic(panic_message(payload))),
                         });
-                        match spec.timeout {
-                            None => run.await,
-                            // At the deadline the body's future is dropped.
-                            Some(timeout) => tokio::time::timeout(timeout, run)
-                                .await
-                                .unwrap_or(Err(AttemptFailure::TimedOut(timeout))),
+                        let timed = async {
+                            match spec.timeout {
+                                None => run.await,
+                                // At the deadline the body's future is dropped.
+                                Some(timeout) => tokio::time::timeout(timeout, run)
+                                    .await
+                                    .unwrap_or(Err(AttemptFailure::TimedOut(timeout))),
+                            }
+                        };
+                        match &cancel {
+                            None => timed.await,
+                            // A cancelled flow run drops its async task bodies at their next await.
+                            Some(token) => tokio::select! {
+                                biased;
+                                _ = token.cancelled() => Err(AttemptFailure::Cancelled(
+                                    "The flow run was cancelled".into(),
+                                )),
+                                result = timed => result,
+                            },
                         }
                     }
                 }
@@ -142,6 +164,7 @@ pub(crate) async fn run_task<T: Send + 'static>(
                 kind: RunKind::Task,
                 timeout,
             }),
+            AttemptFailure::Cancelled(m) => TaskRunFailure::Cancelled(m),
             AttemptFailure::Panic(m) | AttemptFailure::FailedTasks(m) => TaskRunFailure::Panic(m),
         })
     })
@@ -292,10 +315,21 @@ pub(crate) async fn run_flow<T: Send + 'static>(
         let _ = p.record.propose(State::running());
     }
 
+    // Cancellation: a subflow stops with its parent; a top-level run observes the caller's token
+    // (`with_cancellation`) and, reporting to a server, the server's answer.
+    let cancel = match &parent {
+        Some(parent) => parent.cancel.as_ref().map(|t| t.child_token()),
+        None => cancel::for_top_level(),
+    };
+    let (_watching, watch_done) = tokio::sync::oneshot::channel::<()>();
+    if let (None, Some(token)) = (&parent, &cancel) {
+        cancel::watch_server(record.id(), token.clone(), watch_done);
+    }
     let ctx = FlowRunContext::new(
         Arc::clone(&meta),
         spec.runner,
         runner::override_in_force(parent.as_deref()),
+        cancel.clone(),
     );
     let outcome: Result<T, (String, Option<anyhow::Error>)> = match body {
         Err(e) => {
@@ -326,16 +360,31 @@ pub(crate) async fn run_flow<T: Send + 'static>(
                         Err(payload) => Err(AttemptFailure::Panic(panic_message(payload))),
                     }
                 };
-                let result = match spec.timeout {
-                    None => attempt.await,
-                    Some(timeout) => match tokio::time::timeout(timeout, attempt).await {
-                        Ok(result) => result,
-                        Err(_) => {
-                            // The body was dropped at the deadline; its tasks stop with it.
-                            let failure = AttemptFailure::TimedOut(timeout);
-                            ctx.stop(failure_message(RunKind::Flow, &failure));
-                            Err(failure)
+                let timed = async {
+                    match spec.timeout {
+                        None => attempt.await,
+                        Some(timeout) => match tokio::time::timeout(timeout, attempt).await {
+                            Ok(result) => result,
+                            Err(_) => {
+                                // The body was dropped at the deadline; its tasks stop with it.
+                                let failure = AttemptFailure::TimedOut(timeout);
+                                ctx.stop(failure_message(RunKind::Flow, &failure));
+                                Err(failure)
+                            }
+                        },
+                    }
+                };
+                let result = match &cancel {
+                    None => timed.await,
+                    Some(token) => tokio::select! {
+                        biased;
+                        _ = token.cancelled() => {
+                            // The body is dropped; its tasks stop with it.
+                            let reason = "The flow run was cancelled".to_string();
+                            ctx.stop(reason.clone());
+                            Err(AttemptFailure::Cancelled(reason))
                         }
+                        result = timed => result,
                     },
                 };
                 if let Some(outcome) = attempts.finish(result).await {

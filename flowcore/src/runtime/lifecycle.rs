@@ -80,6 +80,8 @@ pub(crate) enum AttemptFailure {
     FailedTasks(String),
     /// The attempt exceeded the run's `timeout`.
     TimedOut(Duration),
+    /// The run was cancelled (the reason).
+    Cancelled(String),
 }
 
 impl AttemptFailure {
@@ -87,7 +89,9 @@ impl AttemptFailure {
     fn with_error<R>(&self, kind: RunKind, f: impl FnOnce(&anyhow::Error) -> R) -> R {
         match self {
             AttemptFailure::Error(e) => f(e),
-            AttemptFailure::Panic(m) | AttemptFailure::FailedTasks(m) => f(&anyhow::anyhow!("{m}")),
+            AttemptFailure::Panic(m)
+            | AttemptFailure::FailedTasks(m)
+            | AttemptFailure::Cancelled(m) => f(&anyhow::anyhow!("{m}")),
             AttemptFailure::TimedOut(timeout) => f(&anyhow::Error::new(TimedOut {
                 kind,
                 timeout: *timeout,
@@ -105,7 +109,7 @@ pub(crate) fn failure_message(kind: RunKind, failure: &AttemptFailure) -> String
     match failure {
         AttemptFailure::Error(e) => format!("{who} encountered an error: {e:#}"),
         AttemptFailure::Panic(m) => format!("{who} panicked: {m}"),
-        AttemptFailure::FailedTasks(m) => m.clone(),
+        AttemptFailure::FailedTasks(m) | AttemptFailure::Cancelled(m) => m.clone(),
         AttemptFailure::TimedOut(timeout) => TimedOut {
             kind,
             timeout: *timeout,
@@ -188,6 +192,9 @@ impl<'a> Attempts<'a> {
     /// Whether the retry condition (if any) wants `failure` retried; a condition that panics
     /// declines.
     fn retry_wanted(&mut self, failure: &AttemptFailure) -> bool {
+        if matches!(failure, AttemptFailure::Cancelled(_)) {
+            return false;
+        }
         let Some(condition) = self.policy.condition else {
             return true;
         };
@@ -243,6 +250,7 @@ impl<'a> Attempts<'a> {
                 }
                 let _ = self.record.propose(match failure {
                     AttemptFailure::TimedOut(_) => State::timed_out(message.clone()),
+                    AttemptFailure::Cancelled(_) => State::cancelled(message.clone()),
                     _ => State::failed(message.clone()),
                 });
                 Some(Err((message, failure)))

@@ -9,6 +9,7 @@
 
 pub mod artifacts;
 pub(crate) mod body;
+pub mod cancel;
 pub(crate) mod context;
 pub(crate) mod engine;
 pub mod error;
@@ -28,4 +29,5 @@ pub mod task;
 pub(crate) mod task_runner;
 pub(crate) mod task_spec;
 
+pub use cancel::{with_cancellation, CancellationToken};
 pub use run_context::{flow_run, task_run, FlowRunInfo, TaskRunInfo};

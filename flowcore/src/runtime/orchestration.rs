@@ -19,7 +19,8 @@
 //!    `AwaitingRetry`.
 //! 5. `AwaitingRetry` follows only a running attempt; the next attempt's `Running` becomes `Retrying`
 //!    (replaced), and `Retrying` follows only `AwaitingRetry`.
-//! 6. `Late` refines only a `Scheduled` state; `AwaitingConcurrencySlot` only a `Pending` one (a
+//! 6. `Cancelling` (asked to stop) refines only a running state, once; `Late` refines only a
+//!    `Scheduled` state; `AwaitingConcurrencySlot` only a `Pending` one (a
 //!    task run waiting for a slot of a tag concurrency limit).
 //!
 //! ```
@@ -147,6 +148,17 @@ pub fn decide(current: Option<&State>, proposed: State) -> Decision {
                 return reject(current, proposed, reason);
             }
         }
+        StateType::Running if proposed.has_name(StateName::Cancelling) => {
+            // A run is asked to stop once; it must be running (a run not started is cancelled
+            // outright).
+            if current.kind != StateType::Running || current.has_name(StateName::Cancelling) {
+                let reason = format!(
+                    "only a running run can be cancelling, and the run is {}",
+                    current.name
+                );
+                return reject(current, proposed, reason);
+            }
+        }
         StateType::Running => {
             if current.kind == StateType::Running {
                 let reason = format!("the run is already {}", current.name);
@@ -246,6 +258,12 @@ mod tests {
                 accept("Running"),
             ),
             (Some(N::Running), N::AwaitingConcurrencySlot, Err(())),
+            (Some(N::Running), N::Cancelling, accept("Cancelling")),
+            (Some(N::Retrying), N::Cancelling, accept("Cancelling")),
+            (Some(N::Cancelling), N::Cancelling, Err(())),
+            (Some(N::Pending), N::Cancelling, Err(())),
+            (Some(N::Cancelling), N::Running, Err(())),
+            (Some(N::Cancelling), N::Cancelled, accept("Cancelled")),
             (Some(N::Pending), N::Running, accept("Running")),
             (
                 Some(N::Pending),

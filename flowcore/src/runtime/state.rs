@@ -110,6 +110,8 @@ pub enum StateName {
     Running,
     /// `Retrying` (a `Running` state): a later attempt.
     Retrying,
+    /// `Cancelling` (a `Running` state): asked to stop; its process has not yet.
+    Cancelling,
     /// `Completed`.
     Completed,
     /// `Failed`.
@@ -134,6 +136,7 @@ impl StateName {
         StateName::AwaitingConcurrencySlot,
         StateName::Running,
         StateName::Retrying,
+        StateName::Cancelling,
         StateName::Completed,
         StateName::Failed,
         StateName::TimedOut,
@@ -152,6 +155,7 @@ impl StateName {
             StateName::AwaitingConcurrencySlot => "AwaitingConcurrencySlot",
             StateName::Running => "Running",
             StateName::Retrying => "Retrying",
+            StateName::Cancelling => "Cancelling",
             StateName::Completed => "Completed",
             StateName::Failed => "Failed",
             StateName::TimedOut => "TimedOut",
@@ -168,7 +172,7 @@ impl StateName {
                 StateType::Scheduled
             }
             StateName::Pending | StateName::AwaitingConcurrencySlot => StateType::Pending,
-            StateName::Running | StateName::Retrying => StateType::Running,
+            StateName::Running | StateName::Retrying | StateName::Cancelling => StateType::Running,
             StateName::Completed => StateType::Completed,
             StateName::Failed | StateName::TimedOut => StateType::Failed,
             StateName::Cancelled | StateName::UpstreamFailed => StateType::Cancelled,

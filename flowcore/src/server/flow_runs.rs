@@ -28,6 +28,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/flow_runs/{id}/states", get(flow_run_states))
         .route("/flow_runs/{id}/heartbeat", post(heartbeat))
         .route("/flow_runs/{id}/state", post(set_state))
+        .route("/flow_runs/{id}/cancel", post(cancel))
 }
 
 /// Query parameters of `GET /api/flow_runs`. Lists are comma-separated and match any of their values.
@@ -225,7 +226,44 @@ pub(crate) async fn heartbeat(
         .store
         .heartbeat(&body.agent, &[id], chrono::Utc::now())
         .await?;
-    Ok(Json(serde_json::json!({"ok": n > 0})))
+    let cancel = state.store.cancel_requested(id).await?;
+    Ok(Json(serde_json::json!({"ok": n > 0, "cancel": cancel})))
+}
+
+/// Cancels a flow run: one not started yet (Scheduled, Late, Pending) becomes Cancelled at once; a
+/// running one Cancelling — its agent (or its own process, reporting to this server) stops it and
+/// it ends Cancelled. A final run answers 409 naming its state.
+#[utoipa::path(post, path = "/api/flow_runs/{id}/cancel", tag = "flow runs",
+    params(("id" = Uuid, Path, description = "flow run id")),
+    responses((status = 200, body = StoredFlowRun),
+        (status = 404, description = "no such flow run"),
+        (status = 409, description = "the run is already final; the message names its state")))]
+pub(crate) async fn cancel(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<StoredFlowRun>, ApiError> {
+    let id = id_of(id, "flow run")?;
+    match state.store.cancel_flow_run(id).await? {
+        Transition::Accepted(_) => {}
+        Transition::NotFound => {
+            return Err(ApiError::not_found(format!("no flow run with id {id}")))
+        }
+        Transition::Rejected(r) => {
+            let current = r
+                .current
+                .as_ref()
+                .map_or("none".to_string(), |s| s.name.to_string());
+            return Err(ApiError::conflict(format!(
+                "flow run {id} is already {current}: there is nothing to cancel"
+            )));
+        }
+    }
+    state
+        .store
+        .flow_run_by_id(id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no flow run with id {id}")))
 }
 
 /// Proposes a state for a flow run (agents: `Crashed` when the run's process died). The

@@ -42,6 +42,7 @@ use super::{
         work_queues::claim,
         flow_runs::heartbeat,
         flow_runs::set_state,
+        flow_runs::cancel,
         automations::automations,
         automations::create,
         automations::inspect,

@@ -126,6 +126,16 @@ impl Store {
         Ok(n)
     }
 
+    /// Whether someone asked flow run `id` to stop (it is `Cancelling`, or already `Cancelled`): the
+    /// heartbeat's answer, so the agent stops the run's process.
+    pub async fn cancel_requested(&self, id: Uuid) -> Result<bool, StoreError> {
+        Ok(self.flow_run_by_id(id).await?.is_some_and(|run| {
+            run.state.as_ref().is_some_and(|s| {
+                s.has_name(crate::runtime::state::StateName::Cancelling) || s.is_cancelled()
+            })
+        }))
+    }
+
     /// Claimed runs not final whose agent has not sent a heartbeat for `timeout` become Crashed.
     /// Returns their ids.
     pub async fn crash_silent_runs(

@@ -171,6 +171,12 @@ impl Store {
             if done.rows_affected() > 0 {
                 self.queue_notifications(conn, &[(id, vec![&accepted])])
                     .await?;
+                if accepted.is_cancelled()
+                    || accepted.kind == crate::runtime::state::StateType::Crashed
+                {
+                    self.finish_unfinished_task_runs(conn, id, &accepted)
+                        .await?;
+                }
                 return Ok(Transition::Accepted(accepted));
             }
         }
@@ -190,6 +196,70 @@ impl Store {
         let mut conn = self.pool.acquire().await?;
         self.propose_flow_run_state_with(&mut conn, id, state, &[])
             .await
+    }
+
+    /// Cancels flow run `id` (a user's request): a run not started yet — Scheduled, Late, Pending —
+    /// becomes `Cancelled` at once; a running one `Cancelling` (its process, or its agent, stops
+    /// it); a final one is refused by the policy.
+    pub async fn cancel_flow_run(&self, id: Uuid) -> Result<Transition, StoreError> {
+        let Some(run) = self.flow_run_by_id(id).await? else {
+            return Ok(Transition::NotFound);
+        };
+        let message = "cancelled by user";
+        let proposed = match &run.state {
+            Some(s) if s.kind == crate::runtime::state::StateType::Running => {
+                State::of(crate::runtime::state::StateName::Cancelling).with_message(message)
+            }
+            _ => State::cancelled(message),
+        };
+        self.propose_flow_run_state(id, &proposed).await
+    }
+
+    /// When flow run `id` ended `Cancelled` or `Crashed` from outside its process (an agent, the
+    /// heartbeat reaper), its task runs still unfinished end the same way, each through the policy.
+    async fn finish_unfinished_task_runs(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        id: Uuid,
+        flow_state: &State,
+    ) -> Result<(), StoreError> {
+        let sql = self
+            .sql(&format!(
+                "SELECT id, {STATE_COLUMNS} FROM task_runs WHERE flow_run_id = ? \
+                 AND (state_type IS NULL OR state_type NOT IN {})",
+                super::codec::final_types()
+            ))
+            .into_owned();
+        let rows = sqlx::query(&sql)
+            .bind(id.to_string())
+            .fetch_all(&mut *conn)
+            .await?;
+        let proposed = State {
+            kind: flow_state.kind,
+            name: flow_state.name.clone(),
+            message: Some(format!(
+                "its flow run ended {}: {}",
+                flow_state.name,
+                flow_state.message.as_deref().unwrap_or("")
+            )),
+            timestamp: flow_state.timestamp,
+        };
+        let update = self
+            .sql(&format!("UPDATE task_runs SET {SET_STATE} WHERE id = ?"))
+            .into_owned();
+        for row in rows {
+            let task = parse_id("task_runs", &row.try_get::<String, _>("id")?)?;
+            let current = state_from_row("task_runs", &row)?;
+            if let Decision::Accept(accepted) = decide(current.as_ref(), proposed.clone()) {
+                let refs = [&accepted];
+                Summary::of(&refs)
+                    .bind(sqlx::query(&update))
+                    .bind(task.to_string())
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// [`propose_flow_run_state`](Self::propose_flow_run_state), answering whether the run changed.

@@ -1,6 +1,6 @@
 // flowcore web UI: one flow run, #/flow-runs/<id> (details, task graph, timeline, task runs, logs, states).
 
-import { api, soft } from '../api.js';
+import { api, send, soft } from '../api.js';
 import { artifactCard } from '../artifact-view.js';
 import { graphChart, timelineChart } from '../charts.js';
 import { deploymentName, loadDeploymentNames } from '../known-deployments.js';
@@ -31,7 +31,18 @@ export class FlowRunPage extends Page {
           <section class="card"><h2>State history</h2><div data-part="states"></div></section>
         </div>`;
   }
-  bind() { bindLogLevel(this); }
+  bind() {
+    bindLogLevel(this);
+    this.root.addEventListener('click', (e) => {
+      const btn = e.target.closest('[data-action="cancel-run"]');
+      if (!btn || btn.disabled || !this.data) return;
+      // eslint-disable-next-line no-alert
+      if (!window.confirm(`Cancel flow run ${this.data.run.name}? Its tasks stop; it ends Cancelled.`)) return;
+      this.act('cancel', async () => {
+        this.data.run = await send('POST', `/flow_runs/${enc(this.id)}/cancel`);
+      });
+    });
+  }
   async fetch() {
     const base = `/flow_runs/${enc(this.id)}`;
     const [run, tasks, graph, logs, states, artifacts] = await Promise.all([
@@ -51,7 +62,9 @@ export class FlowRunPage extends Page {
     setHTML(this.part('header'), `<nav class="breadcrumb" data-testid="breadcrumb">
           <a href="${flowHref(run.flow_name)}">${escape(run.flow_name)}</a> <span class="sep">›</span> <span>${escape(run.name)}</span></nav>
         <div class="title-row"><h1>${escape(run.name)}</h1>${badge(run.state)}
-          ${run.parent_flow_run_id ? `<a class="chip chip-link" href="${flowRunHref(run.parent_flow_run_id)}" data-testid="parent-link">subflow of parent run ↗</a>` : ''}</div>
+          ${run.parent_flow_run_id ? `<a class="chip chip-link" href="${flowRunHref(run.parent_flow_run_id)}" data-testid="parent-link">subflow of parent run ↗</a>` : ''}
+          ${isFinal(run.state) || (run.state && run.state.name === 'Cancelling') ? '' : `<div class="actions"><button type="button" class="btn" data-action="cancel-run"
+            data-testid="cancel-run"${this.busy ? ' disabled' : ''}>${this.busy === 'cancel' ? 'Cancelling…' : 'Cancel'}</button></div>`}</div>
         ${stateMessage(run.state)}`);
     this.part('body').hidden = false;
     setHTML(this.part('details'), kv([

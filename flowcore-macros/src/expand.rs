@@ -318,10 +318,57 @@ pub(crate) fn task(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
         quote!(#(#docs)*)
     };
 
+    // `task::map(items)`: one submitted run per item (Prefect's `task.map`); several parameters
+    // take tuples, so what is mapped and what is passed unchanged is the caller's closure.
+    let map_fn = format_ident!("__flowcore_map_{}", ident);
+    let map_doc = format!("Submits one run of the task [`{ident}()`] per item and returns their futures, in order (Prefect's `task.map`). With several parameters, each item is a tuple of the arguments: `{ident}::map(xs.into_iter().map(|x| (x, factor)))` maps `x` and passes `factor` to every run.");
+    let map_def = if params.is_empty() {
+        quote!()
+    } else {
+        let arg_tys: Vec<_> = (0..params.len())
+            .map(|i| format_ident!("__A{}", i))
+            .collect();
+        let arg_names: Vec<_> = (0..params.len())
+            .map(|i| format_ident!("__a{}", i))
+            .collect();
+        let tys = params.iter().map(|p| &p.ty);
+        let (item_ty, pattern) = if params.len() == 1 {
+            let (t, a) = (&arg_tys[0], &arg_names[0]);
+            (quote!(#t), quote!(#a))
+        } else {
+            (quote!((#(#arg_tys,)*)), quote!((#(#arg_names,)*)))
+        };
+        quote! {
+            #[doc = #map_doc]
+            #[allow(clippy::type_complexity)]
+            #vis fn #map_fn<__I, #(#arg_tys,)* __R>(items: __I) -> ::std::vec::Vec<::flowcore::TaskFuture<__R>>
+            where
+                __I: ::core::iter::IntoIterator<Item = #item_ty>,
+                #(#arg_tys: ::flowcore::IntoTaskInput<#tys>,)*
+                ::flowcore::TaskCall<#value>: ::flowcore::__private::Submit<__R>,
+            {
+                items
+                    .into_iter()
+                    .map(|#pattern| ::flowcore::__private::Submit::submit_now(#ident(#(#arg_names),*)))
+                    .collect()
+            }
+        }
+    };
+    let map_use = if params.is_empty() {
+        quote!()
+    } else {
+        quote! {
+            #[doc(inline)]
+            #child_vis use super::#map_fn as map;
+        }
+    };
+
     Ok(quote! {
         #[doc(hidden)]
         #[allow(clippy::too_many_arguments)]
         #raw_fn
+
+        #map_def
 
         #call_doc
         #[allow(clippy::too_many_arguments)]
@@ -348,6 +395,7 @@ pub(crate) fn task(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
         #vis mod #ident {
             #[doc(inline)]
             #child_vis use super::#raw as func;
+            #map_use
         }
     })
 }

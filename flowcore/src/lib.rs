@@ -140,6 +140,19 @@ pub mod __private {
     use crate::runtime::error::ParameterError;
     use crate::runtime::flow::{FlowSpec, FlowState};
 
+    /// A task call that can be submitted, giving futures of `R` (what `task::map` needs; the
+    /// bound lives on a generic so a task whose value is not `Sync` still compiles).
+    pub trait Submit<R> {
+        /// `.submit()`.
+        fn submit_now(self) -> crate::TaskFuture<R>;
+    }
+
+    impl<T: Send + Sync + 'static> Submit<T> for crate::TaskCall<T> {
+        fn submit_now(self) -> crate::TaskFuture<T> {
+            self.submit()
+        }
+    }
+
     /// Converts a body's error.
     pub fn into_anyhow<E: Into<anyhow::Error>>(e: E) -> anyhow::Error {
         e.into()

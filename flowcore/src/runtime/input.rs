@@ -38,9 +38,120 @@ impl<T: Clone + Send + Sync + 'static> IntoTaskInput<T> for &TaskFuture<T> {
     }
 }
 
+/// A parameter of type `Vec<T>` fed by futures (each one an edge); one of type `Arc<T>` fed by a
+/// future (the producer's value shared, never cloned).
+impl<T: Clone + Send + Sync + 'static> IntoTaskInput<Vec<T>> for Vec<TaskFuture<T>> {
+    fn into_task_input(self) -> TaskInput<Vec<T>> {
+        let all = self.into_iter().map(|f| f.completion).collect();
+        TaskInput(Repr::Dynamic(Box::new(Many(all, T::clone))))
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> IntoTaskInput<Vec<T>> for &[TaskFuture<T>] {
+    fn into_task_input(self) -> TaskInput<Vec<T>> {
+        let all = self.iter().map(|f| Arc::clone(&f.completion)).collect();
+        TaskInput(Repr::Dynamic(Box::new(Many(all, T::clone))))
+    }
+}
+
+impl<T: Send + Sync + 'static> IntoTaskInput<Arc<T>> for TaskFuture<T> {
+    fn into_task_input(self) -> TaskInput<Arc<T>> {
+        TaskInput(Repr::Dynamic(Box::new(Shared(self.completion))))
+    }
+}
+
+impl<T: Send + Sync + 'static> IntoTaskInput<Arc<T>> for &TaskFuture<T> {
+    fn into_task_input(self) -> TaskInput<Arc<T>> {
+        TaskInput(Repr::Dynamic(Box::new(Shared(Arc::clone(
+            &self.completion,
+        )))))
+    }
+}
+
 enum Repr<T> {
     Value(Option<T>),
     Future(Arc<Completion<T>>, fn(&T) -> T),
+    /// Upstream runs feeding the argument in another shape.
+    Dynamic(Box<dyn Source<T>>),
+}
+
+/// Upstream runs that feed an argument of type `T` in another shape than one future of `T`.
+trait Source<T>: Send {
+    /// Registers the upstream edges.
+    fn register(&self, parameter: &'static str, edges: &mut crate::runtime::body::Edges);
+    /// The argument for the only (or the last) attempt.
+    fn take(&mut self) -> T;
+    /// The argument for one attempt of several.
+    fn copy(&self) -> T;
+}
+
+fn edge_of(
+    completion: &Arc<dyn Upstream>,
+    parameter: String,
+    edges: &mut crate::runtime::body::Edges,
+) {
+    let record = completion.record();
+    edges.inputs.push(TaskInputEdge {
+        parameter,
+        upstream_id: record.id(),
+        upstream_name: record.name().to_string(),
+        kind: InputKind::Parameter,
+    });
+    edges.upstream.push(Arc::clone(completion));
+}
+
+/// `Vec<TaskFuture<T>>` → `Vec<T>`: each element an edge; each value moved when this is its last
+/// holder, cloned otherwise.
+struct Many<T>(Vec<Arc<Completion<T>>>, fn(&T) -> T);
+
+impl<T: Send + Sync + 'static> Source<Vec<T>> for Many<T> {
+    fn register(&self, parameter: &'static str, edges: &mut crate::runtime::body::Edges) {
+        for (i, completion) in self.0.iter().enumerate() {
+            let upstream: Arc<dyn Upstream> = completion.clone();
+            edge_of(&upstream, format!("{parameter}[{i}]"), edges);
+        }
+    }
+
+    fn take(&mut self) -> Vec<T> {
+        self.0
+            .iter()
+            .map(|c| {
+                Completion::take_or_clone(c, self.1)
+                    .expect("flowcore: a task body started before its upstream run completed")
+            })
+            .collect()
+    }
+
+    fn copy(&self) -> Vec<T> {
+        self.0
+            .iter()
+            .map(|c| {
+                c.shared()
+                    .map(|v| (self.1)(&v))
+                    .expect("flowcore: a task body started before its upstream run completed")
+            })
+            .collect()
+    }
+}
+
+/// `TaskFuture<T>` → `Arc<T>`: the producer's value, shared.
+struct Shared<T>(Arc<Completion<T>>);
+
+impl<T: Send + Sync + 'static> Source<Arc<T>> for Shared<T> {
+    fn register(&self, parameter: &'static str, edges: &mut crate::runtime::body::Edges) {
+        let upstream: Arc<dyn Upstream> = self.0.clone();
+        edge_of(&upstream, parameter.to_string(), edges);
+    }
+
+    fn take(&mut self) -> Arc<T> {
+        self.copy()
+    }
+
+    fn copy(&self) -> Arc<T> {
+        self.0
+            .shared()
+            .expect("flowcore: a task body started before its upstream run completed")
+    }
 }
 
 /// One argument of a task call, as the runtime holds it. Only generated code uses its methods.
@@ -50,6 +161,9 @@ impl<T: Send + Sync + 'static> TaskInput<T> {
     /// Registers the upstream edge of a future argument.
     #[doc(hidden)]
     pub fn __register(&self, parameter: &'static str, edges: &mut crate::runtime::body::Edges) {
+        if let Repr::Dynamic(source) = &self.0 {
+            source.register(parameter, edges);
+        }
         if let Repr::Future(completion, _) = &self.0 {
             let upstream: Arc<dyn Upstream> = completion.clone();
             let record = upstream.record();
@@ -73,6 +187,7 @@ impl<T> TaskInput<T> {
                 .take()
                 .expect("flowcore: a task without retries ran its body twice"),
             Repr::Future(completion, clone) => Self::resolved(completion, *clone),
+            Repr::Dynamic(source) => source.take(),
         }
     }
 
@@ -96,6 +211,7 @@ impl<T: Clone> TaskInput<T> {
                 .shared()
                 .map(|v| clone(&v))
                 .expect("flowcore: a task body started before its upstream run completed"),
+            Repr::Dynamic(source) => source.copy(),
         }
     }
 }
@@ -128,6 +244,7 @@ impl<T> TaskInput<T> {
         match &self.0 {
             Repr::Value(v) => v.as_ref().map(Peek::Value),
             Repr::Future(completion, _) => completion.shared().map(Peek::Upstream),
+            Repr::Dynamic(_) => None,
         }
     }
 }

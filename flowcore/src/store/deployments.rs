@@ -118,8 +118,8 @@ impl Store {
     }
 
     /// Removes a deployment's auto-scheduled runs that are still to come: `Scheduled` (not `Late`:
-    /// a backlog of missed runs is kept, unlike Prefect's PrefectHQ/prefect#17764), unclaimed, and
-    /// not yet due.
+    /// a backlog of missed runs is kept, unlike Prefect's PrefectHQ/prefect#17764) and unclaimed. A
+    /// run due within the Late grace but not yet marked Late goes with the old schedule too.
     async fn remove_future_auto_runs(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -127,11 +127,9 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let done = sqlx::query(&self.sql(
             "DELETE FROM flow_runs WHERE deployment_id = ? AND auto_scheduled = 1 \
-             AND state_type = 'SCHEDULED' AND state_name = 'Scheduled' AND claimed_by IS NULL \
-             AND expected_start_time > ?",
+             AND state_type = 'SCHEDULED' AND state_name = 'Scheduled' AND claimed_by IS NULL",
         ))
         .bind(deployment.to_string())
-        .bind(ts(&Utc::now()))
         .execute(&mut **tx)
         .await?;
         Ok(done.rows_affected())

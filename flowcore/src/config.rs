@@ -97,6 +97,38 @@ pub fn home() -> PathBuf {
     base.join(".flowcore")
 }
 
+/// `url` with its password (if any) replaced by `***`, for printing and logging:
+/// `postgres://app:s3cret@db/flowcore` → `postgres://app:***@db/flowcore`.
+///
+/// ```
+/// assert_eq!(
+///     flowcore::config::redacted("postgres://app:s3cret@db:5432/flowcore"),
+///     "postgres://app:***@db:5432/flowcore"
+/// );
+/// assert_eq!(flowcore::config::redacted("sqlite:///tmp/flowcore.db"), "sqlite:///tmp/flowcore.db");
+/// ```
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            if parsed.set_password(Some("***")).is_ok() {
+                return parsed.to_string();
+            }
+            url.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// A secret shown in part: its first 4 characters, the rest masked.
+pub fn masked(secret: &str) -> String {
+    let shown: String = secret.chars().take(4).collect();
+    if secret.chars().count() <= 4 {
+        "****".to_string()
+    } else {
+        format!("{shown}****")
+    }
+}
+
 /// The profile file.
 pub fn profile_path() -> PathBuf {
     home().join("config.json")
@@ -156,7 +188,18 @@ fn save(settings: &BTreeMap<String, String>) -> Result<(), ConfigError> {
     std::fs::create_dir_all(home()).map_err(io)?;
     let tmp = path.with_extension("json.tmp");
     let text = serde_json::to_string_pretty(settings).expect("strings serialize");
-    std::fs::write(&tmp, text + "\n").map_err(io)?;
+    // Readable by its owner only: it may hold an API key and a database password.
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&tmp).map_err(io)?;
+    std::io::Write::write_all(&mut file, (text + "\n").as_bytes()).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    drop(file);
+    #[cfg(unix)]
+    std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .map_err(io)?;
     std::fs::rename(&tmp, &path).map_err(io)
 }
 

@@ -114,6 +114,33 @@ fn cli(home: &std::path::Path, run_name: &str) {
     let (ok, out, _) = flowcore(&["config", "unset", "api-url"]);
     assert!(ok && out.contains("Unset api-url"), "{out}");
 
+    // Secrets: the key masked, the URL's password redacted, the profile readable by its owner only.
+    let (ok, _, _) = flowcore(&["config", "set", "api-key", "sk-very-secret-key"]);
+    assert!(ok);
+    let (ok, _, _) = flowcore(&[
+        "config",
+        "set",
+        "database-url",
+        "postgres://app:s3cret-pass@127.0.0.1:5432/flowcore",
+    ]);
+    assert!(ok);
+    let (_, out, _) = flowcore(&["config", "view"]);
+    assert!(!out.contains("very-secret") && out.contains("api-key = sk-v****"), "{out}");
+    assert!(!out.contains("s3cret-pass") && out.contains("app:***@127.0.0.1"), "{out}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(home.join("config.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    for key in ["api-key", "database-url"] {
+        let (ok, _, _) = flowcore(&["config", "unset", key]);
+        assert!(ok);
+    }
+
     // Concurrency limits in the embedded database.
     let (ok, out, _) = flowcore(&["concurrency-limit", "create", "io", "3"]);
     assert!(ok, "{out}");

@@ -27,15 +27,25 @@ pub(crate) fn config(action: ConfigAction, out: &mut impl Write) -> anyhow::Resu
             let profile = crate::config::load()?;
             for key in crate::config::KEYS {
                 let env = format!("FLOWCORE_{}", key.replace('-', "_").to_ascii_uppercase());
+                // Secrets are shown masked, URLs without their password.
+                let shown = |v: &str| match *key {
+                    "api-key" => crate::config::masked(v),
+                    _ => crate::config::redacted(v),
+                };
                 match (
-                    std::env::var(&env).ok().filter(|v| !v.is_empty()),
-                    profile.get(*key),
+                    std::env::var(&env)
+                        .ok()
+                        .filter(|v| !v.is_empty())
+                        .map(|v| shown(&v)),
+                    profile.get(*key).map(|v| shown(v)),
                 ) {
                     (Some(v), _) => writeln!(out, "{key} = {v} (from {env})")?,
                     (None, Some(v)) => writeln!(out, "{key} = {v} (from profile)")?,
-                    (None, None) if *key == "database-url" => {
-                        writeln!(out, "{key} = {} (default)", crate::config::database_url()?)?
-                    }
+                    (None, None) if *key == "database-url" => writeln!(
+                        out,
+                        "{key} = {} (default)",
+                        shown(&crate::config::database_url()?)
+                    )?,
                     (None, None) => writeln!(out, "{key} is not set")?,
                 }
             }

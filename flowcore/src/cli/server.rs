@@ -91,7 +91,7 @@ pub(crate) async fn server(action: ServerAction, mut out: impl Write) -> anyhow:
         ServerAction::Database {
             action: DatabaseAction::Reset { yes },
         } => {
-            let url = crate::config::database_url()?;
+            let url = crate::config::redacted(&crate::config::database_url()?);
             if !yes {
                 if !std::io::stdin().is_terminal() {
                     anyhow::bail!("refusing to reset {url} without confirmation: pass --yes");
@@ -145,7 +145,11 @@ async fn start(
     .await?;
     let addr = server.addr();
     writeln!(out, "flowcore server {}", env!("CARGO_PKG_VERSION"))?;
-    writeln!(out, "  database: {database_url}")?;
+    writeln!(
+        out,
+        "  database: {}",
+        crate::config::redacted(&database_url)
+    )?;
     if let Some(keep) = retention {
         writeln!(
             out,

@@ -24,9 +24,12 @@ pub(crate) async fn open_db() -> anyhow::Result<Store> {
     if url.starts_with("sqlite:") {
         std::fs::create_dir_all(crate::config::home())?;
     }
-    Store::connect(&url)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot open the run database {url}: {e}"))
+    Store::connect(&url).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the run database {}: {e}",
+            crate::config::redacted(&url)
+        )
+    })
 }
 
 /// `--since`: an RFC 3339 time, a date (midnight UTC), or a duration ago (`2h`, `7d`).

@@ -91,7 +91,10 @@ fn store_sink() -> Option<(std::sync::Arc<dyn super::sink::EventSink>, String)> 
         let _ = std::fs::create_dir_all(crate::config::home());
     }
     match crate::store::StoreSink::new(url.clone()) {
-        Ok(sink) => Some((std::sync::Arc::new(sink), format!("the database {url}"))),
+        Ok(sink) => Some((
+            std::sync::Arc::new(sink),
+            format!("the database {}", crate::config::redacted(&url)),
+        )),
         Err(e) => {
             eprintln!("flowcore: not recording runs in a database: {e}");
             None

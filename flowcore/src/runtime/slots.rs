@@ -73,9 +73,12 @@ impl Backend {
             if url.starts_with("sqlite:") {
                 let _ = std::fs::create_dir_all(crate::config::home());
             }
-            let store = crate::store::Store::connect(&url)
-                .await
-                .map_err(|e| format!("cannot open the run database {url}: {e}"))?;
+            let store = crate::store::Store::connect(&url).await.map_err(|e| {
+                format!(
+                    "cannot open the run database {}: {e}",
+                    crate::config::redacted(&url)
+                )
+            })?;
             Ok(Backend::Db(store))
         }
         #[cfg(not(feature = "store"))]

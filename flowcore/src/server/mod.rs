@@ -95,7 +95,7 @@ pub enum ServerError {
     /// The database could not be opened.
     #[error("cannot open the database {url}: {source}")]
     Store {
-        /// The database URL.
+        /// The database URL (its password redacted).
         url: String,
         /// The error.
         source: crate::store::StoreError,
@@ -160,7 +160,7 @@ impl Server {
         let store = Store::connect(&config.database_url)
             .await
             .map_err(|source| ServerError::Store {
-                url: config.database_url.clone(),
+                url: crate::config::redacted(&config.database_url),
                 source,
             })?;
         let addr = SocketAddr::new(config.host, config.port);

@@ -61,7 +61,10 @@ impl Consumer for Writer {
                     Conn::Ready(store, checkpointer)
                 }
                 Err(e) => {
-                    self.warn_once(&format!("cannot open the run database {url}: {e}"));
+                    self.warn_once(&format!(
+                        "cannot open the run database {}: {e}",
+                        crate::config::redacted(&url)
+                    ));
                     Conn::Broken
                 }
             };

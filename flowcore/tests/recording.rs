@@ -125,8 +125,14 @@ fn cli(home: &std::path::Path, run_name: &str) {
     ]);
     assert!(ok);
     let (_, out, _) = flowcore(&["config", "view"]);
-    assert!(!out.contains("very-secret") && out.contains("api-key = sk-v****"), "{out}");
-    assert!(!out.contains("s3cret-pass") && out.contains("app:***@127.0.0.1"), "{out}");
+    assert!(
+        !out.contains("very-secret") && out.contains("api-key = sk-v****"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("s3cret-pass") && out.contains("app:***@127.0.0.1"),
+        "{out}"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -101,6 +101,19 @@ impl Store {
             };
             let times = schedule.next_after(now, horizon.max_runs);
             let mut tx = self.pool.begin().await?;
+            // The deployment as read must still be the one in force: a schedule change (or a
+            // pause) committed since would otherwise get runs of the old schedule after it removed
+            // them. Writing its row first also takes the lock that orders this against `apply`.
+            let current = sqlx::query(&self.sql(
+                "UPDATE deployments SET updated = updated WHERE id = ? AND updated = ? AND paused = 0",
+            ))
+            .bind(d.id.to_string())
+            .bind(ts(&d.updated))
+            .execute(&mut *tx)
+            .await?;
+            if current.rows_affected() == 0 {
+                continue;
+            }
             for (i, t) in times.into_iter().enumerate() {
                 if i >= horizon.min_runs && t > now + horizon.horizon {
                     break;

@@ -78,12 +78,12 @@ pub type FlowHook = fn(&FlowRun, &State);
 
 impl FlowSpec {
     pub(crate) fn retry_policy(&'static self) -> RetryPolicy {
-        RetryPolicy {
-            retries: self.retries,
-            delay: &self.retry_delay,
-            jitter: self.retry_jitter,
-            condition: self.retry_if,
-        }
+        RetryPolicy::new(
+            self.retries,
+            &self.retry_delay,
+            self.retry_jitter,
+            self.retry_if,
+        )
     }
 
     /// The hooks for a run that ended in `state`.

@@ -147,6 +147,21 @@ pub(crate) struct RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The policy of a task's or flow's settings.
+    pub(crate) fn new(
+        retries: u32,
+        delay: &'static RetryDelay,
+        jitter: Option<f64>,
+        condition: Option<RetryCondition>,
+    ) -> RetryPolicy {
+        RetryPolicy {
+            retries,
+            delay,
+            jitter,
+            condition,
+        }
+    }
+
     /// The pause before retry `n` (0 for the first), jitter included: never shorter than the base
     /// delay, at most `(1 + jitter)` times it.
     pub(crate) fn pause(&self, n: u32) -> Duration {

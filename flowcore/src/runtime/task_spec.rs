@@ -53,11 +53,11 @@ impl TaskSpec {
     }
 
     pub(crate) fn retry_policy(&'static self) -> RetryPolicy {
-        RetryPolicy {
-            retries: self.retries,
-            delay: &self.retry_delay,
-            jitter: self.retry_jitter,
-            condition: self.retry_if,
-        }
+        RetryPolicy::new(
+            self.retries,
+            &self.retry_delay,
+            self.retry_jitter,
+            self.retry_if,
+        )
     }
 }

@@ -243,19 +243,31 @@ pub(crate) async fn cancel(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<StoredFlowRun>, ApiError> {
     let id = id_of(id, "flow run")?;
-    match state.store.cancel_flow_run(id).await? {
+    let transition = state.store.cancel_flow_run(id).await?;
+    after(&state, id, transition, |current, _| {
+        format!("flow run {id} is already {current}: there is nothing to cancel")
+    })
+    .await
+}
+
+/// The run after a transition the store decided: 404 for an unknown run, 409 with the message
+/// `refused` gives (from the run's state name and the rejection), else the run as it now is.
+async fn after(
+    state: &AppState,
+    id: Uuid,
+    transition: Transition,
+    refused: impl FnOnce(&str, &crate::runtime::orchestration::Rejection) -> String,
+) -> Result<Json<StoredFlowRun>, ApiError> {
+    let missing = || ApiError::not_found(format!("no flow run with id {id}"));
+    match transition {
         Transition::Accepted(_) => {}
-        Transition::NotFound => {
-            return Err(ApiError::not_found(format!("no flow run with id {id}")))
-        }
+        Transition::NotFound => return Err(missing()),
         Transition::Rejected(r) => {
             let current = r
                 .current
                 .as_ref()
                 .map_or("none".to_string(), |s| s.name.to_string());
-            return Err(ApiError::conflict(format!(
-                "flow run {id} is already {current}: there is nothing to cancel"
-            )));
+            return Err(ApiError::conflict(refused(&current, &r)));
         }
     }
     state
@@ -263,7 +275,7 @@ pub(crate) async fn cancel(
         .flow_run_by_id(id)
         .await?
         .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("no flow run with id {id}")))
+        .ok_or_else(missing)
 }
 
 /// Proposes a state for a flow run (agents: `Crashed` when the run's process died). The
@@ -280,25 +292,9 @@ pub(crate) async fn set_state(
 ) -> Result<Json<StoredFlowRun>, ApiError> {
     let id = id_of(id, "flow run")?;
     let Json(new) = body?;
-    match state.store.propose_flow_run_state(id, &new).await? {
-        Transition::Accepted(_) => {}
-        Transition::NotFound => {
-            return Err(ApiError::not_found(format!("no flow run with id {id}")))
-        }
-        Transition::Rejected(r) => {
-            let current = r
-                .current
-                .as_ref()
-                .map_or("none".to_string(), |s| s.name.to_string());
-            return Err(ApiError::conflict(format!(
-                "flow run {id} is {current}: {r}"
-            )));
-        }
-    }
-    state
-        .store
-        .flow_run_by_id(id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("no flow run with id {id}")))
+    let transition = state.store.propose_flow_run_state(id, &new).await?;
+    after(&state, id, transition, |current, r| {
+        format!("flow run {id} is {current}: {r}")
+    })
+    .await
 }

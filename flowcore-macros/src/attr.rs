@@ -29,6 +29,11 @@ impl Kind {
                 "on_failure",
                 "task_run_name",
                 "description",
+                "persist_result",
+                "cache_policy",
+                "cache_key",
+                "cache_expiration",
+                "refresh_cache",
             ],
             Kind::Flow => &[
                 "name",
@@ -47,6 +52,7 @@ impl Kind {
                 "version",
                 "task_runner",
                 "validate_parameters",
+                "persist_result",
             ],
         }
     }
@@ -64,6 +70,14 @@ impl Kind {
 pub(crate) enum Runner {
     Sequential,
     Concurrent,
+}
+
+/// The cache policy named by `cache_policy = …`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Policy {
+    Default,
+    Inputs,
+    None,
 }
 
 /// Parsed arguments of either macro.
@@ -84,6 +98,11 @@ pub(crate) struct Args {
     pub(crate) version: Option<LitStr>,
     pub(crate) task_runner: Option<(Runner, Span)>,
     pub(crate) validate_parameters: Option<LitBool>,
+    pub(crate) persist_result: Option<LitBool>,
+    pub(crate) cache_policy: Option<(Policy, Span)>,
+    pub(crate) cache_key: Option<Path>,
+    pub(crate) cache_expiration: Option<Expr>,
+    pub(crate) refresh_cache: Option<LitBool>,
 }
 
 impl Args {
@@ -93,6 +112,30 @@ impl Args {
             None => Ok(0),
             Some(lit) => lit.base10_parse::<u32>(),
         }
+    }
+
+    /// Whether the cache policy reads the task's inputs (`cache_policy = inputs`, `cache_key`).
+    pub(crate) fn caches_inputs(&self) -> bool {
+        self.cache_key.is_some() || matches!(self.cache_policy, Some((Policy::Inputs, _)))
+    }
+
+    /// Caching settings that contradict each other are errors on the offending token.
+    fn check_caching(&self) -> syn::Result<()> {
+        if let (Some((_, span)), Some(_)) = (&self.cache_policy, &self.cache_key) {
+            return Err(syn::Error::new(
+                *span,
+                "give either `cache_policy` or `cache_key`, not both",
+            ));
+        }
+        if let Some(lit) = &self.persist_result {
+            if !lit.value && self.caches_inputs() {
+                return Err(syn::Error::new(
+                    lit.span(),
+                    "a cached task persists its result: remove `persist_result = false` or the cache policy",
+                ));
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn parse(kind: Kind, input: ParseStream<'_>) -> syn::Result<Args> {
@@ -193,6 +236,39 @@ impl Args {
                         syn::Error::new(e.span(), "`validate_parameters` expects `true` or `false`")
                     })?)
                 }
+                "persist_result" | "refresh_cache" => {
+                    let value: LitBool = input.parse().map_err(|e| {
+                        syn::Error::new(e.span(), format!("`{key_str}` expects `true` or `false`"))
+                    })?;
+                    if key_str == "persist_result" {
+                        args.persist_result = Some(value);
+                    } else {
+                        args.refresh_cache = Some(value);
+                    }
+                }
+                "cache_policy" => {
+                    let expected =
+                        "`cache_policy` expects `inputs`, `default` or `none`, e.g. `cache_policy = inputs`";
+                    let ident: Ident = input
+                        .parse()
+                        .map_err(|e| syn::Error::new(e.span(), expected))?;
+                    let policy = match ident.to_string().as_str() {
+                        "inputs" => Policy::Inputs,
+                        "default" => Policy::Default,
+                        "none" => Policy::None,
+                        _ => return Err(syn::Error::new(ident.span(), expected)),
+                    };
+                    args.cache_policy = Some((policy, ident.span()));
+                }
+                "cache_key" => {
+                    args.cache_key = Some(input.parse().map_err(|e| {
+                        syn::Error::new(
+                            e.span(),
+                            "`cache_key` expects the path of a `fn(&serde_json::Value) -> String`, e.g. `cache_key = by_month`",
+                        )
+                    })?)
+                }
+                "cache_expiration" => args.cache_expiration = Some(input.parse()?),
                 _ => unreachable!("every accepted key is handled"),
             }
             if input.is_empty() {
@@ -200,6 +276,7 @@ impl Args {
             }
             input.parse::<Token![,]>()?;
         }
+        args.check_caching()?;
         Ok(args)
     }
 }

@@ -11,7 +11,7 @@ use syn::{
     Attribute, FnArg, GenericArgument, ItemFn, Pat, PathArguments, ReturnType, Type, Visibility,
 };
 
-use crate::attr::{Args, Runner};
+use crate::attr::{Args, Policy, Runner};
 
 /// One parameter of the user's function.
 struct Param {
@@ -173,6 +173,64 @@ fn controls(args: &Args, hook: TokenStream) -> TokenStream {
     out
 }
 
+/// A hash of the task's source tokens: part of its cache keys, so editing the task invalidates them.
+fn source_hash(item: &ItemFn) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    quote!(#item).to_string().hash(&mut h);
+    h.finish()
+}
+
+/// The spec assignments of `persist_result` and the cache settings, and the expression of the
+/// task call's codec: required (a compile error naming the type) when the task persists, found by
+/// probing otherwise (a flow's `persist_result` may apply to serde types).
+fn persistence(args: &Args, item: &ItemFn, value: &Type) -> (TokenStream, TokenStream) {
+    let mut spec = TokenStream::new();
+    let hash = source_hash(item);
+    spec.extend(quote!(spec.source_hash = #hash;));
+    if let Some(lit) = &args.persist_result {
+        spec.extend(quote!(spec.persist_result = ::core::option::Option::Some(#lit);));
+    }
+    if let Some((policy, span)) = &args.cache_policy {
+        let variant = match policy {
+            Policy::Default => quote_spanned!(*span=> Default),
+            Policy::Inputs => quote_spanned!(*span=> Inputs),
+            Policy::None => quote_spanned!(*span=> None),
+        };
+        spec.extend(quote!(spec.cache_policy = ::flowcore::results::CachePolicy::#variant;));
+    }
+    if let Some(path) = &args.cache_key {
+        spec.extend(quote_spanned!(path.span()=>
+            spec.cache_policy = ::flowcore::results::CachePolicy::Key({
+                let key: ::flowcore::results::CacheKeyFn = #path;
+                key
+            });));
+    }
+    if let Some(e) = &args.cache_expiration {
+        spec.extend(quote_spanned!(e.span()=>
+            spec.cache_expiration = ::core::option::Option::Some(::flowcore::__private::cache_expiration(#e));));
+    }
+    if let Some(lit) = &args.refresh_cache {
+        spec.extend(quote!(spec.refresh_cache = #lit;));
+    }
+    let required = args.persist_result.as_ref().is_some_and(|l| l.value) || args.caches_inputs();
+    // A type holding a reference (`&'static str`) is never `DeserializeOwned`, and probing it would
+    // be a lifetime error rather than a miss: it gets no codec.
+    let borrows = quote!(#value).to_string().contains('&');
+    let codec = if required {
+        quote_spanned!(value.span()=> ::flowcore::__private::persistable::<#value>())
+    } else if borrows {
+        quote!(::core::option::Option::None)
+    } else {
+        quote! {{
+            #[allow(unused_imports)]
+            use ::flowcore::__private::{ViaNoCodec as _, ViaSerdeCodec as _};
+            (&::flowcore::__private::CodecProbe::<#value>::new()).codec()
+        }}
+    };
+    (spec, codec)
+}
+
 /// The parameters a `task_run_name` / `flow_run_name` format string names (`{p}`, `{p:?}`); a
 /// positional `{}` is an error on the string. Names that are not parameters are left to the
 /// compiler, which reports them on the string.
@@ -291,6 +349,20 @@ pub(crate) fn task(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
         }
     };
     let task_controls = controls(&args, quote!(::flowcore::task::TaskHook));
+    let (persist_spec, codec) = persistence(&args, &item, value);
+    let inputs_var = local("__cache_inputs");
+    let (make_inputs, cache_inputs) = if args.caches_inputs() {
+        let sources = params.iter().map(|p| {
+            let (i, s) = (&p.ident, p.ident.unraw().to_string());
+            quote_spanned!(p.ty.span()=> .with(#s, #i.__json_source()))
+        });
+        (
+            quote!(let #inputs_var = ::flowcore::__private::CacheInputs::default() #(#sources)*;),
+            quote!(.__cache_inputs(#inputs_var)),
+        )
+    } else {
+        (quote!(), quote!())
+    };
     let run_name = local("__run_name");
     let name_run = match &args.run_name {
         None => quote!(let #run_name = ::core::option::Option::None;),
@@ -381,6 +453,7 @@ pub(crate) fn task(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
                     spec.retry_delay = #delay;
                     spec.description = #description;
                     #task_controls
+                    #persist_spec
                     spec
                 });
             #(let mut #names = ::flowcore::IntoTaskInput::into_task_input(#names);)*
@@ -388,7 +461,11 @@ pub(crate) fn task(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
             let mut #edges = ::flowcore::__private::Edges::default();
             #(#names.__register(#name_strs, &mut #edges);)*
             #name_run
-            ::flowcore::TaskCall::__new(&SPEC, #edges, #body).__named(#run_name)
+            #make_inputs
+            ::flowcore::TaskCall::__new(&SPEC, #edges, #body)
+                .__named(#run_name)
+                .__codec(#codec)
+                #cache_inputs
         }
 
         #[doc = #mod_doc]
@@ -501,6 +578,7 @@ pub(crate) fn flow(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
                         ::core::option::Option::None,
                         parameters,
                         ::core::result::Result::Err(e),
+                        ::core::option::Option::None,
                     ),
                 }
             }
@@ -543,6 +621,16 @@ pub(crate) fn flow(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
         quote!(#(#docs)*)
     };
     let flow_controls = controls(&args, quote!(::flowcore::flow::FlowHook));
+    // A subflow with `persist_result = true` stores its value (a resumed parent reuses it).
+    let flow_codec = if args.persist_result.as_ref().is_some_and(|l| l.value) {
+        quote_spanned!(value.span()=> ::flowcore::__private::persistable::<#value>())
+    } else {
+        quote!(::core::option::Option::None)
+    };
+    let flow_persist = match &args.persist_result {
+        Some(lit) => quote!(spec.persist_result = ::core::option::Option::Some(#lit);),
+        None => quote!(),
+    };
     let run_name = local("__run_name");
     let name_run = match &args.run_name {
         None => quote!(let #run_name = ::core::option::Option::None;),
@@ -575,6 +663,7 @@ pub(crate) fn flow(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
                         spec.validate_parameters = #validate_lit;
                         spec.parameters = &[#(#name_strs),*];
                         spec.tags = &[#(#tags),*];
+                        #flow_persist
                         #flow_controls
                         spec
                     });
@@ -611,6 +700,7 @@ pub(crate) fn flow(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
                     #run_name,
                     ::flowcore::__private::serde_json::Value::Object(#params_map),
                     ::core::result::Result::Ok(#body_var),
+                    #flow_codec,
                 )
             }
 

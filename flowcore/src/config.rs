@@ -1,8 +1,9 @@
 //! Settings: a profile file under the flowcore home folder, overridable by environment variables.
 //!
 //! The home folder is `FLOWCORE_HOME`, or `~/.flowcore`. The profile is `config.json` there, holding
-//! `api-url`, `api-key` and `database-url`. `FLOWCORE_API_URL`, `FLOWCORE_API_KEY` and
-//! `FLOWCORE_DATABASE_URL` override the file.
+//! `api-url`, `api-key`, `database-url` and `results-dir` (where persisted task results go: see
+//! [`results`](crate::results)). `FLOWCORE_API_URL`, `FLOWCORE_API_KEY`, `FLOWCORE_DATABASE_URL` and
+//! `FLOWCORE_RESULTS_DIR` override the file.
 //!
 //! A program (a test, most often: see [`testing::harness`](crate::testing::harness)) can also set
 //! them for the whole process from code with [`set_for_process`], which wins over both — and so can
@@ -14,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::RwLock;
 
 /// The settings a profile may hold.
-pub const KEYS: &[&str] = &["api-url", "api-key", "database-url"];
+pub const KEYS: &[&str] = &["api-url", "api-key", "database-url", "results-dir"];
 
 /// The settings [`set_for_process`] accepts.
 pub const PROCESS_KEYS: &[&str] = &[
@@ -24,6 +25,7 @@ pub const PROCESS_KEYS: &[&str] = &[
     "api-url",
     "api-key",
     "database-url",
+    "results-dir",
 ];
 
 /// Settings set from code: `Some(value)`, or `None` for "not set" (the environment and the

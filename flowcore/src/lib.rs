@@ -39,6 +39,7 @@
 //! * [`runtime`]: states and the [orchestration policy](runtime::orchestration) every transition goes
 //!   through, tasks, flows, futures, runners and the engine that runs one run's lifecycle.
 //! * [`reporting`]: events, log capture, the reporter thread and its sinks.
+//! * [`results`]: persisted task results — their storage, stored form and cache keys.
 //! * [`schemas`]: the wire types the store, the server, the API client, the agent and the CLI share.
 //! * [`deploy`]: flows runnable by name, schedules, deployments, the entrypoint and the agent.
 //! * `store` (feature `store`, on by default): runs recorded in SQLite or PostgreSQL; [`config`]
@@ -56,6 +57,7 @@ pub mod cli;
 pub mod config;
 pub mod deploy;
 pub mod reporting;
+pub mod results;
 pub mod runtime;
 pub mod schemas;
 #[cfg(feature = "server")]
@@ -130,6 +132,9 @@ pub mod __private {
     };
     pub use crate::runtime::body::{Body, Edges, FlowBody, SyncCall};
     pub use crate::runtime::flow::JsonParameters;
+    pub use crate::runtime::results::{
+        CacheInputs, Codec, CodecProbe, JsonSource, ViaNoCodec, ViaSerdeCodec,
+    };
     pub use anyhow;
     pub use futures_util::future::BoxFuture;
     pub use inventory;
@@ -179,6 +184,17 @@ pub mod __private {
         factor.into()
     }
 
+    /// The `cache_expiration` of an attribute.
+    pub fn cache_expiration(expiration: impl crate::retry::IntoSeconds) -> std::time::Duration {
+        expiration.into_duration()
+    }
+
+    /// Requires `T` to be a serde type, for `persist_result = true` (the compile error names `T`).
+    pub fn persistable<T: serde::Serialize + serde::de::DeserializeOwned>(
+    ) -> Option<crate::runtime::results::Codec<T>> {
+        Some(crate::runtime::results::Codec::serde())
+    }
+
     /// The `timeout` of an attribute.
     pub fn timeout(timeout: impl crate::retry::IntoSeconds) -> std::time::Duration {
         timeout.into_duration()
@@ -191,9 +207,10 @@ pub mod __private {
         name: Option<String>,
         parameters: serde_json::Value,
         body: Result<FlowBody<T>, ParameterError>,
+        codec: Option<crate::runtime::results::Codec<T>>,
     ) -> BoxFuture<'static, FlowState<T>> {
         Box::pin(crate::runtime::engine::run_flow(
-            spec, identity, name, parameters, body,
+            spec, identity, name, parameters, body, codec,
         ))
     }
 

@@ -37,7 +37,7 @@ use crate::config;
 use crate::reporting::{destination, reporter};
 
 /// The settings a harness sets for the process while it lives.
-const SET: &[&str] = &["home", "api-url", "api-key", "database-url"];
+const SET: &[&str] = &["home", "api-url", "api-key", "database-url", "results-dir"];
 
 struct Shared {
     guards: usize,

@@ -12,7 +12,7 @@ use crate::error::{PipelineError, Result};
 use crate::sparse::CsrMatrix;
 
 /// The values of one key of the records.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum FeatureColumn {
     /// Numbers: one feature, named by the column, with the value as is.
     Numeric(Vec<f64>),
@@ -52,7 +52,7 @@ impl FeatureColumn {
 }
 
 /// A list of records (dicts) with the same keys, held by column.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Records {
     n_rows: usize,
     columns: Vec<(String, FeatureColumn)>,

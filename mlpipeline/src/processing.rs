@@ -88,8 +88,8 @@ impl ProcessOptions {
 }
 
 /// Trips ready for the vectorizer: the encoded categorical columns and, for training data, the
-/// target.
-#[derive(Debug, Clone, PartialEq)]
+/// target. A serde type: the `processing` flow persists it (a resumed training run reuses it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProcessedTrips {
     encoding: Encoding,
     records: Records,

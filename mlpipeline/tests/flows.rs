@@ -317,3 +317,54 @@ async fn a_corrupt_model_fails_the_load_task_after_its_retries() {
         "nothing half-written"
     );
 }
+
+/// A training run that failed after processing (its model could not be saved) resumes without
+/// processing the months again: its `processing` subflows end `Cached` with the stored results.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_training_run_resumes_without_reprocessing() {
+    let _h = flowcore::testing::harness();
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the model's folder should be: saving fails.
+    let out_dir = dir.path().join("models");
+    std::fs::write(&out_dir, b"not a folder").unwrap();
+    let params = TrainParameters {
+        out_dir: out_dir.clone(),
+        ..TrainParameters::new(
+            data("yellow_tripdata_sample_2021-01.parquet"),
+            data("yellow_tripdata_sample_2021-02.parquet"),
+        )
+    };
+    let failed = train_flow.run(params).await;
+    assert!(failed.is_failed(), "{:?}", failed.message());
+    let processing: Vec<_> = failed
+        .task_runs()
+        .iter()
+        .filter(|t| t.task_name == "processing")
+        .collect();
+    assert_eq!(processing.len(), 2);
+    assert!(processing
+        .iter()
+        .all(|t| t.history.last().unwrap().name == "Completed"));
+
+    std::fs::remove_file(&out_dir).unwrap();
+    let resumed = flowcore::runtime::resume(failed.flow_run().id)
+        .await
+        .unwrap();
+    assert!(resumed.is_completed(), "{:?}", resumed.flow_run().history);
+    let names: Vec<String> = resumed
+        .task_runs()
+        .iter()
+        .filter(|t| t.task_name == "processing")
+        .map(|t| t.history.last().unwrap().name.to_string())
+        .collect();
+    assert_eq!(
+        names,
+        ["Cached", "Cached"],
+        "the months were not processed again"
+    );
+    assert!(
+        !resumed.all_task_runs().any(|t| t.task_name == "load_data"),
+        "no data was read"
+    );
+    assert!(out_dir.join("trip_duration_notebook.model").exists());
+}

@@ -105,6 +105,12 @@ impl ApiClient {
         self.post(&format!("/flow_runs/{id}/cancel"), &()).await
     }
 
+    /// `POST /flow_runs/{id}/retry`: retries (resumes) a Failed, Crashed or Cancelled flow run
+    /// (409 otherwise).
+    pub async fn retry_flow_run(&self, id: Uuid) -> Result<StoredFlowRun, ApiClientError> {
+        self.post(&format!("/flow_runs/{id}/retry"), &()).await
+    }
+
     /// `POST /flow_runs/{id}/heartbeat`: `agent` still watches the run; whether it holds it, and
     /// whether someone asked the run to stop.
     pub async fn heartbeat_answer(

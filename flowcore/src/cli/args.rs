@@ -126,6 +126,13 @@ pub(crate) enum FlowRunAction {
         /// The run's id or name.
         id: String,
     },
+    /// Retries (resumes) a Failed, Crashed or Cancelled flow run under the same id: a deployment's
+    /// run goes back to its work queue for an agent; its task runs that completed with a persisted
+    /// result are reused, not run again.
+    Retry {
+        /// The run's id or name.
+        id: String,
+    },
     /// Prints a flow run's logs (its task runs' included).
     Logs {
         /// The run's id (or a prefix of it) or its name.

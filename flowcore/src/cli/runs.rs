@@ -143,6 +143,26 @@ pub(crate) async fn flow_run(action: FlowRunAction, out: &mut impl Write) -> any
                 }
             )?;
         }
+        FlowRunAction::Retry { id } => {
+            let run = store.find(&id).await?;
+            let now = store.retry(run.id).await?;
+            let state = now
+                .state
+                .as_ref()
+                .map_or("-".into(), |s| s.name.to_string());
+            writeln!(
+                out,
+                "Retrying flow run '{}' ({}): it is {state}{}",
+                now.name,
+                now.id,
+                match &now.deployment_id {
+                    Some(_) => "; an agent of its work queue starts it again",
+                    None =>
+                        "; it has no deployment: resume it from its program with \
+                             flowcore::runtime::resume",
+                }
+            )?;
+        }
         FlowRunAction::Logs { id, follow } => {
             let run = store.find(&id).await?;
             let mut tasks = store.task_runs(run.id).await?;

@@ -131,6 +131,21 @@ impl Source {
         }
     }
 
+    /// Retries (resumes) flow run `id`; the run as it is now.
+    pub(crate) async fn retry(&self, id: Uuid) -> anyhow::Result<StoredFlowRun> {
+        match self {
+            Source::Api(client) => Ok(client.retry_flow_run(id).await?),
+            Source::Db(store) => match store.retry_flow_run(id).await? {
+                crate::store::Transition::Accepted(_) => self.find(&id.to_string()).await,
+                crate::store::Transition::NotFound => anyhow::bail!("no flow run with id {id}"),
+                crate::store::Transition::Rejected(r) => anyhow::bail!(
+                    "flow run {id} is {}: only a Failed, Crashed or Cancelled run can be retried",
+                    r.current.map_or("none".into(), |s| s.name.to_string())
+                ),
+            },
+        }
+    }
+
     /// A flow run's states, oldest first.
     pub(crate) async fn states(&self, id: Uuid) -> anyhow::Result<Vec<State>> {
         Ok(match self {

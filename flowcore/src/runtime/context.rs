@@ -28,6 +28,12 @@ pub(crate) struct FlowRunContext {
     stopped: std::sync::OnceLock<String>,
     /// Cancelled when the flow run is (see [`cancel`](crate::runtime::cancel)).
     pub(crate) cancel: Option<tokio_util::sync::CancellationToken>,
+    /// Whether its task runs persist their results by default (its flow's `persist_result`, else
+    /// its parent's).
+    pub(crate) persist_results: Option<bool>,
+    /// Where its runs sit for a resumed attempt to find their results: the top-level flow run's id,
+    /// then each subflow's place in its parent (`<id>/processing-0`).
+    pub(crate) resume_scope: String,
 }
 
 #[derive(Default)]
@@ -45,6 +51,8 @@ impl FlowRunContext {
         declared: TaskRunner,
         runner_override: Option<TaskRunner>,
         cancel: Option<tokio_util::sync::CancellationToken>,
+        persist_results: Option<bool>,
+        resume_scope: String,
     ) -> Arc<FlowRunContext> {
         Arc::new(FlowRunContext {
             meta,
@@ -53,6 +61,8 @@ impl FlowRunContext {
             inner: Mutex::default(),
             stopped: std::sync::OnceLock::new(),
             cancel,
+            persist_results,
+            resume_scope,
         })
     }
 

@@ -26,6 +26,7 @@ use super::lifecycle::{
     catch, create_task_run, failure_message, init_reporting, panic_message, run_scope,
     AttemptFailure, Attempts,
 };
+use super::results::{Codec, Persistence, Plan};
 use super::run_record::{FlowRunMeta, RunRecord, TaskRunMeta};
 use super::runner;
 use super::slots;
@@ -45,6 +46,7 @@ pub(crate) async fn run_task<T: Send + 'static>(
     spec: &'static TaskSpec,
     edges: Edges,
     body: Body<T>,
+    persistence: Persistence<T>,
     meta: &Arc<TaskRunMeta>,
 ) -> Result<T, TaskRunError> {
     let record = &meta.record;
@@ -76,12 +78,34 @@ pub(crate) async fn run_task<T: Send + 'static>(
         let _ = record.propose(State::cancelled(reason.clone()));
         return Err(error(TaskRunFailure::Cancelled(reason)));
     }
-    let cancel = flow_ctx.and_then(|ctx| ctx.cancel.clone());
+    let cancel = flow_ctx.as_ref().and_then(|ctx| ctx.cancel.clone());
     if cancel.as_ref().is_some_and(|t| t.is_cancelled()) {
         let reason = "The flow run was cancelled".to_string();
         let _ = record.propose(State::cancelled(reason.clone()));
         return Err(error(TaskRunFailure::Cancelled(reason)));
     }
+    let (span, scope) = run_scope(meta.clone(), record, meta.flow_run_id);
+
+    // A persisted result for this run's cache key: the run ends `Cached`, its body not run. Runs
+    // that may compute one key at once take its lock, then look again.
+    let plan = Plan::make(spec, persistence, meta, flow_ctx.as_deref(), &scope);
+    let mut key_lock = None;
+    if let Some(plan) = &plan {
+        let mut cached = plan.reuse(meta, &scope);
+        if cached.is_none() {
+            key_lock = plan.lock(&scope).await;
+            if key_lock.is_some() {
+                cached = plan.reuse(meta, &scope);
+            }
+        }
+        if let Some(value) = cached {
+            if !spec.on_completion.is_empty() {
+                run_hooks(spec.on_completion, &meta.snapshot(), &scope);
+            }
+            return Ok(value);
+        }
+    }
+    drop(flow_ctx);
 
     // A task run with tags first takes a slot of every limited tag it has.
     let slots = if meta.tags.is_empty() {
@@ -89,7 +113,6 @@ pub(crate) async fn run_task<T: Send + 'static>(
     } else {
         slots::wait_for_slots(meta).await
     };
-    let (span, scope) = run_scope(meta.clone(), record, meta.flow_run_id);
     let mut attempts = Attempts::new(record, spec.retry_policy()).log_errors_in(&scope);
     let mut body = body;
     let outcome = loop {
@@ -142,10 +165,22 @@ pub(crate) async fn run_task<T: Send + 'static>(
                 }
             }
         };
+        // A value is persisted before the run is `Completed`; a value that cannot be is a failed
+        // attempt.
+        let result = match (result, &plan) {
+            (Ok(value), Some(plan)) => match plan.save(&value, meta) {
+                Ok(()) => Ok(value),
+                Err(e) => Err(AttemptFailure::Error(anyhow::anyhow!(
+                    "cannot persist the result: {e}"
+                ))),
+            },
+            (result, _) => result,
+        };
         if let Some(outcome) = attempts.finish(result).await {
             break outcome;
         }
     };
+    drop(key_lock);
     if let Some(slots) = slots {
         slots.release().await;
     }
@@ -270,6 +305,7 @@ pub(crate) async fn run_flow<T: Send + 'static>(
     name: Option<String>,
     parameters: serde_json::Value,
     body: Result<FlowBody<T>, ParameterError>,
+    codec: Option<Codec<T>>,
 ) -> FlowState<T> {
     init_reporting();
     let parent = FlowRunContext::current();
@@ -330,7 +366,14 @@ pub(crate) async fn run_flow<T: Send + 'static>(
         spec.runner,
         runner::override_in_force(parent.as_deref()),
         cancel.clone(),
+        spec.persist_result
+            .or_else(|| parent.as_ref().and_then(|p| p.persist_results)),
+        match (&parent, &placeholder) {
+            (Some(parent), Some(p)) => format!("{}/{}", parent.resume_scope, p.record.name()),
+            _ => record.id().to_string(),
+        },
     );
+    let mut cached_from: Option<uuid::Uuid> = None;
     let outcome: Result<T, (String, Option<anyhow::Error>)> = match body {
         Err(e) => {
             let message = format!("Validation of flow parameters failed: {e}");
@@ -339,59 +382,84 @@ pub(crate) async fn run_flow<T: Send + 'static>(
         }
         Ok(mut body) => {
             let (span, scope) = run_scope(meta.clone(), record, Some(record.id()));
+            // A subflow whose flow persists its result, under a resumed parent that finds it
+            // stored: the subflow run ends `Cached` without running.
+            let plan = match (&parent, &placeholder) {
+                (Some(parent), Some(p)) if spec.persist_result == Some(true) => {
+                    Plan::for_subflow(spec.name, codec, parent, p.record.name())
+                }
+                _ => None,
+            };
+            let hit = plan.as_ref().and_then(|p| p.reuse_in(record, &scope));
             let mut attempts = Attempts::new(record, spec.retry_policy());
-            let outcome = loop {
-                attempts.start();
-                let first_task = ctx.task_run_count();
-                let attempt = async {
-                    let fut = AssertUnwindSafe(InRun::new(
-                        scope.clone(),
-                        body().instrument(span.clone()),
-                    ))
-                    .catch_unwind();
-                    let result = FlowRunContext::scope(Arc::clone(&ctx), fut).await;
-                    ctx.wait_for_submitted().await;
-                    match result {
-                        Ok(Ok(value)) => match unobserved_failures(&ctx, first_task) {
-                            None => Ok(value),
-                            Some(message) => Err(AttemptFailure::FailedTasks(message)),
-                        },
-                        Ok(Err(e)) => Err(AttemptFailure::Error(e)),
-                        Err(payload) => Err(AttemptFailure::Panic(panic_message(payload))),
-                    }
-                };
-                let timed = async {
-                    match spec.timeout {
-                        None => attempt.await,
-                        Some(timeout) => match tokio::time::timeout(timeout, attempt).await {
-                            Ok(result) => result,
-                            Err(_) => {
-                                // The body was dropped at the deadline; its tasks stop with it.
-                                let failure = AttemptFailure::TimedOut(timeout);
-                                ctx.stop(failure_message(RunKind::Flow, &failure));
-                                Err(failure)
-                            }
-                        },
-                    }
-                };
-                let result = match &cancel {
-                    None => timed.await,
-                    Some(token) => tokio::select! {
-                        biased;
-                        _ = token.cancelled() => {
-                            // The body is dropped; its tasks stop with it.
-                            let reason = "The flow run was cancelled".to_string();
-                            ctx.stop(reason.clone());
-                            Err(AttemptFailure::Cancelled(reason))
+            let outcome = if let Some((value, from)) = hit {
+                cached_from = Some(from);
+                Ok(value)
+            } else {
+                loop {
+                    attempts.start();
+                    let first_task = ctx.task_run_count();
+                    let attempt = async {
+                        let fut = AssertUnwindSafe(InRun::new(
+                            scope.clone(),
+                            body().instrument(span.clone()),
+                        ))
+                        .catch_unwind();
+                        let result = FlowRunContext::scope(Arc::clone(&ctx), fut).await;
+                        ctx.wait_for_submitted().await;
+                        match result {
+                            Ok(Ok(value)) => match unobserved_failures(&ctx, first_task) {
+                                None => Ok(value),
+                                Some(message) => Err(AttemptFailure::FailedTasks(message)),
+                            },
+                            Ok(Err(e)) => Err(AttemptFailure::Error(e)),
+                            Err(payload) => Err(AttemptFailure::Panic(panic_message(payload))),
                         }
-                        result = timed => result,
-                    },
-                };
-                if let Some(outcome) = attempts.finish(result).await {
-                    break outcome.map_err(|(message, failure)| match failure {
-                        AttemptFailure::Error(e) => (message, Some(e)),
-                        _ => (message, None),
-                    });
+                    };
+                    let timed = async {
+                        match spec.timeout {
+                            None => attempt.await,
+                            Some(timeout) => match tokio::time::timeout(timeout, attempt).await {
+                                Ok(result) => result,
+                                Err(_) => {
+                                    // The body was dropped at the deadline; its tasks stop with it.
+                                    let failure = AttemptFailure::TimedOut(timeout);
+                                    ctx.stop(failure_message(RunKind::Flow, &failure));
+                                    Err(failure)
+                                }
+                            },
+                        }
+                    };
+                    let result = match &cancel {
+                        None => timed.await,
+                        Some(token) => tokio::select! {
+                            biased;
+                            _ = token.cancelled() => {
+                                // The body is dropped; its tasks stop with it.
+                                let reason = "The flow run was cancelled".to_string();
+                                ctx.stop(reason.clone());
+                                Err(AttemptFailure::Cancelled(reason))
+                            }
+                            result = timed => result,
+                        },
+                    };
+                    let result = match (result, &plan) {
+                        (Ok(value), Some(plan)) => {
+                            match plan.save_as(&value, spec.name, record, Some(record.id())) {
+                                Ok(()) => Ok(value),
+                                Err(e) => Err(AttemptFailure::Error(anyhow::anyhow!(
+                                    "cannot persist the result: {e}"
+                                ))),
+                            }
+                        }
+                        (result, _) => result,
+                    };
+                    if let Some(outcome) = attempts.finish(result).await {
+                        break outcome.map_err(|(message, failure)| match failure {
+                            AttemptFailure::Error(e) => (message, Some(e)),
+                            _ => (message, None),
+                        });
+                    }
                 }
             };
             let run = meta.snapshot();
@@ -407,6 +475,10 @@ pub(crate) async fn run_flow<T: Send + 'static>(
 
     if let Some(p) = &placeholder {
         let _ = p.record.propose(match &outcome {
+            Ok(_) if cached_from.is_some() => State::cached(format!(
+                "Cached: subflow run '{}' reused the result of its earlier attempt",
+                record.name()
+            )),
             Ok(_) => State::completed(),
             Err((message, _)) => {
                 State::failed(format!("Subflow run '{}' failed: {message}", record.name()))

@@ -46,6 +46,9 @@ pub struct FlowSpec {
     pub parameters: &'static [&'static str],
     /// Tags given to every run.
     pub tags: &'static [&'static str],
+    /// The default of its task runs' `persist_result` (`persist_result` on `#[flow]`; `None`: its
+    /// parent flow run's default, else off).
+    pub persist_result: Option<bool>,
 }
 
 impl FlowSpec {
@@ -69,6 +72,7 @@ impl FlowSpec {
             validate_parameters: true,
             parameters: &[],
             tags: &[],
+            persist_result: None,
         }
     }
 }

@@ -83,6 +83,9 @@ trait Source<T>: Send {
     fn take(&mut self) -> T;
     /// The argument for one attempt of several.
     fn copy(&self) -> T;
+    /// A way to build the argument later without taking it (for a cache key: called once the
+    /// upstream runs completed, and dropped before the body takes the argument).
+    fn deferred(&self) -> Box<dyn FnOnce() -> Option<T> + Send>;
 }
 
 fn edge_of(
@@ -132,6 +135,11 @@ impl<T: Send + Sync + 'static> Source<Vec<T>> for Many<T> {
             })
             .collect()
     }
+
+    fn deferred(&self) -> Box<dyn FnOnce() -> Option<Vec<T>> + Send> {
+        let (all, clone) = (self.0.clone(), self.1);
+        Box::new(move || all.iter().map(|c| c.shared().map(|v| clone(&v))).collect())
+    }
 }
 
 /// `TaskFuture<T>` → `Arc<T>`: the producer's value, shared.
@@ -151,6 +159,11 @@ impl<T: Send + Sync + 'static> Source<Arc<T>> for Shared<T> {
         self.0
             .shared()
             .expect("flowcore: a task body started before its upstream run completed")
+    }
+
+    fn deferred(&self) -> Box<dyn FnOnce() -> Option<Arc<T>> + Send> {
+        let completion = Arc::clone(&self.0);
+        Box::new(move || completion.shared())
     }
 }
 
@@ -245,6 +258,34 @@ impl<T> TaskInput<T> {
             Repr::Value(v) => v.as_ref().map(Peek::Value),
             Repr::Future(completion, _) => completion.shared().map(Peek::Upstream),
             Repr::Dynamic(_) => None,
+        }
+    }
+}
+
+impl<T: serde::Serialize + Send + Sync + 'static> TaskInput<T> {
+    /// The argument as JSON, for a cache key: a plain value is serialized now, an upstream run's
+    /// value when the task run is about to start.
+    #[doc(hidden)]
+    pub fn __json_source(&self) -> crate::runtime::results::JsonSource {
+        fn json<T: serde::Serialize>(value: Option<&T>) -> Result<serde_json::Value, String> {
+            match value {
+                Some(v) => serde_json::to_value(v).map_err(|e| e.to_string()),
+                None => Err("its upstream run has no value".to_string()),
+            }
+        }
+        match &self.0 {
+            Repr::Value(v) => {
+                let now = json(v.as_ref());
+                Box::new(move || now)
+            }
+            Repr::Future(completion, _) => {
+                let completion = Arc::clone(completion);
+                Box::new(move || json(completion.shared().as_deref()))
+            }
+            Repr::Dynamic(source) => {
+                let later = source.deferred();
+                Box::new(move || json(later().as_ref()))
+            }
         }
     }
 }

@@ -4,6 +4,7 @@
 //!   transition (the runtime, the store's ingestion, the server and the agent all ask it).
 //! * [`task`] and [`flow`]: what `#[task]` and `#[flow]` generate code against; [`TaskFuture`](crate::TaskFuture)
 //!   the handle a submitted task gives; [`runner`]: how submitted tasks run.
+//! * [`results`]: how a task run persists its result and reuses a cached one.
 //! * The engine (private) runs one run's lifecycle — create, attempts under a retry policy, finish —
 //!   for tasks, subflows and flows alike.
 
@@ -19,6 +20,8 @@ pub(crate) mod input;
 pub(crate) mod lifecycle;
 pub(crate) mod names;
 pub mod orchestration;
+pub mod results;
+pub mod resume;
 pub mod retry;
 pub(crate) mod run_context;
 pub(crate) mod run_record;
@@ -30,4 +33,5 @@ pub(crate) mod task_runner;
 pub(crate) mod task_spec;
 
 pub use cancel::{with_cancellation, CancellationToken};
+pub use resume::{resume, ResumeError};
 pub use run_context::{flow_run, task_run, FlowRunInfo, TaskRunInfo};

@@ -186,6 +186,45 @@ pub fn decide(current: Option<&State>, proposed: State) -> Decision {
     Decision::Accept(proposed)
 }
 
+/// Decides a user's request to retry (resume) a finished flow run: a `Failed`, `Crashed` or
+/// `Cancelled` run goes back to `Scheduled`, named `AwaitingRetry`, to run again under the same id
+/// (its task runs that completed with a persisted result are then reused, not run). The one way
+/// back from a final state; a `Completed` run, or one not finished, is refused.
+///
+/// ```
+/// use flowcore::runtime::orchestration::decide_retry;
+/// use flowcore::State;
+///
+/// let again = decide_retry(Some(&State::failed("boom")), "retried by user").into_result().unwrap();
+/// assert_eq!(again.name, "AwaitingRetry");
+/// assert!(decide_retry(Some(&State::completed()), "retried by user").into_result().is_err());
+/// ```
+pub fn decide_retry(current: Option<&State>, message: &str) -> Decision {
+    let proposed = State::awaiting_retry(message);
+    match current {
+        Some(current)
+            if matches!(
+                current.kind,
+                StateType::Failed | StateType::Crashed | StateType::Cancelled
+            ) =>
+        {
+            Decision::Accept(proposed)
+        }
+        Some(current) => {
+            let reason = format!(
+                "only a Failed, Crashed or Cancelled run can be retried, and the run is {}",
+                current.name
+            );
+            reject(current, proposed, reason)
+        }
+        None => Decision::Reject(Rejection {
+            current: None,
+            proposed,
+            reason: "the run has no state yet: there is nothing to retry".into(),
+        }),
+    }
+}
+
 /// Decides a sequence of proposed transitions in order, as one reported batch brings them: returns
 /// the states accepted (as replaced) and the rejections. Each decision sees the states accepted
 /// before it.

@@ -114,6 +114,9 @@ pub enum StateName {
     Cancelling,
     /// `Completed`.
     Completed,
+    /// `Cached` (a `Completed` state): a task run that reused a persisted result instead of
+    /// running.
+    Cached,
     /// `Failed`.
     Failed,
     /// `TimedOut` (a `Failed` state): the run exceeded its `timeout`.
@@ -138,6 +141,7 @@ impl StateName {
         StateName::Retrying,
         StateName::Cancelling,
         StateName::Completed,
+        StateName::Cached,
         StateName::Failed,
         StateName::TimedOut,
         StateName::Cancelled,
@@ -157,6 +161,7 @@ impl StateName {
             StateName::Retrying => "Retrying",
             StateName::Cancelling => "Cancelling",
             StateName::Completed => "Completed",
+            StateName::Cached => "Cached",
             StateName::Failed => "Failed",
             StateName::TimedOut => "TimedOut",
             StateName::Cancelled => "Cancelled",
@@ -173,7 +178,7 @@ impl StateName {
             }
             StateName::Pending | StateName::AwaitingConcurrencySlot => StateType::Pending,
             StateName::Running | StateName::Retrying | StateName::Cancelling => StateType::Running,
-            StateName::Completed => StateType::Completed,
+            StateName::Completed | StateName::Cached => StateType::Completed,
             StateName::Failed | StateName::TimedOut => StateType::Failed,
             StateName::Cancelled | StateName::UpstreamFailed => StateType::Cancelled,
             StateName::Crashed => StateType::Crashed,
@@ -261,6 +266,12 @@ impl State {
     /// `Completed`.
     pub fn completed() -> State {
         State::new(StateType::Completed)
+    }
+
+    /// `Completed`, named `Cached`: a task run that reused a persisted result (the message names
+    /// the cache key and the run that produced it).
+    pub fn cached(message: impl Into<String>) -> State {
+        State::of(StateName::Cached).with_message(message)
     }
 
     /// `Failed` with a message.

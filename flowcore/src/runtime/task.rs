@@ -16,6 +16,7 @@ use super::engine;
 use super::error::TaskRunError;
 use super::future::{Completion, Producer, TaskFuture, Upstream};
 use super::lifecycle::create_task_run;
+use super::results::{CacheInputs, Codec, Persistence};
 use super::run_record::TaskRunMeta;
 use super::runner;
 use super::state::State;
@@ -34,6 +35,10 @@ pub struct TaskCall<T> {
     pub(crate) body: Body<T>,
     /// The run's name from `task_run_name`, when it renders.
     pub(crate) run_name: Option<String>,
+    /// How its value is persisted, if it may be (a serde type).
+    pub(crate) codec: Option<Codec<T>>,
+    /// Its parameters as JSON, when its cache policy reads them.
+    pub(crate) cache_inputs: Option<CacheInputs>,
 }
 
 impl<T: Send + 'static> TaskCall<T> {
@@ -44,7 +49,21 @@ impl<T: Send + 'static> TaskCall<T> {
             edges,
             body,
             run_name: None,
+            codec: None,
+            cache_inputs: None,
         }
+    }
+
+    #[doc(hidden)]
+    pub fn __codec(mut self, codec: Option<Codec<T>>) -> TaskCall<T> {
+        self.codec = codec;
+        self
+    }
+
+    #[doc(hidden)]
+    pub fn __cache_inputs(mut self, inputs: CacheInputs) -> TaskCall<T> {
+        self.cache_inputs = Some(inputs);
+        self
     }
 
     #[doc(hidden)]
@@ -89,11 +108,20 @@ impl<T: Send + 'static> TaskCall<T> {
         let upstream = self.edges.upstream.clone();
         let producer = Producer::new(Arc::clone(&completion));
         let TaskCall {
-            spec, edges, body, ..
+            spec,
+            edges,
+            body,
+            codec,
+            cache_inputs,
+            ..
         } = self;
         let job = async move {
             let meta = Arc::clone(producer.meta());
-            let outcome = engine::run_task(spec, edges, body, &meta).await;
+            let persistence = Persistence {
+                codec,
+                inputs: cache_inputs,
+            };
+            let outcome = engine::run_task(spec, edges, body, persistence, &meta).await;
             producer.complete(outcome);
         };
         if let Some(ctx) = &ctx {
@@ -125,9 +153,18 @@ impl<T: Send + 'static> IntoFuture for TaskCall<T> {
             let meta = self.create(ctx.as_ref());
             let mut guard = CancelOnDrop(Some(Arc::clone(&meta)));
             let TaskCall {
-                spec, edges, body, ..
+                spec,
+                edges,
+                body,
+                codec,
+                cache_inputs,
+                ..
             } = self;
-            let outcome = engine::run_task(spec, edges, body, &meta).await;
+            let persistence = Persistence {
+                codec,
+                inputs: cache_inputs,
+            };
+            let outcome = engine::run_task(spec, edges, body, persistence, &meta).await;
             guard.0 = None;
             if outcome.is_err() {
                 meta.record.mark_observed();

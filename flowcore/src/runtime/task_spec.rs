@@ -30,6 +30,17 @@ pub struct TaskSpec {
     pub on_failure: &'static [TaskHook],
     /// A description for people.
     pub description: Option<&'static str>,
+    /// Whether runs persist their result (`persist_result`; `None`: as the flow run says).
+    pub persist_result: Option<bool>,
+    /// Which runs share a result (`cache_policy`, `cache_key`). Caching persists the result.
+    pub cache_policy: crate::results::CachePolicy,
+    /// How long a cached result answers its key (`cache_expiration`; `None`: for ever).
+    pub cache_expiration: Option<Duration>,
+    /// Run even when a cached result exists, and store the new one (`refresh_cache`).
+    pub refresh_cache: bool,
+    /// A hash of the task's source tokens (computed by `#[task]`): part of every cache key, so
+    /// editing the task invalidates its cache.
+    pub source_hash: u64,
 }
 
 /// A task run's state hook: `fn(&TaskRun, &State)`, called once with the run's final state.
@@ -49,6 +60,11 @@ impl TaskSpec {
             on_completion: &[],
             on_failure: &[],
             description: None,
+            persist_result: None,
+            cache_policy: crate::results::CachePolicy::Default,
+            cache_expiration: None,
+            refresh_cache: false,
+            source_hash: 0,
         }
     }
 

@@ -8,4 +8,5 @@ pub mod deployments;
 pub mod events;
 pub mod records;
 pub mod requests;
+pub mod results;
 pub mod runs;

@@ -33,6 +33,14 @@ impl ApiError {
 }
 
 impl ApiError {
+    /// 500: the server failed; `message` says what it was doing.
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: message.into(),
+        }
+    }
+
     /// 409: the request contradicts the resource's state (e.g. a transition the orchestration
     /// policy refuses); `message` names the state.
     pub fn conflict(message: impl Into<String>) -> ApiError {

@@ -29,6 +29,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/flow_runs/{id}/heartbeat", post(heartbeat))
         .route("/flow_runs/{id}/state", post(set_state))
         .route("/flow_runs/{id}/cancel", post(cancel))
+        .route("/flow_runs/{id}/retry", post(retry))
 }
 
 /// Query parameters of `GET /api/flow_runs`. Lists are comma-separated and match any of their values.
@@ -246,6 +247,30 @@ pub(crate) async fn cancel(
     let transition = state.store.cancel_flow_run(id).await?;
     after(&state, id, transition, |current, _| {
         format!("flow run {id} is already {current}: there is nothing to cancel")
+    })
+    .await
+}
+
+/// Retries (resumes) a Failed, Crashed or Cancelled flow run: it goes back to Scheduled, named
+/// AwaitingRetry, due now, under the same id. An agent starts a deployment's run again; its task
+/// runs that completed with a persisted result are reused (`Cached`), not run. A run of no
+/// deployment is resumed by its program (`flowcore::runtime::resume`). Any other run answers 409
+/// naming its state.
+#[utoipa::path(post, path = "/api/flow_runs/{id}/retry", tag = "flow runs",
+    params(("id" = Uuid, Path, description = "flow run id")),
+    responses((status = 200, body = StoredFlowRun),
+        (status = 404, description = "no such flow run"),
+        (status = 409, description = "the run is not Failed, Crashed or Cancelled; the message names its state")))]
+pub(crate) async fn retry(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<StoredFlowRun>, ApiError> {
+    let id = id_of(id, "flow run")?;
+    let transition = state.store.retry_flow_run(id).await?;
+    after(&state, id, transition, |current, _| {
+        format!(
+            "flow run {id} is {current}: only a Failed, Crashed or Cancelled run can be retried"
+        )
     })
     .await
 }

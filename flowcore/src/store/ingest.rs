@@ -21,6 +21,7 @@ use crate::runtime::state::{State, StateName, StateType};
 use crate::schemas::artifacts::{Artifact, ARTIFACT_TARGET};
 use crate::schemas::events::{Event, LogRecord, RunKind, RunRef};
 use crate::schemas::records::RefusedTransition;
+use crate::schemas::results::{ResultRef, RESULT_TARGET};
 
 /// What ingesting a batch did.
 #[derive(Debug, Clone, PartialEq)]
@@ -202,12 +203,14 @@ impl<'b, 'a> Parts<'b, 'a> {
         parts
     }
 
-    /// The statements, in order: flows, new flow runs, new task runs, updates, logs, artifacts.
+    /// The statements, in order: flows, new flow runs, new task runs, updates, logs, artifacts,
+    /// result references.
     fn pieces<'p>(
         &'p self,
         flows: &'p [(&'p str, String)],
         logs: &'p [&'p LogRecord],
         artifacts: &'p [&'p Artifact],
+        results: &'p [&'p ResultRef],
     ) -> Vec<Piece<'p>> {
         let mut pieces: Vec<Piece<'p>> = Vec::new();
         pieces.extend(flows.chunks(ROWS_PER_STATEMENT).map(Piece::Flows));
@@ -233,6 +236,7 @@ impl<'b, 'a> Parts<'b, 'a> {
         );
         pieces.extend(logs.chunks(ROWS_PER_STATEMENT).map(Piece::Logs));
         pieces.extend(artifacts.chunks(ROWS_PER_STATEMENT).map(Piece::Artifacts));
+        pieces.extend(results.chunks(ROWS_PER_STATEMENT).map(Piece::Results));
         pieces
     }
 }
@@ -312,6 +316,7 @@ impl Store {
         let mut flows: Vec<(&str, String)> = Vec::new();
         let mut logs: Vec<&LogRecord> = Vec::new();
         let mut artifacts: Vec<Artifact> = Vec::new();
+        let mut results: Vec<ResultRef> = Vec::new();
         for &event in batch {
             match event {
                 Event::FlowRunCreated {
@@ -338,11 +343,16 @@ impl Store {
                     Some(artifact) => artifacts.push(artifact),
                     None => logs.push(log),
                 },
+                Event::Log(log) if log.target == RESULT_TARGET => match ResultRef::from_log(log) {
+                    Some(result) => results.push(result),
+                    None => logs.push(log),
+                },
                 Event::Log(log) => logs.push(log),
             }
         }
         let artifacts: Vec<&Artifact> = artifacts.iter().collect();
-        let rows = flows.len() + runs.order.len() + logs.len() + artifacts.len();
+        let results: Vec<&ResultRef> = results.iter().collect();
+        let rows = flows.len() + runs.order.len() + logs.len() + artifacts.len() + results.len();
         let small = self.backend == Backend::Sqlite && rows <= COMBINE_UP_TO && rows > 0;
 
         if small && batch_id.is_none() && caller == Caller::NeverCancels {
@@ -357,7 +367,7 @@ impl Store {
                 let stored = self.stored_states(&mut conn, &runs).await?;
                 let refused = runs.orchestrate(&stored);
                 let parts = Parts::of(&runs);
-                let pieces = parts.pieces(&flows, &logs, &artifacts);
+                let pieces = parts.pieces(&flows, &logs, &artifacts, &results);
                 let changes = runs.flow_changes();
                 // Without flow-run transitions the commit goes in the same round trip.
                 let commit = if changes.is_empty() { "COMMIT;" } else { "" };
@@ -399,7 +409,7 @@ impl Store {
         let stored = self.stored_states(&mut tx, &runs).await?;
         let refused = runs.orchestrate(&stored);
         let parts = Parts::of(&runs);
-        let pieces = parts.pieces(&flows, &logs, &artifacts);
+        let pieces = parts.pieces(&flows, &logs, &artifacts, &results);
         let rows: usize = pieces.iter().map(Piece::rows).sum();
         if self.backend == Backend::Sqlite && rows <= COMBINE_UP_TO && !pieces.is_empty() {
             let (sql, args) = self.combined(pieces, "", "");

@@ -71,6 +71,11 @@ impl Store {
                 sqlx::query(&statement).execute(&mut *tx).await?;
             }
         }
+        if from < 6 {
+            for statement in schema::v5_to_v6() {
+                sqlx::query(&statement).execute(&mut *tx).await?;
+            }
+        }
         if from < schema::VERSION {
             sqlx::query(&self.sql("UPDATE schema_version SET version = ?"))
                 .bind(schema::VERSION)

@@ -19,6 +19,7 @@ mod filter;
 mod ingest;
 mod migrate;
 mod read;
+mod results;
 mod retention;
 mod scheduling;
 mod schema;

@@ -23,6 +23,9 @@ pub struct Vacuumed {
     pub notifications: u64,
     /// Their artifacts.
     pub artifacts: u64,
+    /// Their task runs' result references (the stored values are the result storage's: not
+    /// deleted here).
+    pub results: u64,
 }
 
 impl Store {
@@ -40,6 +43,13 @@ impl Store {
             final_types()
         );
         let statements = [
+            (
+                "task_run_results",
+                format!(
+                    "task_run_results WHERE task_run_id IN \
+                     (SELECT id FROM task_runs WHERE flow_run_id IN ({finished}))"
+                ),
+            ),
             (
                 "logs",
                 format!("logs WHERE flow_run_id IN ({finished}) OR run_id IN ({finished})"),
@@ -60,7 +70,7 @@ impl Store {
         ];
         let cutoff = ts(&cutoff);
         let mut tx = self.pool.begin().await?;
-        let mut counts = [0u64; 5];
+        let mut counts = [0u64; 6];
         for (i, (_, from)) in statements.iter().enumerate() {
             let binds = from.matches('?').count();
             let sql = if dry_run {
@@ -89,11 +99,12 @@ impl Store {
             sqlx::query(compact).execute(&self.pool).await?;
         }
         Ok(Vacuumed {
-            logs: counts[0],
-            task_runs: counts[1],
-            notifications: counts[2],
-            artifacts: counts[3],
-            flow_runs: counts[4],
+            results: counts[0],
+            logs: counts[1],
+            task_runs: counts[2],
+            notifications: counts[3],
+            artifacts: counts[4],
+            flow_runs: counts[5],
         })
     }
 }

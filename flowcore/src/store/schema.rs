@@ -10,7 +10,7 @@
 use super::connect::Backend;
 
 /// The schema version this build writes.
-pub(crate) const VERSION: i64 = 5;
+pub(crate) const VERSION: i64 = 6;
 
 /// The columns every run table has for its current state and history.
 const STATE_COLUMNS: &str = "state_type TEXT, state_name TEXT, state_message TEXT, \
@@ -129,6 +129,17 @@ pub(crate) fn v4_to_v5(backend: Backend) -> Vec<String> {
     ]
 }
 
+/// Version 5 → 6: task runs' persisted results (the reference: the value stays in the result
+/// storage).
+pub(crate) fn v5_to_v6() -> Vec<String> {
+    vec![
+        "CREATE TABLE IF NOT EXISTS task_run_results (task_run_id TEXT PRIMARY KEY, \
+         storage_key TEXT NOT NULL, cache_key TEXT, produced_by TEXT NOT NULL, \
+         storage TEXT NOT NULL, created TEXT NOT NULL)"
+            .into(),
+    ]
+}
+
 /// Version 1 → 2, the part SQL does: new columns (filled by the store from the old `states` and
 /// `task_inputs` tables before they are dropped) and the logs' flow-run ids.
 pub(crate) fn v1_to_v2_columns() -> Vec<String> {
@@ -156,6 +167,7 @@ pub(crate) const V1_DROPPED: &[&str] = &[
 
 /// The tables, in an order that can be dropped.
 pub(crate) const TABLES: &[&str] = &[
+    "task_run_results",
     "concurrency_slots",
     "concurrency_limits",
     "artifacts",

@@ -134,6 +134,20 @@ impl Store {
         state: &State,
         also: &[(&str, String)],
     ) -> Result<Transition, StoreError> {
+        self.transition_with(conn, id, state, also, decide).await
+    }
+
+    /// [`propose_flow_run_state_with`](Self::propose_flow_run_state_with) under the policy's rule
+    /// `rule` (the general [`decide`], or a specific one such as
+    /// [`decide_retry`](crate::runtime::orchestration::decide_retry)).
+    async fn transition_with(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        id: Uuid,
+        state: &State,
+        also: &[(&str, String)],
+        rule: impl Fn(Option<&State>, State) -> Decision,
+    ) -> Result<Transition, StoreError> {
         // A compare-and-set: should another writer change the run between the read and the write,
         // decide again against what it wrote.
         for _ in 0..16 {
@@ -147,7 +161,7 @@ impl Store {
             else {
                 return Ok(Transition::NotFound);
             };
-            let accepted = match decide(current.as_ref(), state.clone()) {
+            let accepted = match rule(current.as_ref(), state.clone()) {
                 Decision::Accept(accepted) => accepted,
                 Decision::Reject(rejection) => return Ok(Transition::Rejected(rejection)),
             };
@@ -213,6 +227,32 @@ impl Store {
             _ => State::cancelled(message),
         };
         self.propose_flow_run_state(id, &proposed).await
+    }
+
+    /// Retries (resumes) flow run `id`, a user's request: a `Failed`, `Crashed` or `Cancelled` run
+    /// goes back to `Scheduled` named `AwaitingRetry`, due now, unclaimed — an agent starts a
+    /// deployment's run again under the same id; a run of no deployment is resumed by its program
+    /// ([`runtime::resume`](crate::runtime::resume)). The policy refuses any other run.
+    pub async fn retry_flow_run(&self, id: Uuid) -> Result<Transition, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let now = super::codec::ts(&chrono::Utc::now());
+        let proposed = State::awaiting_retry("retried by user");
+        let also = [("expected_start_time", now)];
+        let transition = self
+            .transition_with(&mut tx, id, &proposed, &also, |current, _| {
+                crate::runtime::orchestration::decide_retry(current, "retried by user")
+            })
+            .await?;
+        if matches!(transition, Transition::Accepted(_)) {
+            sqlx::query(
+                &self.sql("UPDATE flow_runs SET claimed_by = NULL, heartbeat = NULL WHERE id = ?"),
+            )
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(transition)
     }
 
     /// When flow run `id` ended `Cancelled` or `Crashed` from outside its process (an agent, the

@@ -13,6 +13,7 @@ use crate::runtime::state::State;
 use crate::schemas::artifacts::Artifact;
 use crate::schemas::events::{Event, LogRecord, RunRef};
 use crate::schemas::records::StoredInput;
+use crate::schemas::results::ResultRef;
 use crate::schemas::runs::InputKind;
 
 /// What writing a batch did.
@@ -170,6 +171,8 @@ pub(crate) enum Piece<'a> {
     Updated(&'static str, &'a [&'a RunEntry<'a>]),
     Logs(&'a [&'a LogRecord]),
     Artifacts(&'a [&'a Artifact]),
+    /// Task runs' persisted-result references.
+    Results(&'a [&'a ResultRef]),
 }
 
 impl Piece<'_> {
@@ -180,6 +183,7 @@ impl Piece<'_> {
             Piece::FlowRuns(rows) | Piece::TaskRuns(rows) | Piece::Updated(_, rows) => rows.len(),
             Piece::Logs(rows) => rows.len(),
             Piece::Artifacts(rows) => rows.len(),
+            Piece::Results(rows) => rows.len(),
         }
     }
 }
@@ -343,6 +347,25 @@ impl Store {
                         .value(a.flow_run_id.map(|i| i.to_string()))
                         .value(a.task_run_id.map(|i| i.to_string()))
                         .value(ts(&a.created))
+                });
+                (self.sql(&sql).into_owned(), args)
+            }
+            Piece::Results(chunk) => {
+                let sql = format!(
+                    "INSERT INTO task_run_results (task_run_id, storage_key, cache_key, \
+                     produced_by, storage, created) VALUES {} ON CONFLICT (task_run_id) DO UPDATE \
+                     SET storage_key = excluded.storage_key, cache_key = excluded.cache_key, \
+                     produced_by = excluded.produced_by, storage = excluded.storage, \
+                     created = excluded.created",
+                    placeholders(6, chunk.len())
+                );
+                let args = chunk.iter().fold(args, |args, r| {
+                    args.value(r.task_run_id.to_string())
+                        .value(r.storage_key.clone())
+                        .value(r.cache_key.clone())
+                        .value(r.produced_by.to_string())
+                        .value(r.storage.clone())
+                        .value(ts(&r.created))
                 });
                 (self.sql(&sql).into_owned(), args)
             }

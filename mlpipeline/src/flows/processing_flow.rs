@@ -13,7 +13,11 @@ use crate::processing::{ProcessOptions, ProcessedTrips};
 /// encode. Without (prediction data): load → encode, keeping every row. The tasks are submitted, so
 /// under the Concurrent runner they run on worker threads and two processing runs overlap; each
 /// step's output moves to the next without a copy.
-#[flow(name = "processing")]
+///
+/// The flow persists its result (`persist_result`; its steps do not): a training run resumed after
+/// a failure in training (`flowcore flow-run retry`, `flowcore::runtime::resume`) reuses the
+/// processed months instead of reading the data again.
+#[flow(name = "processing", persist_result = true)]
 pub async fn processing(
     path: PathBuf,
     with_target: bool,

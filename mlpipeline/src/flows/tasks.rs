@@ -49,13 +49,13 @@ impl Dataset {
 }
 
 /// Loads one month of trip records (parquet or CSV). Retried: files on network storage come and go.
-#[task(name = "load_data", tags = ["io"], retries = 3, retry_delay = 1)]
+#[task(name = "load_data", tags = ["io"], retries = 3, retry_delay = 1, persist_result = false)]
 pub fn load_data(path: PathBuf) -> Result<Trips> {
     crate::data::load_data(&path)
 }
 
 /// Adds the `duration` column (minutes).
-#[task]
+#[task(persist_result = false)]
 pub fn compute_target(trips: Trips) -> Trips {
     let mut trips = trips;
     processing::compute_target(&mut trips);
@@ -63,7 +63,7 @@ pub fn compute_target(trips: Trips) -> Trips {
 }
 
 /// Keeps trips with `min_duration ≤ duration ≤ max_duration`.
-#[task]
+#[task(persist_result = false)]
 pub fn filter_outliers(trips: Trips, min_duration: f64, max_duration: f64) -> Result<Trips> {
     let mut trips = trips;
     processing::filter_outliers(&mut trips, min_duration, max_duration)?;
@@ -71,8 +71,8 @@ pub fn filter_outliers(trips: Trips, min_duration: f64, max_duration: f64) -> Re
 }
 
 /// Encodes the categorical columns (null → -1, integers; strings for one-hot), keeping the target if
-/// there is one.
-#[task]
+/// there is one. (Not persisted itself: its `processing` flow persists the same value.)
+#[task(persist_result = false)]
 pub fn encode_categorical_columns(trips: Trips, encoding: Encoding) -> Result<ProcessedTrips> {
     ProcessedTrips::from_trips(&trips, encoding)
 }

@@ -34,6 +34,15 @@ export class FlowRunPage extends Page {
   bind() {
     bindLogLevel(this);
     this.root.addEventListener('click', (e) => {
+      const retry = e.target.closest('[data-action="retry-run"]');
+      if (retry && !retry.disabled && this.data) {
+        // eslint-disable-next-line no-alert
+        if (!window.confirm(`Retry flow run ${this.data.run.name}? It runs again under the same id; task runs with persisted results are reused.`)) return;
+        this.act('retry', async () => {
+          this.data.run = await send('POST', `/flow_runs/${enc(this.id)}/retry`);
+        });
+        return;
+      }
       const btn = e.target.closest('[data-action="cancel-run"]');
       if (!btn || btn.disabled || !this.data) return;
       // eslint-disable-next-line no-alert
@@ -64,7 +73,9 @@ export class FlowRunPage extends Page {
         <div class="title-row"><h1>${escape(run.name)}</h1>${badge(run.state)}
           ${run.parent_flow_run_id ? `<a class="chip chip-link" href="${flowRunHref(run.parent_flow_run_id)}" data-testid="parent-link">subflow of parent run ↗</a>` : ''}
           ${isFinal(run.state) || (run.state && run.state.name === 'Cancelling') ? '' : `<div class="actions"><button type="button" class="btn" data-action="cancel-run"
-            data-testid="cancel-run"${this.busy ? ' disabled' : ''}>${this.busy === 'cancel' ? 'Cancelling…' : 'Cancel'}</button></div>`}</div>
+            data-testid="cancel-run"${this.busy ? ' disabled' : ''}>${this.busy === 'cancel' ? 'Cancelling…' : 'Cancel'}</button></div>`}
+          ${run.state && ['FAILED', 'CRASHED', 'CANCELLED'].includes(run.state.type) ? `<div class="actions"><button type="button" class="btn" data-action="retry-run"
+            data-testid="retry-run"${this.busy ? ' disabled' : ''}>${this.busy === 'retry' ? 'Retrying…' : 'Retry'}</button></div>` : ''}</div>
         ${stateMessage(run.state)}`);
     this.part('body').hidden = false;
     setHTML(this.part('details'), kv([

@@ -17,6 +17,7 @@ export class TaskRunPage extends Page {
             <section class="card"><h2>Timing</h2><div data-part="timing"></div></section>
             <section class="card"><h2>Inputs</h2><div data-part="inputs"></div></section>
           </div>
+          <section class="card"><h2>Result</h2><div data-testid="task-result" data-part="result"></div></section>
           <section class="card"><h2>State history</h2><div data-part="states"></div></section>
           ${logsSection()}
         </div>`;
@@ -24,15 +25,17 @@ export class TaskRunPage extends Page {
   bind() { bindLogLevel(this); }
   async fetch() {
     const base = `/task_runs/${enc(this.id)}`;
-    const [run, states, logs] = await Promise.all([api(base), soft(api(`${base}/states`)), soft(api(`${base}/logs`))]);
+    const [run, states, logs, result] = await Promise.all([
+      api(base), soft(api(`${base}/states`)), soft(api(`${base}/logs`)), soft(api(`${base}/result`)),
+    ]);
     // Sibling task runs give the inputs' upstream runs a name and a state.
     const siblings = run.inputs && run.inputs.length && run.flow_run_id
       ? await soft(api(`/flow_runs/${enc(run.flow_run_id)}/task_runs`)) : { results: [] };
-    return { run, states, logs, siblings: new Map((siblings.results || []).map((t) => [t.id, t])) };
+    return { run, states, logs, result, siblings: new Map((siblings.results || []).map((t) => [t.id, t])) };
   }
   isActive() { return !isFinal(this.data.run.state); }
   render() {
-    const { run, states, logs, siblings } = this.data;
+    const { run, states, logs, result, siblings } = this.data;
     document.title = `${this.title()} · flowcore`;
     setHTML(this.part('header'), `<nav class="breadcrumb" data-testid="breadcrumb">
           <a href="${flowHref(run.flow_name)}">${escape(run.flow_name)}</a> <span class="sep">›</span> <a href="${flowRunHref(run.flow_run_id)}">${escape(run.flow_run_name)}</a> <span class="sep">›</span> <span>${escape(run.name)}</span></nav>
@@ -50,6 +53,7 @@ export class TaskRunPage extends Page {
     ]));
     setHTML(this.part('timing'), kv(timingRows(run)));
     setHTML(this.part('inputs'), inputsTable(run.inputs || [], siblings));
+    setHTML(this.part('result'), resultView(run, result));
     setHTML(this.part('states'), stateHistory(states));
     renderLogs(this, logs);
   }
@@ -65,4 +69,25 @@ function inputsTable(inputs, siblings) {
           ${up ? badge(up.state) : ''}</td></tr>`;
   }).join('');
   return `<table class="table compact" data-testid="inputs"><thead><tr><th>Parameter</th><th>Kind</th><th>Upstream task run</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+// The task run's persisted result (persist_result / caching): its value as JSON and where it came from.
+function resultView(run, result) {
+  if (result && result.error) {
+    const msg = String(result.error.message || result.error);
+    if (result.error.status === 404 || /no persisted result/.test(msg)) {
+      return '<p class="muted" data-testid="no-result">Not persisted (set <code>persist_result = true</code> or a cache policy on the task)</p>';
+    }
+    return `<p class="error" data-testid="result-error">${escape(msg)}</p>`;
+  }
+  const reused = result.produced_by && result.produced_by !== run.id;
+  const meta = kv([
+    ['Type', `<code>${escape(result.type_name)}</code>`],
+    ['Storage key', `<code>${escape(result.storage_key)}</code>`],
+    result.cache_key ? ['Cache key', `<code>${escape(result.cache_key)}</code>`] : null,
+    reused ? ['Reused from', `<a href="${taskRunHref(result.produced_by)}" data-testid="result-source">task run ${escape(result.produced_by)}</a>`] : null,
+    result.expiration ? ['Expires', escape(result.expiration)] : null,
+    ['Size', `${escape(result.size)} bytes`],
+  ]);
+  return `${meta}<pre class="code" data-testid="result-value">${escape(JSON.stringify(result.value, null, 2))}</pre>`;
 }

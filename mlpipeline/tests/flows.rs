@@ -324,9 +324,10 @@ async fn a_corrupt_model_fails_the_load_task_after_its_retries() {
 async fn a_failed_training_run_resumes_without_reprocessing() {
     let _h = flowcore::testing::harness();
     let dir = tempfile::tempdir().unwrap();
-    // A file where the model's folder should be: saving fails.
-    let out_dir = dir.path().join("models");
-    std::fs::write(&out_dir, b"not a folder").unwrap();
+    // A file where the model folder's parent should be: saving fails (after training).
+    let blocker = dir.path().join("blocker");
+    std::fs::write(&blocker, b"not a folder").unwrap();
+    let out_dir = blocker.join("models");
     let params = TrainParameters {
         out_dir: out_dir.clone(),
         ..TrainParameters::new(
@@ -346,7 +347,7 @@ async fn a_failed_training_run_resumes_without_reprocessing() {
         .iter()
         .all(|t| t.history.last().unwrap().name == "Completed"));
 
-    std::fs::remove_file(&out_dir).unwrap();
+    std::fs::remove_file(&blocker).unwrap();
     let resumed = flowcore::runtime::resume(failed.flow_run().id)
         .await
         .unwrap();

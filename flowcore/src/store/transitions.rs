@@ -232,7 +232,7 @@ impl Store {
     /// Retries (resumes) flow run `id`, a user's request: a `Failed`, `Crashed` or `Cancelled` run
     /// goes back to `Scheduled` named `AwaitingRetry`, due now, unclaimed — an agent starts a
     /// deployment's run again under the same id; a run of no deployment is resumed by its program
-    /// ([`runtime::resume`](crate::runtime::resume)). The policy refuses any other run.
+    /// ([`runtime::resume`](crate::runtime::resume())). The policy refuses any other run.
     pub async fn retry_flow_run(&self, id: Uuid) -> Result<Transition, StoreError> {
         let mut tx = self.pool.begin().await?;
         let now = super::codec::ts(&chrono::Utc::now());

@@ -127,40 +127,33 @@ pub(crate) async fn flow_run(action: FlowRunAction, out: &mut impl Write) -> any
         FlowRunAction::Cancel { id } => {
             let run = store.find(&id).await?;
             let now = store.cancel(run.id).await?;
-            let state = now
-                .state
-                .as_ref()
-                .map_or("-".into(), |s| s.name.to_string());
+            let state = state_name(&now);
+            let after = if state == "Cancelling" {
+                "; its process stops it and it ends Cancelled"
+            } else {
+                ""
+            };
             writeln!(
                 out,
-                "Cancelled flow run '{}' ({}): it is {state}{}",
-                now.name,
-                now.id,
-                if state == "Cancelling" {
-                    "; its process stops it and it ends Cancelled"
-                } else {
-                    ""
-                }
+                "Cancelled flow run '{}' ({}): it is {state}{after}",
+                now.name, now.id
             )?;
         }
         FlowRunAction::Retry { id } => {
             let run = store.find(&id).await?;
             let now = store.retry(run.id).await?;
-            let state = now
-                .state
-                .as_ref()
-                .map_or("-".into(), |s| s.name.to_string());
+            let after = match &now.deployment_id {
+                Some(_) => "; an agent of its work queue starts it again",
+                None => {
+                    "; it has no deployment: resume it from its program with \
+                         flowcore::runtime::resume"
+                }
+            };
+            let state = state_name(&now);
             writeln!(
                 out,
-                "Retrying flow run '{}' ({}): it is {state}{}",
-                now.name,
-                now.id,
-                match &now.deployment_id {
-                    Some(_) => "; an agent of its work queue starts it again",
-                    None =>
-                        "; it has no deployment: resume it from its program with \
-                             flowcore::runtime::resume",
-                }
+                "Retrying flow run '{}' ({}): it is {state}{after}",
+                now.name, now.id
             )?;
         }
         FlowRunAction::Logs { id, follow } => {
@@ -256,4 +249,11 @@ pub(crate) async fn task_run(action: TaskRunAction, out: &mut impl Write) -> any
         }
     }
     Ok(())
+}
+
+/// The name of a run's state, `-` when it has none.
+fn state_name(run: &StoredFlowRun) -> String {
+    run.state
+        .as_ref()
+        .map_or("-".into(), |s| s.name.to_string())
 }

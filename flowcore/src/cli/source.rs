@@ -120,14 +120,13 @@ impl Source {
     pub(crate) async fn cancel(&self, id: Uuid) -> anyhow::Result<StoredFlowRun> {
         match self {
             Source::Api(client) => Ok(client.cancel_flow_run(id).await?),
-            Source::Db(store) => match store.cancel_flow_run(id).await? {
-                crate::store::Transition::Accepted(_) => self.find(&id.to_string()).await,
-                crate::store::Transition::NotFound => anyhow::bail!("no flow run with id {id}"),
-                crate::store::Transition::Rejected(r) => anyhow::bail!(
-                    "flow run {id} is already {}: there is nothing to cancel",
-                    r.current.map_or("none".into(), |s| s.name.to_string())
-                ),
-            },
+            Source::Db(store) => {
+                let transition = store.cancel_flow_run(id).await?;
+                self.after(id, transition, |current| {
+                    format!("flow run {id} is already {current}: there is nothing to cancel")
+                })
+                .await
+            }
         }
     }
 
@@ -135,14 +134,33 @@ impl Source {
     pub(crate) async fn retry(&self, id: Uuid) -> anyhow::Result<StoredFlowRun> {
         match self {
             Source::Api(client) => Ok(client.retry_flow_run(id).await?),
-            Source::Db(store) => match store.retry_flow_run(id).await? {
-                crate::store::Transition::Accepted(_) => self.find(&id.to_string()).await,
-                crate::store::Transition::NotFound => anyhow::bail!("no flow run with id {id}"),
-                crate::store::Transition::Rejected(r) => anyhow::bail!(
-                    "flow run {id} is {}: only a Failed, Crashed or Cancelled run can be retried",
-                    r.current.map_or("none".into(), |s| s.name.to_string())
-                ),
-            },
+            Source::Db(store) => {
+                let transition = store.retry_flow_run(id).await?;
+                self.after(id, transition, |current| {
+                    format!(
+                        "flow run {id} is {current}: only a Failed, Crashed or Cancelled run can be retried"
+                    )
+                })
+                .await
+            }
+        }
+    }
+
+    /// The run after a transition the store decided, or the refusal `refused` words from the
+    /// run's state name.
+    async fn after(
+        &self,
+        id: Uuid,
+        transition: crate::store::Transition,
+        refused: impl FnOnce(&str) -> String,
+    ) -> anyhow::Result<StoredFlowRun> {
+        match transition {
+            crate::store::Transition::Accepted(_) => self.find(&id.to_string()).await,
+            crate::store::Transition::NotFound => anyhow::bail!("no flow run with id {id}"),
+            crate::store::Transition::Rejected(r) => anyhow::bail!(
+                "{}",
+                refused(&r.current.map_or("none".into(), |s| s.name.to_string()))
+            ),
         }
     }
 

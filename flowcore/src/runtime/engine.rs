@@ -91,18 +91,14 @@ pub(crate) async fn run_task<T: Send + 'static>(
     let plan = Plan::make(spec, persistence, meta, flow_ctx.as_deref(), &scope);
     let mut key_lock = None;
     if let Some(plan) = &plan {
-        let mut cached = plan.reuse(meta, &scope);
-        if cached.is_none() {
-            key_lock = plan.lock(&scope).await;
-            if key_lock.is_some() {
-                cached = plan.reuse(meta, &scope);
+        match plan.cached_or_lock(meta, &scope).await {
+            Ok(value) => {
+                if !spec.on_completion.is_empty() {
+                    run_hooks(spec.on_completion, &meta.snapshot(), &scope);
+                }
+                return Ok(value);
             }
-        }
-        if let Some(value) = cached {
-            if !spec.on_completion.is_empty() {
-                run_hooks(spec.on_completion, &meta.snapshot(), &scope);
-            }
-            return Ok(value);
+            Err(lock) => key_lock = lock,
         }
     }
     drop(flow_ctx);
@@ -167,14 +163,9 @@ pub(crate) async fn run_task<T: Send + 'static>(
         };
         // A value is persisted before the run is `Completed`; a value that cannot be is a failed
         // attempt.
-        let result = match (result, &plan) {
-            (Ok(value), Some(plan)) => match plan.save(&value, meta) {
-                Ok(()) => Ok(value),
-                Err(e) => Err(AttemptFailure::Error(anyhow::anyhow!(
-                    "cannot persist the result: {e}"
-                ))),
-            },
-            (result, _) => result,
+        let result = match &plan {
+            Some(plan) => plan.kept(result, |p, v| p.save(v, meta), AttemptFailure::Error),
+            None => result,
         };
         if let Some(outcome) = attempts.finish(result).await {
             break outcome;

@@ -196,11 +196,6 @@ impl<T> Plan<T> {
             );
             return None;
         };
-        let unique = || Uuid::now_v7().simple().to_string();
-        let inputs = || match persistence.inputs {
-            Some(inputs) => inputs.resolve(),
-            None => Ok(serde_json::Value::Object(Default::default())),
-        };
         let keyed = match policy {
             CachePolicy::None => None,
             CachePolicy::Default => flow.map(|f| {
@@ -212,30 +207,34 @@ impl<T> Plan<T> {
                 );
                 (key.clone(), key)
             }),
-            CachePolicy::Inputs => match inputs() {
-                Ok(json) => {
-                    let key = inputs_key(spec.name, spec.source_hash, &json);
-                    Some((key.clone(), key))
+            CachePolicy::Inputs | CachePolicy::Key(_) => {
+                let inputs = persistence.inputs.unwrap_or_default().resolve();
+                match (inputs, policy) {
+                    (Ok(json), CachePolicy::Key(f)) => {
+                        let key = f(&json);
+                        Some((storage_key_of(&key), key))
+                    }
+                    (Ok(json), _) => {
+                        let key = inputs_key(spec.name, spec.source_hash, &json);
+                        Some((key.clone(), key))
+                    }
+                    (Err(e), _) => {
+                        warn(
+                            scope,
+                            format!(
+                                "Task run '{}': no cache key, the inputs do not serialize ({e}); \
+                                 the run is not cached",
+                                meta.record.name()
+                            ),
+                        );
+                        None
+                    }
                 }
-                Err(e) => {
-                    warn(scope, format!("Task run '{}': no cache key, the inputs do not serialize ({e}); the run is not cached", meta.record.name()));
-                    None
-                }
-            },
-            CachePolicy::Key(f) => match inputs() {
-                Ok(json) => {
-                    let key = f(&json);
-                    Some((storage_key_of(&key), key))
-                }
-                Err(e) => {
-                    warn(scope, format!("Task run '{}': no cache key, the inputs do not serialize ({e}); the run is not cached", meta.record.name()));
-                    None
-                }
-            },
+            }
         };
         let (storage_key, cache_key, lookup) = match keyed {
             Some((storage_key, cache_key)) => (storage_key, Some(cache_key), !spec.refresh_cache),
-            None => (unique(), None, false),
+            None => (Uuid::now_v7().simple().to_string(), None, false),
         };
         Some(Plan {
             storage: storage(),
@@ -322,10 +321,30 @@ impl<T> Plan<T> {
         Some((record.result, produced_by))
     }
 
+    /// The stored result of this run's key, if there is one (the run then ends `Cached`); else the
+    /// key's lock when the key is shared, held while the run computes it — after waiting for it,
+    /// the result another run stored meanwhile is the answer.
+    pub(crate) async fn cached_or_lock(
+        &self,
+        meta: &TaskRunMeta,
+        scope: &RunScope,
+    ) -> Result<T, Option<KeyLock>> {
+        if let Some(value) = self.reuse(meta, scope) {
+            return Ok(value);
+        }
+        let lock = self.lock(scope).await;
+        if lock.is_some() {
+            if let Some(value) = self.reuse(meta, scope) {
+                return Ok(value);
+            }
+        }
+        Err(lock)
+    }
+
     /// Takes this key's lock when runs of other flow runs may compute it too (released when the
     /// guard drops: after this run's result is stored, or it failed). Waits while another run holds
     /// it.
-    pub(crate) async fn lock(&self, scope: &RunScope) -> Option<KeyLock> {
+    async fn lock(&self, scope: &RunScope) -> Option<KeyLock> {
         if !self.shared {
             return None;
         }
@@ -390,6 +409,21 @@ impl<T> Plan<T> {
         self.storage
             .write(&self.storage_key, &bytes)
             .map_err(|e| e.to_string())
+    }
+
+    /// An attempt's result after persisting its value: a value that cannot be stored makes the
+    /// attempt fail (the run is `Completed` only with its result stored).
+    pub(crate) fn kept<E>(
+        &self,
+        result: Result<T, E>,
+        save: impl FnOnce(&Self, &T) -> Result<(), String>,
+        failed: impl FnOnce(anyhow::Error) -> E,
+    ) -> Result<T, E> {
+        let value = result?;
+        match save(self, &value) {
+            Ok(()) => Ok(value),
+            Err(e) => Err(failed(anyhow::anyhow!("cannot persist the result: {e}"))),
+        }
     }
 
     fn report(&self, meta: &TaskRunMeta, produced_by: Uuid) {

@@ -35,10 +35,8 @@ pub struct TaskCall<T> {
     pub(crate) body: Body<T>,
     /// The run's name from `task_run_name`, when it renders.
     pub(crate) run_name: Option<String>,
-    /// How its value is persisted, if it may be (a serde type).
-    pub(crate) codec: Option<Codec<T>>,
-    /// Its parameters as JSON, when its cache policy reads them.
-    pub(crate) cache_inputs: Option<CacheInputs>,
+    /// How its value is persisted (if it may be) and its parameters for a cache key.
+    pub(crate) persistence: Persistence<T>,
 }
 
 impl<T: Send + 'static> TaskCall<T> {
@@ -49,20 +47,22 @@ impl<T: Send + 'static> TaskCall<T> {
             edges,
             body,
             run_name: None,
-            codec: None,
-            cache_inputs: None,
+            persistence: Persistence {
+                codec: None,
+                inputs: None,
+            },
         }
     }
 
     #[doc(hidden)]
     pub fn __codec(mut self, codec: Option<Codec<T>>) -> TaskCall<T> {
-        self.codec = codec;
+        self.persistence.codec = codec;
         self
     }
 
     #[doc(hidden)]
     pub fn __cache_inputs(mut self, inputs: CacheInputs) -> TaskCall<T> {
-        self.cache_inputs = Some(inputs);
+        self.persistence.inputs = Some(inputs);
         self
     }
 
@@ -111,16 +111,11 @@ impl<T: Send + 'static> TaskCall<T> {
             spec,
             edges,
             body,
-            codec,
-            cache_inputs,
+            persistence,
             ..
         } = self;
         let job = async move {
             let meta = Arc::clone(producer.meta());
-            let persistence = Persistence {
-                codec,
-                inputs: cache_inputs,
-            };
             let outcome = engine::run_task(spec, edges, body, persistence, &meta).await;
             producer.complete(outcome);
         };
@@ -156,14 +151,9 @@ impl<T: Send + 'static> IntoFuture for TaskCall<T> {
                 spec,
                 edges,
                 body,
-                codec,
-                cache_inputs,
+                persistence,
                 ..
             } = self;
-            let persistence = Persistence {
-                codec,
-                inputs: cache_inputs,
-            };
             let outcome = engine::run_task(spec, edges, body, persistence, &meta).await;
             guard.0 = None;
             if outcome.is_err() {

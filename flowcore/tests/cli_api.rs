@@ -163,6 +163,30 @@ async fn the_record_commands_read_a_postgres_server_through_its_api() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no flow run with id or name"));
 
+    // Retrying: a Completed run is refused; a Failed one goes back to Scheduled (AwaitingRetry).
+    let refused = flowcore(home.path(), &api)
+        .args(["flow-run", "retry", "steady-otter"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("Completed"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let (failed, mut events) = new_run("brave-heron", &[]);
+    events.push(Event::StateChanged {
+        run: failed.flow.clone(),
+        state: State::failed("the warehouse is closed"),
+    });
+    store.write(&events).await.unwrap();
+    let out = output(flowcore(home.path(), &api).args(["flow-run", "retry", "brave-heron"]));
+    assert!(
+        out.contains("Retrying flow run 'brave-heron'") && out.contains("it is AwaitingRetry"),
+        "{out}"
+    );
+    assert!(out.contains("resume it from its program"), "{out}");
+
     // --follow prints lines as they come and stops when the run is final.
     let child = flowcore(home.path(), &api)
         .args(["flow-run", "logs", "--follow", "eager-lynx"])

@@ -48,6 +48,37 @@ async fn sleepy_async(seconds: f64) -> Result<f64, FlowError> {
     Ok(async_nap(seconds).await?)
 }
 
+/// A step whose result persists: it appends a line to `count_file` each time it really runs.
+#[task(persist_result = true)]
+fn stage(n: u32, count_file: String) -> Result<u32, std::io::Error> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&count_file)?;
+    writeln!(file, "stage ran")?;
+    Ok(n + 1)
+}
+
+/// Fails while the file `fail_while` exists.
+#[task]
+fn finish(n: u32, fail_while: String) -> Result<u32, std::io::Error> {
+    if std::path::Path::new(&fail_while).exists() {
+        return Err(std::io::Error::other(format!(
+            "{fail_while} is still there"
+        )));
+    }
+    Ok(n * 10)
+}
+
+/// A flow to retry: `stage` persists its result, `finish` fails while `fail_while` exists. Retried
+/// (`flowcore flow-run retry`), it does not run `stage` again.
+#[flow(name = "resumable")]
+async fn resumable(n: u32, count_file: String, fail_while: String) -> Result<u32, FlowError> {
+    let staged = stage(n, count_file).await?;
+    Ok(finish(staged, fail_while).await?)
+}
+
 fn main() {
     flowcore::entrypoint();
     println!("flows in this program (run them through a deployment and an agent):");

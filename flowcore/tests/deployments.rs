@@ -28,6 +28,13 @@ async fn quick(n: u32) -> Result<u32, FlowError> {
 }
 
 /// As `quick`.
+#[flow(name = "resumable")]
+async fn resumable(n: u32, count_file: String, fail_while: String) -> Result<u32, FlowError> {
+    let _ = (count_file, fail_while);
+    Ok(n)
+}
+
+/// As `quick`.
 #[flow(name = "sleepy")]
 async fn sleepy(seconds: f64, pid_file: Option<String>) -> Result<f64, FlowError> {
     let _ = pid_file;
@@ -793,5 +800,72 @@ async fn cancelling_a_running_deployment_run_stops_it_within_five_seconds() {
     // run is not Crashed either way.
     let summary = handle.await.unwrap();
     assert!(!summary.crashed.contains(&run.id), "{summary:?}");
+    server.stop().await;
+}
+
+/// A failed deployment run, retried through the API, is started again by the agent under the same
+/// id; its task run that completed with a persisted result is not run again (`Cached`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_deployment_run_runs_again_without_its_completed_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        &flowcore::store::sqlite_url(&dir.path().join("retry.db")),
+        fast_services(),
+    )
+    .await;
+    let client = ApiClient::new(&server.api_url(), None);
+    let count_file = dir.path().join("count.txt");
+    let fail_while = dir.path().join("fail");
+    std::fs::write(&fail_while, b"").unwrap();
+    let d = Deployment::build_from_flow(&resumable)
+        .name("retry-me")
+        .parameters(json!({
+            "n": 4,
+            "count_file": count_file.display().to_string(),
+            "fail_while": fail_while.display().to_string(),
+        }))
+        .entrypoint(worker())
+        .apply_to(&client)
+        .await
+        .unwrap();
+    let id = create_runs(&client, &d, 1).await[0];
+    let (stop, handle) = agent(&client, "agent-retry");
+    eventually("the run to fail", 30, async || {
+        let (name, _) = run_state(&client, id).await;
+        (name == "Failed").then_some(())
+    })
+    .await;
+
+    std::fs::remove_file(&fail_while).unwrap();
+    let retried: StoredFlowRun = client
+        .post(&format!("/flow_runs/{id}/retry"), &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(retried.state.unwrap().name, "AwaitingRetry");
+    eventually("the retried run to complete", 30, async || {
+        let (name, _) = run_state(&client, id).await;
+        (name == "Completed").then_some(())
+    })
+    .await;
+    let _ = stop.send(());
+    let summary = handle.await.unwrap();
+    assert_eq!(summary.started.len(), 2, "the agent started the run twice");
+
+    let lines = std::fs::read_to_string(&count_file).unwrap();
+    assert_eq!(lines.lines().count(), 1, "stage ran once: {lines}");
+    let tasks: Value = client
+        .get(&format!("/flow_runs/{id}/task_runs"))
+        .await
+        .unwrap();
+    let stages: Vec<&str> = tasks["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["task_name"] == "stage")
+        .map(|t| t["state"]["name"].as_str().unwrap())
+        .collect();
+    let mut sorted = stages.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["Cached", "Completed"], "{tasks}");
     server.stop().await;
 }

@@ -99,7 +99,7 @@ pub async fn run(
         client.base()
     );
     loop {
-        reap(&client, &mut children, &mut summary).await;
+        reap(&client, &config.name, &mut children, &mut summary).await;
         for queue in &config.queues {
             let free = config
                 .limit
@@ -207,7 +207,12 @@ fn start(client: &ApiClient, run: &ClaimedRun) -> std::io::Result<tokio::process
 }
 
 /// Collects the children that exited; a run left without a final state becomes Crashed.
-async fn reap(client: &ApiClient, children: &mut HashMap<Uuid, Child>, summary: &mut AgentSummary) {
+async fn reap(
+    client: &ApiClient,
+    agent: &str,
+    children: &mut HashMap<Uuid, Child>,
+    summary: &mut AgentSummary,
+) {
     let mut done = Vec::new();
     for (id, child) in children.iter_mut() {
         if let Ok(Some(status)) = child.process.try_wait() {
@@ -229,11 +234,28 @@ async fn reap(client: &ApiClient, children: &mut HashMap<Uuid, Child>, summary: 
             summary.cancelled.push(id);
             continue;
         }
+        // A run retried by a user since its process reported a final state (back in Scheduled, or
+        // claimed again by another agent) is another attempt's: not this process's to mark.
+        if retried_since(client, id, agent).await {
+            continue;
+        }
         let message = format!("the flow run's process exited with {status} without a final state");
         if crash_unless_final(client, id, &message).await {
             summary.crashed.push(id);
         }
     }
+}
+
+/// Whether run `id` moved on to a new attempt since this agent's process for it exited: it is
+/// `Scheduled` again (a user retried it) or no longer claimed by `agent`.
+async fn retried_since(client: &ApiClient, id: Uuid, agent: &str) -> bool {
+    if let Ok(false) = client.heartbeat(id, agent).await {
+        return true;
+    }
+    matches!(
+        client.flow_run(id).await,
+        Ok(run) if run.state.as_ref().is_some_and(|s| s.is_scheduled())
+    )
 }
 
 /// Proposes Crashed for the run; the server's orchestration policy refuses it when the run already

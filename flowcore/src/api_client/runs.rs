@@ -100,6 +100,19 @@ impl ApiClient {
         self.post(&format!("/flow_runs/{id}/state"), state).await
     }
 
+    /// `POST /flow_runs/{id}/state?agent=…`: proposes a state on behalf of `agent`, applied only
+    /// while the run is claimed by it (409 otherwise, or when the policy refuses).
+    pub async fn set_flow_run_state_as(
+        &self,
+        id: Uuid,
+        state: &State,
+        agent: &str,
+    ) -> Result<StoredFlowRun, ApiClientError> {
+        let agent: String = url::form_urlencoded::byte_serialize(agent.as_bytes()).collect();
+        self.post(&format!("/flow_runs/{id}/state?agent={agent}"), state)
+            .await
+    }
+
     /// `POST /flow_runs/{id}/cancel`: cancels a flow run (409 when it is already final).
     pub async fn cancel_flow_run(&self, id: Uuid) -> Result<StoredFlowRun, ApiClientError> {
         self.post(&format!("/flow_runs/{id}/cancel"), &()).await

@@ -177,7 +177,8 @@ pub async fn run(
     for (id, mut child) in children.drain() {
         let _ = child.process.start_kill();
         let _ = child.process.wait().await;
-        if crash_unless_final(&client, id, "the agent stopped before the run finished").await {
+        let message = "the agent stopped before the run finished";
+        if crash_unless_final(&client, id, &config.name, message).await {
             tracing::warn!(
                 target: "flowcore::agent",
                 "Flow run '{}' marked Crashed: the agent stopped",
@@ -234,36 +235,20 @@ async fn reap(
             summary.cancelled.push(id);
             continue;
         }
-        // A run retried by a user since its process reported a final state (back in Scheduled, or
-        // claimed again by another agent) is another attempt's: not this process's to mark.
-        if retried_since(client, id, agent).await {
-            continue;
-        }
         let message = format!("the flow run's process exited with {status} without a final state");
-        if crash_unless_final(client, id, &message).await {
+        if crash_unless_final(client, id, agent, &message).await {
             summary.crashed.push(id);
         }
     }
 }
 
-/// Whether run `id` moved on to a new attempt since this agent's process for it exited: it is
-/// `Scheduled` again (a user retried it) or no longer claimed by `agent`.
-async fn retried_since(client: &ApiClient, id: Uuid, agent: &str) -> bool {
-    if let Ok(false) = client.heartbeat(id, agent).await {
-        return true;
-    }
-    matches!(
-        client.flow_run(id).await,
-        Ok(run) if run.state.as_ref().is_some_and(|s| s.is_scheduled())
-    )
-}
-
-/// Proposes Crashed for the run; the server's orchestration policy refuses it when the run already
-/// reached a final state (its process reports and flushes its final state before it exits).
-/// Returns whether the run was marked Crashed.
-async fn crash_unless_final(client: &ApiClient, id: Uuid, message: &str) -> bool {
+/// Proposes Crashed for the run on behalf of `agent`; refused when the run already reached a final
+/// state (its process reports and flushes its final state before it exits) and when it is no
+/// longer this agent's (a user retried it since: it is another attempt's). Returns whether the run
+/// was marked Crashed.
+async fn crash_unless_final(client: &ApiClient, id: Uuid, agent: &str, message: &str) -> bool {
     client
-        .set_flow_run_state(id, &State::crashed(message))
+        .set_flow_run_state_as(id, &State::crashed(message), agent)
         .await
         .is_ok()
 }

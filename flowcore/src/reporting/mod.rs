@@ -7,6 +7,7 @@
 
 #[cfg(feature = "client")]
 pub mod api_sink;
+pub(crate) mod backlog;
 pub mod console;
 pub mod destination;
 pub mod logging;

@@ -4,12 +4,14 @@
 //! channel (a few dozen nanoseconds). One background thread, the *reporter*, drains the channel in
 //! batches: it prints the run lifecycle in Prefect's style through `tracing`, and hands each batch to the
 //! attached [`EventSink`]s (an in-memory [`MemorySink`](super::sink::MemorySink) here; the store and the API client attach the same
-//! way). No task ever waits for a sink. A top-level flow run calls [`flush`] when it ends, so everything it
+//! way). No task ever waits for a sink's I/O; a run's thread pauses only while the record is far
+//! behind (hundreds of thousands of events: see `reporting::backlog`). A top-level flow run calls [`flush`] when it ends, so everything it
 //! reported has reached every sink when `run` returns.
 
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, OnceLock, RwLock};
 
+use super::backlog;
 use super::console;
 use super::sink::EventSink;
 use crate::runtime::state::{State, StateType};
@@ -42,16 +44,22 @@ fn reporter() -> &'static Reporter {
         let thread_sinks = Arc::clone(&sinks);
         std::thread::Builder::new()
             .name("flowcore-reporter".into())
-            .spawn(move || report(rx, thread_sinks))
+            .spawn(move || {
+                backlog::mark_draining_thread();
+                report(rx, thread_sinks)
+            })
             .expect("cannot start the flowcore reporter thread");
         Reporter { tx, sinks }
     })
 }
 
-/// Sends an event to the reporter. Never blocks.
+/// Sends an event to the reporter. Does no I/O; pauses only while the record is far behind (see
+/// [`backlog`](super::backlog)).
 pub(crate) fn emit(event: Event) {
     // The reporter lives as long as the process; a send can only fail during shutdown.
-    let _ = reporter().tx.send(Message::Event(event));
+    if reporter().tx.send(Message::Event(event)).is_ok() {
+        backlog::sent();
+    }
 }
 
 /// Queues a formatted log line for printing on the reporter thread, in order with the lifecycle lines.
@@ -106,11 +114,13 @@ fn report(rx: Receiver<Message>, sinks: Arc<RwLock<Vec<Arc<dyn EventSink>>>>) {
     let mut batch: Vec<Event> = Vec::with_capacity(MAX_BATCH);
     let mut flushes = Vec::new();
     let mut out = String::new();
+    let mut received = 0;
     while let Ok(first) = rx.recv() {
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
                 Message::Event(event) => {
+                    received += 1;
                     let line = lifecycle_log(&event, &mut out);
                     batch.push(event);
                     if let Some(line) = line {
@@ -140,6 +150,7 @@ fn report(rx: Receiver<Message>, sinks: Arc<RwLock<Vec<Arc<dyn EventSink>>>>) {
                 sink.handle_shared(&shared);
             }
         }
+        backlog::handed(std::mem::take(&mut received));
         if !flushes.is_empty() {
             for sink in &sinks {
                 sink.flush();

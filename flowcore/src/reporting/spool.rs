@@ -73,6 +73,7 @@ impl Spool {
         std::thread::Builder::new()
             .name(name.into())
             .spawn(move || {
+                super::backlog::mark_draining_thread();
                 let shared = thread_shared;
                 loop {
                     let (batches, n) = {
@@ -113,6 +114,7 @@ impl Spool {
                             "flowcore: a recording thread failed; some events were not recorded"
                         );
                     }
+                    super::backlog::consumed(n);
                     shared.lock().done += n as u64;
                     shared.progress.notify_all();
                 }
@@ -129,6 +131,7 @@ impl Spool {
         queue.batches.push(Arc::clone(batch));
         queue.pending += batch.len();
         queue.queued += batch.len() as u64;
+        super::backlog::spooled(batch.len());
         queue.oldest.get_or_insert_with(Instant::now);
         self.shared.wake.notify_one();
     }

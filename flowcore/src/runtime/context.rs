@@ -113,6 +113,11 @@ impl FlowRunContext {
         self.inner().task_runs.clone()
     }
 
+    /// Takes the task runs out of a finished flow run (its final record is being gathered).
+    pub(crate) fn take_task_runs(&self) -> Vec<Arc<TaskRunMeta>> {
+        std::mem::take(&mut self.inner().task_runs)
+    }
+
     /// Records the task runs of a finished subflow (and of its own subflows).
     pub(crate) fn add_subflow_task_runs(
         &self,
@@ -196,6 +201,9 @@ impl FlowRunContext {
                 }
             }
         }
-        self.inner().sequential = None;
+        let mut inner = self.inner();
+        inner.sequential = None;
+        // Every one has finished: their handles' memory goes now, not with the flow run.
+        inner.submitted = Vec::new();
     }
 }

@@ -479,7 +479,11 @@ pub(crate) async fn run_flow<T: Send + 'static>(
     // The run's final record is gathered while the sinks write what is left: a flow of many tasks
     // spends that time in both places at once.
     let flow_run = meta.snapshot();
-    let task_runs: Vec<_> = ctx.task_runs().iter().map(|t| t.snapshot()).collect();
+    let task_runs: Vec<_> = ctx
+        .take_task_runs()
+        .into_iter()
+        .map(TaskRunMeta::into_snapshot)
+        .collect();
     let subflow_task_runs = ctx.subflow_task_runs();
     if parent.is_none() {
         reporter::flush().await;

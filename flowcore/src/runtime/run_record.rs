@@ -130,6 +130,17 @@ impl RunRecord {
     fn snapshot_parts(&self) -> Progress {
         self.progress().clone()
     }
+
+    /// The run's progress, moved out when nobody else holds the record (no copy), copied otherwise.
+    fn into_parts(self: Arc<Self>) -> Progress {
+        match Arc::try_unwrap(self) {
+            Ok(record) => record
+                .progress
+                .into_inner()
+                .unwrap_or_else(|e| e.into_inner()),
+            Err(shared) => shared.snapshot_parts(),
+        }
+    }
 }
 
 /// The static description of a task run, fixed when it is created.
@@ -143,6 +154,43 @@ pub(crate) struct TaskRunMeta {
 }
 
 impl TaskRunMeta {
+    /// The final snapshot of a finished run, made without copying what nobody else holds: a flow
+    /// of a million task runs does not hold each run's record twice while it gathers them.
+    pub(crate) fn into_snapshot(self: Arc<Self>) -> TaskRun {
+        let meta = match Arc::try_unwrap(self) {
+            Ok(meta) => meta,
+            Err(shared) => return shared.snapshot(),
+        };
+        let TaskRunMeta {
+            record,
+            task_name,
+            flow_run_id,
+            tags,
+            inputs,
+        } = meta;
+        let (id, name) = (record.id(), record.name().to_string());
+        let Progress {
+            history,
+            attempts,
+            start_time,
+            end_time,
+            subflow_run_id,
+        } = record.into_parts();
+        TaskRun {
+            id,
+            name,
+            task_name: task_name.to_string(),
+            flow_run_id,
+            tags,
+            inputs,
+            history,
+            attempts,
+            start_time,
+            end_time,
+            subflow_run_id,
+        }
+    }
+
     pub(crate) fn snapshot(&self) -> TaskRun {
         let Progress {
             history,

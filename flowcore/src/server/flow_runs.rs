@@ -303,21 +303,40 @@ async fn after(
         .ok_or_else(missing)
 }
 
+/// Query parameters of `POST /api/flow_runs/{id}/state`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AsAgent {
+    /// Propose on behalf of this agent: applied only while the run is claimed by it (a run a user
+    /// retried since is another attempt's, and the proposal is refused with 409).
+    pub agent: Option<String>,
+}
+
 /// Proposes a state for a flow run (agents: `Crashed` when the run's process died). The
 /// orchestration policy decides: a refused transition answers 409 with the run's state and why.
 #[utoipa::path(post, path = "/api/flow_runs/{id}/state", tag = "agents", request_body = RunState,
-    params(("id" = Uuid, Path, description = "flow run id")),
+    params(("id" = Uuid, Path, description = "flow run id"), AsAgent),
     responses((status = 200, body = StoredFlowRun),
         (status = 404, description = "no such flow run"),
         (status = 409, description = "the orchestration policy refused the transition; the message names the run's state and why")))]
 pub(crate) async fn set_state(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
+    query: Result<Query<AsAgent>, QueryRejection>,
     body: Result<Json<RunState>, JsonRejection>,
 ) -> Result<Json<StoredFlowRun>, ApiError> {
     let id = id_of(id, "flow run")?;
+    let Query(as_agent) = query?;
     let Json(new) = body?;
-    let transition = state.store.propose_flow_run_state(id, &new).await?;
+    let transition = match &as_agent.agent {
+        Some(agent) => {
+            state
+                .store
+                .propose_flow_run_state_as(id, &new, agent)
+                .await?
+        }
+        None => state.store.propose_flow_run_state(id, &new).await?,
+    };
     after(&state, id, transition, |current, r| {
         format!("flow run {id} is {current}: {r}")
     })

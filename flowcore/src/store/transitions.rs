@@ -134,7 +134,23 @@ impl Store {
         state: &State,
         also: &[(&str, String)],
     ) -> Result<Transition, StoreError> {
-        self.transition_with(conn, id, state, also, decide).await
+        self.transition_with(conn, id, state, also, None, decide)
+            .await
+    }
+
+    /// Proposes `state` for flow run `id` on behalf of `agent`: applied only while the run is
+    /// claimed by that agent. A run a user retried since (unclaimed, or claimed again) is another
+    /// attempt's, and the proposal is refused — an agent whose process for the earlier attempt
+    /// exits does not mark the new one Crashed.
+    pub async fn propose_flow_run_state_as(
+        &self,
+        id: Uuid,
+        state: &State,
+        agent: &str,
+    ) -> Result<Transition, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        self.transition_with(&mut conn, id, state, &[], Some(agent), decide)
+            .await
     }
 
     /// [`propose_flow_run_state_with`](Self::propose_flow_run_state_with) under the policy's rule
@@ -146,6 +162,7 @@ impl Store {
         id: Uuid,
         state: &State,
         also: &[(&str, String)],
+        claimed_by: Option<&str>,
         rule: impl Fn(Option<&State>, State) -> Decision,
     ) -> Result<Transition, StoreError> {
         // A compare-and-set: should another writer change the run between the read and the write,
@@ -167,21 +184,45 @@ impl Store {
             };
             let refs = [&accepted];
             let extra: String = also.iter().map(|(c, _)| format!(", {c} = ?")).collect();
+            let guard = if claimed_by.is_some() {
+                " AND claimed_by = ?"
+            } else {
+                ""
+            };
             let sql = self
                 .sql(&format!(
                     "UPDATE flow_runs SET {SET_STATE}{extra} WHERE id = ? \
-                     AND COALESCE(LENGTH(history), 0) = ?"
+                     AND COALESCE(LENGTH(history), 0) = ?{guard}"
                 ))
                 .into_owned();
             let mut query = Summary::of(&refs).bind(sqlx::query(&sql));
             for (_, value) in also {
                 query = query.bind(value.clone());
             }
-            let done = query
-                .bind(id.to_string())
-                .bind(version)
-                .execute(&mut *conn)
-                .await?;
+            let mut query = query.bind(id.to_string()).bind(version);
+            if let Some(agent) = claimed_by {
+                query = query.bind(agent.to_string());
+            }
+            let done = query.execute(&mut *conn).await?;
+            if done.rows_affected() == 0 {
+                if let Some(agent) = claimed_by {
+                    let holder: Option<String> =
+                        sqlx::query(&self.sql("SELECT claimed_by FROM flow_runs WHERE id = ?"))
+                            .bind(id.to_string())
+                            .fetch_optional(&mut *conn)
+                            .await?
+                            .map(|row| row.try_get("claimed_by"))
+                            .transpose()?
+                            .flatten();
+                    if holder.as_deref() != Some(agent) {
+                        return Ok(Transition::Rejected(Rejection {
+                            current,
+                            proposed: state.clone(),
+                            reason: format!("the run is no longer claimed by agent {agent}"),
+                        }));
+                    }
+                }
+            }
             if done.rows_affected() > 0 {
                 self.queue_notifications(conn, &[(id, vec![&accepted])])
                     .await?;
@@ -239,7 +280,7 @@ impl Store {
         let proposed = State::awaiting_retry("retried by user");
         let also = [("expected_start_time", now)];
         let transition = self
-            .transition_with(&mut tx, id, &proposed, &also, |current, _| {
+            .transition_with(&mut tx, id, &proposed, &also, None, |current, _| {
                 crate::runtime::orchestration::decide_retry(current, "retried by user")
             })
             .await?;

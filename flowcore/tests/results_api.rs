@@ -95,6 +95,21 @@ async fn results_and_retries_through_the_api() {
         .unwrap()
         .contains("no persisted result"));
 
+    // A stored result that cannot be read is a 500 whose body names an error id, not the file.
+    let key = result["storage_key"].as_str().unwrap();
+    std::fs::write(harness.home().join("storage").join(key), b"not cbor").unwrap();
+    let (status, body) = call(
+        reqwest::Method::GET,
+        &format!("{api}/task_runs/{}/result", persisted.id),
+    )
+    .await;
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body["error_id"].as_str().is_some_and(|id| !id.is_empty()),
+        "{body}"
+    );
+    assert!(!body["error"].as_str().unwrap().contains("cbor"), "{body}");
+
     let id = state.flow_run().id;
     let (status, run) = call(
         reqwest::Method::POST,

@@ -264,6 +264,10 @@ pub(crate) enum ServerAction {
         /// Delete finished flow runs older than this, once a day (`30d`, `12h`; default: keep all).
         #[arg(long, value_parser = humantime::parse_duration)]
         retention: Option<std::time::Duration>,
+        /// The server's log level: requests and services at INFO, errors at ERROR (`debug`,
+        /// `info`, `warning`, `error`, `off`; default: `FLOWCORE_LOGGING_LEVEL`, else `info`).
+        #[arg(long)]
+        log_level: Option<String>,
     },
     /// The run database.
     Database {

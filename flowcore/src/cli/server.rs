@@ -59,7 +59,24 @@ pub(crate) async fn server(action: ServerAction, mut out: impl Write) -> anyhow:
             database_url,
             api_key,
             retention,
-        } => start(host, port, database_url, api_key, retention, out).await,
+            log_level,
+        } => {
+            // The request log and the services' lines, in flowcore's format, at the level asked.
+            if let Some(level) = log_level {
+                const LEVELS: &[&str] = &[
+                    "trace", "debug", "info", "warn", "warning", "error", "critical", "off",
+                ];
+                if !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+                    anyhow::bail!(
+                        "--log-level: unknown level {level:?}; expected one of {}",
+                        LEVELS.join(", ")
+                    );
+                }
+                crate::config::set_for_process("logging-level", Some(&level))?;
+            }
+            crate::logging::init();
+            start(host, port, database_url, api_key, retention, out).await
+        }
         ServerAction::Database {
             action:
                 DatabaseAction::Vacuum {

@@ -72,7 +72,6 @@ impl From<StoreError> for ApiError {
                 };
             }
         }
-        tracing::error!(target: "flowcore::server", "store error: {e}");
         ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             message: e.to_string(),
@@ -107,8 +106,24 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
     }
 }
 
+/// A server error's body names no internals (database text, paths): it carries an error id, and
+/// the server's log line with that id carries the cause.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            let id = uuid::Uuid::now_v7().simple().to_string();
+            tracing::error!(
+                target: super::access_log::TARGET,
+                "error {id} ({}): {}",
+                self.status.as_u16(),
+                self.message
+            );
+            let body = serde_json::json!({
+                "error": format!("internal server error (error id {id}): the server's log has the cause"),
+                "error_id": id,
+            });
+            return (self.status, axum::Json(body)).into_response();
+        }
         (
             self.status,
             axum::Json(serde_json::json!({ "error": self.message })),

@@ -19,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod access_log;
 mod artifacts;
 mod auth;
 mod automations;
@@ -140,6 +141,7 @@ pub fn router(store: Store, api_key: Option<String>, body_limit: usize) -> Route
     Router::new()
         .nest("/api", api)
         .merge(ui::routes())
+        .layer(axum::middleware::from_fn(access_log::log_request))
         .with_state(state)
 }
 

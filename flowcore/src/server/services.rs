@@ -44,11 +44,15 @@ fn chrono(d: Duration) -> chrono::Duration {
 /// One pass of every service.
 pub(crate) async fn tick(store: &Store, services: &Services) {
     let now = chrono::Utc::now();
-    if let Err(e) = store.schedule_runs(now, services.horizon).await {
-        tracing::error!(target: "flowcore::server", "scheduler: {e}");
+    match store.schedule_runs(now, services.horizon).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(target: "flowcore::server", "scheduler: created {n} flow run(s)"),
+        Err(e) => tracing::error!(target: "flowcore::server", "scheduler: {e}"),
     }
-    if let Err(e) = store.mark_late(now, chrono(services.late_after)).await {
-        tracing::error!(target: "flowcore::server", "late runs: {e}");
+    match store.mark_late(now, chrono(services.late_after)).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(target: "flowcore::server", "{n} flow run(s) marked Late"),
+        Err(e) => tracing::error!(target: "flowcore::server", "late runs: {e}"),
     }
     match store
         .crash_silent_runs(now, chrono(services.heartbeat_timeout))

@@ -484,3 +484,65 @@ async fn a_server_restart_during_a_flow_loses_nothing() {
     }
     server.stop().await;
 }
+
+/// A page on another origin cannot change the record (a cross-origin POST is refused), and without
+/// an API key a request addressed to a non-loopback name (DNS rebinding) is refused; the same
+/// requests from a program, or from the server's own UI, pass.
+#[tokio::test]
+async fn cross_origin_writes_and_rebound_names_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&flowcore::store::sqlite_url(&dir.path().join("origin.db"))).await;
+    let api = server.api_url();
+    let authority = api
+        .trim_start_matches("http://")
+        .trim_end_matches("/api")
+        .to_string();
+    let client = reqwest::Client::new();
+    let pause = |origin: Option<&str>| {
+        let mut request = client
+            .post(format!("{api}/work_queues/default/pause"))
+            .header("content-type", "text/plain")
+            .body("");
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send()
+    };
+    let evil = pause(Some("http://evil.example")).await.unwrap();
+    assert_eq!(evil.status().as_u16(), 403);
+    let body: Value = evil.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("cross-origin"),
+        "{body}"
+    );
+    let (_, queues) = get(&format!("{api}/work_queues")).await;
+    let list = queues
+        .get("results")
+        .unwrap_or(&queues)
+        .as_array()
+        .unwrap()
+        .clone();
+    let default = list.iter().find(|q| q["name"] == "default").unwrap();
+    assert_eq!(default["paused"], false, "nothing changed: {queues}");
+
+    let own_ui = pause(Some(&format!("http://{authority}"))).await.unwrap();
+    assert!(own_ui.status().is_success(), "{}", own_ui.status());
+    let program = pause(None).await.unwrap();
+    assert!(program.status().as_u16() < 500);
+
+    let rebound = client
+        .get(format!("{api}/flow_runs"))
+        .header("host", "evil.example:4200")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status().as_u16(), 403);
+    let local = client
+        .get(format!("{api}/flow_runs"))
+        .header("host", "localhost:4200")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(local.status().as_u16(), 200);
+    server.stop().await;
+}

@@ -34,6 +34,7 @@ mod health;
 mod json;
 mod notifier;
 mod openapi;
+mod origin;
 mod services;
 mod state;
 mod task_runs;
@@ -141,6 +142,10 @@ pub fn router(store: Store, api_key: Option<String>, body_limit: usize) -> Route
     Router::new()
         .nest("/api", api)
         .merge(ui::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            origin::same_origin,
+        ))
         .layer(axum::middleware::from_fn(access_log::log_request))
         .with_state(state)
 }

@@ -180,3 +180,23 @@ pub enum PipelineError {
 
 /// The crate's result type.
 pub type Result<T, E = PipelineError> = std::result::Result<T, E>;
+
+impl PipelineError {
+    /// Whether trying again may help: reading or writing a file (network storage comes and goes), a
+    /// download. A data error — an empty or corrupt file, a missing column, a bad value — gives the
+    /// same answer every time.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            PipelineError::Io { .. } | PipelineError::Download { .. }
+        )
+    }
+}
+
+/// The pipeline tasks' retry condition (`retry_if`): retry transient failures
+/// ([`PipelineError::is_transient`]) and errors that are not the pipeline's, never a data error.
+pub fn is_transient(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<PipelineError>()
+        .is_none_or(PipelineError::is_transient)
+}

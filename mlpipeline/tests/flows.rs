@@ -369,3 +369,27 @@ async fn a_failed_training_run_resumes_without_reprocessing() {
     );
     assert!(out_dir.join("trip_duration_notebook.model").exists());
 }
+
+#[flowcore::flow(name = "load-only")]
+async fn load_only(path: PathBuf) -> Result<usize, flowcore::FlowError> {
+    Ok(mlpipeline::flows::tasks::load_data(path).await?.len())
+}
+
+/// A data error (an empty file) is not retried; the failure names the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_error_is_not_retried() {
+    let _h = flowcore::testing::harness();
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("yellow_tripdata_2021-01.parquet");
+    std::fs::write(&empty, b"").unwrap();
+    let state = load_only.run(empty.clone()).await;
+    assert!(state.is_failed());
+    let load = state.task_run("load_data-0").unwrap();
+    assert_eq!(load.attempts, 1, "{:?}", load.history);
+    let message = load.history.last().unwrap().message.clone().unwrap();
+    assert!(
+        message.contains("yellow_tripdata_2021-01.parquet"),
+        "{message}"
+    );
+    assert!(!mlpipeline::error::PipelineError::EmptyFile { path: empty }.is_transient());
+}

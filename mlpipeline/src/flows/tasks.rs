@@ -48,8 +48,16 @@ impl Dataset {
     }
 }
 
-/// Loads one month of trip records (parquet or CSV). Retried: files on network storage come and go.
-#[task(name = "load_data", tags = ["io"], retries = 3, retry_delay = 1, persist_result = false)]
+/// Loads one month of trip records (parquet or CSV). Retried when reading failed (files on network
+/// storage come and go), not for a data error (an empty or corrupt file, a missing column).
+#[task(
+    name = "load_data",
+    tags = ["io"],
+    retries = 3,
+    retry_delay = 1,
+    retry_if = crate::error::is_transient,
+    persist_result = false
+)]
 pub fn load_data(path: PathBuf) -> Result<Trips> {
     crate::data::load_data(&path)
 }

@@ -276,7 +276,8 @@ pub(crate) async fn retry(
 }
 
 /// The run after a transition the store decided: 404 for an unknown run, 409 with the message
-/// `refused` gives (from the run's state name and the rejection), else the run as it now is.
+/// `refused` gives (from the run's state name and the rejection), else the run with the state the
+/// transition set.
 async fn after(
     state: &AppState,
     id: Uuid,
@@ -284,8 +285,8 @@ async fn after(
     refused: impl FnOnce(&str, &crate::runtime::orchestration::Rejection) -> String,
 ) -> Result<Json<StoredFlowRun>, ApiError> {
     let missing = || ApiError::not_found(format!("no flow run with id {id}"));
-    match transition {
-        Transition::Accepted(_) => {}
+    let accepted = match transition {
+        Transition::Accepted(accepted) => accepted,
         Transition::NotFound => return Err(missing()),
         Transition::Rejected(r) => {
             let current = r
@@ -294,13 +295,12 @@ async fn after(
                 .map_or("none".to_string(), |s| s.name.to_string());
             return Err(ApiError::conflict(refused(&current, &r)));
         }
-    }
-    state
-        .store
-        .flow_run_by_id(id)
-        .await?
-        .map(Json)
-        .ok_or_else(missing)
+    };
+    // The state this call set, even when an agent has moved the run on since (a retried run is
+    // claimed within a poll): the caller learns what its own proposal did.
+    let mut run = state.store.flow_run_by_id(id).await?.ok_or_else(missing)?;
+    run.state = Some(accepted);
+    Ok(Json(run))
 }
 
 /// Query parameters of `POST /api/flow_runs/{id}/state`.

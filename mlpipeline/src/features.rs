@@ -209,7 +209,7 @@ impl TryFrom<VectorizerFile> for FittedDictVectorizer {
 }
 
 impl FittedDictVectorizer {
-    fn from_sorted_names(feature_names: Vec<String>) -> Self {
+    pub(crate) fn from_sorted_names(feature_names: Vec<String>) -> Self {
         let vocabulary = feature_names
             .iter()
             .enumerate()

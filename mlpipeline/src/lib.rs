@@ -32,6 +32,8 @@ pub mod model;
 pub mod predictions;
 pub mod processing;
 pub mod sparse;
+pub mod stats;
+pub mod streaming;
 pub mod synth;
 
 pub use error::{PipelineError, Result};
@@ -53,6 +55,7 @@ mod tests {
         shareable::<crate::model::FittedLinearRegression>();
         shareable::<crate::artifacts::ModelArtifact>();
         shareable::<crate::synth::SynthConfig>();
+        shareable::<crate::stats::FeatureStatistics>();
         fn send_sync_error<T: Send + Sync + std::error::Error + 'static>() {}
         send_sync_error::<crate::PipelineError>();
     }

@@ -500,7 +500,7 @@ where
 }
 
 /// Minimum-norm solution of `G β = b` for a symmetric positive semi-definite `G`.
-fn solve_min_norm(g: DMatrix<f64>, b: &[f64]) -> Result<Vec<f64>> {
+pub(crate) fn solve_min_norm(g: DMatrix<f64>, b: &[f64]) -> Result<Vec<f64>> {
     let p = b.len();
     if p == 0 {
         return Ok(Vec::new());

@@ -55,36 +55,180 @@ pub fn write_predictions(
     data: &ProcessedTrips,
     predictions: &[f64],
 ) -> Result<()> {
-    let path = path.as_ref();
-    if predictions.len() != data.len() {
-        return Err(PipelineError::LengthMismatch {
-            column: PREDICTION_COLUMN.to_string(),
-            expected: data.len(),
-            actual: predictions.len(),
-        });
+    let mut writer = PredictionWriter::create(path)?;
+    writer.write(data, predictions)?;
+    writer.finish()
+}
+
+/// Predictions written a chunk at a time, to a temporary file renamed into place by
+/// [`finish`](Self::finish) (dropped unfinished, the temporary file is removed and `path` is
+/// untouched).
+///
+/// ```no_run
+/// use mlpipeline::predictions::PredictionWriter;
+/// # fn chunks() -> Vec<(mlpipeline::processing::ProcessedTrips, Vec<f64>)> { vec![] }
+/// let mut out = PredictionWriter::create("predictions.parquet")?;
+/// for (data, predicted) in chunks() {
+///     out.write(&data, &predicted)?;
+/// }
+/// out.finish()?;
+/// # Ok::<(), mlpipeline::PipelineError>(())
+/// ```
+pub struct PredictionWriter {
+    path: PathBuf,
+    tmp: PathBuf,
+    sink: Option<Sink>,
+}
+
+enum Sink {
+    Csv(csv::Writer<std::fs::File>),
+    Parquet(ArrowWriter<std::fs::File>),
+}
+
+impl std::fmt::Debug for PredictionWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PredictionWriter")
+            .field("path", &self.path)
+            .finish()
     }
-    let format = FileFormat::from_path(path)?;
-    let inputs = CATEGORICAL
+}
+
+fn schema() -> Arc<Schema> {
+    let mut fields: Vec<Field> = CATEGORICAL
         .iter()
-        .map(|name| input_column(data, name).map(|v| (*name, v)))
-        .collect::<Result<Vec<_>>>()?;
-    let io = |source| PipelineError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let tmp = temp_path(path);
-    let written = match format {
-        FileFormat::Csv => write_csv(&tmp, &inputs, predictions),
-        FileFormat::Parquet => write_parquet(&tmp, &inputs, predictions),
-    };
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
+        .map(|n| Field::new(*n, DataType::Int64, false))
+        .collect();
+    fields.push(Field::new(PREDICTION_COLUMN, DataType::Float64, false));
+    Arc::new(Schema::new(fields))
+}
+
+impl PredictionWriter {
+    /// Starts `path` (`.parquet` or `.csv`, by extension) as a temporary file beside it.
+    pub fn create(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let format = FileFormat::from_path(path)?;
+        let tmp = temp_path(path);
+        let io = |source| PipelineError::Io {
+            path: tmp.clone(),
+            source,
+        };
+        let file = std::fs::File::create(&tmp).map_err(io)?;
+        let mut writer = PredictionWriter {
+            path: path.to_path_buf(),
+            tmp: tmp.clone(),
+            sink: None,
+        };
+        let sink = match format {
+            FileFormat::Csv => {
+                let mut w = csv::Writer::from_writer(file);
+                let mut header: Vec<&str> = CATEGORICAL.to_vec();
+                header.push(PREDICTION_COLUMN);
+                w.write_record(&header).map_err(|e| writer.csv_error(e))?;
+                Sink::Csv(w)
+            }
+            FileFormat::Parquet => {
+                let props = WriterProperties::builder()
+                    .set_compression(Compression::SNAPPY)
+                    .build();
+                Sink::Parquet(
+                    ArrowWriter::try_new(file, schema(), Some(props))
+                        .map_err(|e| writer.parquet_error(&e))?,
+                )
+            }
+        };
+        writer.sink = Some(sink);
+        Ok(writer)
     }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io(e)
-    })
+
+    fn csv_error(&self, e: csv::Error) -> PipelineError {
+        PipelineError::Csv {
+            path: self.tmp.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    fn parquet_error(&self, e: &dyn std::fmt::Display) -> PipelineError {
+        PipelineError::Parquet {
+            path: self.tmp.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// Appends the rows of `data` with their `predictions`.
+    pub fn write(&mut self, data: &ProcessedTrips, predictions: &[f64]) -> Result<()> {
+        if predictions.len() != data.len() {
+            return Err(PipelineError::LengthMismatch {
+                column: PREDICTION_COLUMN.to_string(),
+                expected: data.len(),
+                actual: predictions.len(),
+            });
+        }
+        let inputs = CATEGORICAL
+            .iter()
+            .map(|name| input_column(data, name))
+            .collect::<Result<Vec<_>>>()?;
+        match self.sink.as_mut() {
+            Some(Sink::Csv(w)) => {
+                let mut row: Vec<String> = Vec::with_capacity(inputs.len() + 1);
+                let mut failed = None;
+                for (i, p) in predictions.iter().enumerate() {
+                    row.clear();
+                    row.extend(inputs.iter().map(|v| v[i].to_string()));
+                    row.push(p.to_string());
+                    if let Err(e) = w.write_record(&row) {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+                if let Some(e) = failed {
+                    return Err(self.csv_error(e));
+                }
+            }
+            Some(Sink::Parquet(w)) => {
+                let mut columns: Vec<ArrayRef> = inputs
+                    .into_iter()
+                    .map(|v| Arc::new(Int64Array::from(v)) as ArrayRef)
+                    .collect();
+                columns.push(Arc::new(Float64Array::from(predictions.to_vec())));
+                let written = RecordBatch::try_new(schema(), columns)
+                    .map_err(|e| e.to_string())
+                    .and_then(|batch| w.write(&batch).map_err(|e| e.to_string()));
+                if let Err(e) = written {
+                    return Err(self.parquet_error(&e));
+                }
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// Completes the file and renames it to its path.
+    pub fn finish(mut self) -> Result<()> {
+        match self.sink.take() {
+            Some(Sink::Csv(mut w)) => w.flush().map_err(|source| PipelineError::Io {
+                path: self.tmp.clone(),
+                source,
+            })?,
+            Some(Sink::Parquet(w)) => {
+                w.close().map_err(|e| self.parquet_error(&e))?;
+            }
+            None => {}
+        }
+        std::fs::rename(&self.tmp, &self.path).map_err(|source| PipelineError::Io {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+impl Drop for PredictionWriter {
+    fn drop(&mut self) {
+        // Not finished (an error, or dropped): nothing half-written stays behind.
+        if self.tmp.exists() {
+            self.sink = None;
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 fn temp_path(path: &Path) -> PathBuf {
@@ -93,57 +237,4 @@ fn temp_path(path: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "predictions".into());
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
-}
-
-fn write_csv(tmp: &Path, inputs: &[(&str, Vec<i64>)], predictions: &[f64]) -> Result<()> {
-    let err = |e: csv::Error| PipelineError::Csv {
-        path: tmp.to_path_buf(),
-        message: e.to_string(),
-    };
-    let mut w = csv::Writer::from_path(tmp).map_err(err)?;
-    let mut header: Vec<&str> = inputs.iter().map(|(n, _)| *n).collect();
-    header.push(PREDICTION_COLUMN);
-    w.write_record(&header).map_err(err)?;
-    let mut row: Vec<String> = Vec::with_capacity(header.len());
-    for (i, p) in predictions.iter().enumerate() {
-        row.clear();
-        row.extend(inputs.iter().map(|(_, v)| v[i].to_string()));
-        row.push(p.to_string());
-        w.write_record(&row).map_err(err)?;
-    }
-    w.flush().map_err(|source| PipelineError::Io {
-        path: tmp.to_path_buf(),
-        source,
-    })
-}
-
-fn write_parquet(tmp: &Path, inputs: &[(&str, Vec<i64>)], predictions: &[f64]) -> Result<()> {
-    let err = |e: &dyn std::fmt::Display| PipelineError::Parquet {
-        path: tmp.to_path_buf(),
-        message: e.to_string(),
-    };
-    let mut fields: Vec<Field> = inputs
-        .iter()
-        .map(|(n, _)| Field::new(*n, DataType::Int64, false))
-        .collect();
-    fields.push(Field::new(PREDICTION_COLUMN, DataType::Float64, false));
-    let mut columns: Vec<ArrayRef> = inputs
-        .iter()
-        .map(|(_, v)| Arc::new(Int64Array::from(v.clone())) as ArrayRef)
-        .collect();
-    columns.push(Arc::new(Float64Array::from(predictions.to_vec())));
-    let batch =
-        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| err(&e))?;
-    let file = std::fs::File::create(tmp).map_err(|source| PipelineError::Io {
-        path: tmp.to_path_buf(),
-        source,
-    })?;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .build();
-    let mut writer =
-        ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(|e| err(&e))?;
-    writer.write(&batch).map_err(|e| err(&e))?;
-    writer.close().map_err(|e| err(&e))?;
-    Ok(())
 }

@@ -6,68 +6,119 @@ use super::{locate_columns, progress_bar, Trips, NAT};
 use crate::error::{PipelineError, Result};
 
 pub(super) fn load(path: &Path) -> Result<Trips> {
-    let file = std::fs::File::open(path).map_err(|source| PipelineError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut reader = ::csv::ReaderBuilder::new()
-        .has_headers(true)
-        .buffer_capacity(1 << 20)
-        .from_reader(file);
-    let csv_err = |e: ::csv::Error| PipelineError::Csv {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(csv_err)?
-        .iter()
-        .map(str::to_string)
-        .collect();
-    let located = locate_columns(path, &headers)?;
-    let [p_pick, p_drop, p_pu, p_do, p_pc] = located.positions;
+    let mut chunks = CsvChunks::open(path)?;
+    let bar = progress_bar(chunks.file_len / 100, "loading CSV");
     // ~100 bytes a line in TLC files.
-    let mut trips = Trips::with_capacity(located.color, (file_len / 100) as usize);
-    let bar = progress_bar(file_len / 100, "loading CSV");
-    let mut record = ::csv::ByteRecord::new();
-    let mut rows = 0u64;
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(csv_err(e)),
-        }
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
-        let field = |pos: usize| record.get(pos).unwrap_or(b"");
-        let parse_error = |pos: usize, expected: &'static str| PipelineError::Parse {
-            path: path.to_path_buf(),
-            line,
-            column: headers[pos].clone(),
-            value: String::from_utf8_lossy(field(pos)).into_owned(),
-            expected,
-        };
-        const TS: &str = "a timestamp YYYY-MM-DD HH:MM:SS";
-        const NUM: &str = "a number";
-        let pickup = parse_timestamp(field(p_pick)).ok_or_else(|| parse_error(p_pick, TS))?;
-        let dropoff = parse_timestamp(field(p_drop)).ok_or_else(|| parse_error(p_drop, TS))?;
-        let pu = parse_number(field(p_pu)).ok_or_else(|| parse_error(p_pu, NUM))?;
-        let dol = parse_number(field(p_do)).ok_or_else(|| parse_error(p_do, NUM))?;
-        let pc = parse_number(field(p_pc)).ok_or_else(|| parse_error(p_pc, NUM))?;
-        let (a, b, c, d, e) = trips.columns_mut();
-        a.push(pickup);
-        b.push(dropoff);
-        c.push(pu);
-        d.push(dol);
-        e.push(pc);
-        rows += 1;
-        if rows.is_multiple_of(65_536) {
-            bar.set_position(rows);
-        }
-    }
+    let mut trips = Trips::with_capacity(chunks.color, (chunks.file_len / 100) as usize);
+    while chunks.fill(&mut trips, usize::MAX, &bar)? {}
     bar.finish_and_clear();
     trips.shrink_to_fit();
     Ok(trips)
+}
+
+/// A CSV file of trips read a chunk of rows at a time (see [`super::stream`]).
+pub(super) struct CsvChunks {
+    path: std::path::PathBuf,
+    reader: ::csv::Reader<std::fs::File>,
+    headers: Vec<String>,
+    positions: [usize; 5],
+    pub(super) color: super::TaxiColor,
+    pub(super) file_len: u64,
+    record: ::csv::ByteRecord,
+    rows: u64,
+}
+
+impl CsvChunks {
+    /// Opens `path` and finds the needed columns in its header.
+    pub(super) fn open(path: &Path) -> Result<Self> {
+        let file = std::fs::File::open(path).map_err(|source| PipelineError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut reader = ::csv::ReaderBuilder::new()
+            .has_headers(true)
+            .buffer_capacity(1 << 20)
+            .from_reader(file);
+        let headers: Vec<String> = reader
+            .headers()
+            .map_err(|e| csv_error(path, e))?
+            .iter()
+            .map(str::to_string)
+            .collect();
+        let located = locate_columns(path, &headers)?;
+        Ok(CsvChunks {
+            path: path.to_path_buf(),
+            reader,
+            headers,
+            positions: located.positions,
+            color: located.color,
+            file_len,
+            record: ::csv::ByteRecord::new(),
+            rows: 0,
+        })
+    }
+
+    /// The next chunk of at most `max_rows` rows, `None` at the end of the file.
+    pub(super) fn next_chunk(&mut self, max_rows: usize) -> Result<Option<Trips>> {
+        let mut trips = Trips::with_capacity(self.color, max_rows.min(1 << 16));
+        self.fill(&mut trips, max_rows, &indicatif::ProgressBar::hidden())?;
+        Ok((!trips.is_empty()).then_some(trips))
+    }
+
+    /// Appends up to `max_rows` rows to `trips`; `false` once the file is exhausted.
+    fn fill(
+        &mut self,
+        trips: &mut Trips,
+        max_rows: usize,
+        bar: &indicatif::ProgressBar,
+    ) -> Result<bool> {
+        let [p_pick, p_drop, p_pu, p_do, p_pc] = self.positions;
+        let path = self.path.as_path();
+        let headers = &self.headers;
+        let record = &mut self.record;
+        for _ in 0..max_rows {
+            match self.reader.read_byte_record(record) {
+                Ok(true) => {}
+                Ok(false) => return Ok(false),
+                Err(e) => return Err(csv_error(path, e)),
+            }
+            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            let field = |pos: usize| record.get(pos).unwrap_or(b"");
+            let parse_error = |pos: usize, expected: &'static str| PipelineError::Parse {
+                path: path.to_path_buf(),
+                line,
+                column: headers[pos].clone(),
+                value: String::from_utf8_lossy(field(pos)).into_owned(),
+                expected,
+            };
+            const TS: &str = "a timestamp YYYY-MM-DD HH:MM:SS";
+            const NUM: &str = "a number";
+            let pickup = parse_timestamp(field(p_pick)).ok_or_else(|| parse_error(p_pick, TS))?;
+            let dropoff = parse_timestamp(field(p_drop)).ok_or_else(|| parse_error(p_drop, TS))?;
+            let pu = parse_number(field(p_pu)).ok_or_else(|| parse_error(p_pu, NUM))?;
+            let dol = parse_number(field(p_do)).ok_or_else(|| parse_error(p_do, NUM))?;
+            let pc = parse_number(field(p_pc)).ok_or_else(|| parse_error(p_pc, NUM))?;
+            let (a, b, c, d, e) = trips.columns_mut();
+            a.push(pickup);
+            b.push(dropoff);
+            c.push(pu);
+            d.push(dol);
+            e.push(pc);
+            self.rows += 1;
+            if self.rows.is_multiple_of(65_536) {
+                bar.set_position(self.rows);
+            }
+        }
+        Ok(true)
+    }
+}
+
+fn csv_error(path: &Path, e: ::csv::Error) -> PipelineError {
+    PipelineError::Csv {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
 }
 
 /// Parses a number; an empty field (or pandas' `NA`/`NaN` spellings) is missing (`NaN`).

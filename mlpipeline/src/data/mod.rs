@@ -6,6 +6,7 @@
 
 mod csv;
 mod parquet;
+pub mod stream;
 
 pub(crate) use self::csv::days_from_civil;
 

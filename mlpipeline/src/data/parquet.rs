@@ -27,34 +27,7 @@ pub(super) fn load(path: &Path) -> Result<Trips> {
         message: e.to_string(),
     };
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err)?;
-    let schema = builder.schema().clone();
-    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-    let located = locate_columns(path, &names)?;
-
-    // Check the types before reading anything.
-    for (k, &pos) in located.positions.iter().enumerate() {
-        let field = schema.field(pos);
-        let ok = if k < 2 {
-            matches!(field.data_type(), DataType::Timestamp(_, _))
-        } else {
-            numeric(field.data_type())
-        };
-        if !ok {
-            return Err(PipelineError::UnsupportedColumnType {
-                path: path.to_path_buf(),
-                column: field.name().clone(),
-                data_type: field.data_type().to_string(),
-                expected: if k < 2 { "a timestamp" } else { "a number" },
-            });
-        }
-    }
-
-    // The projected batch keeps the file's column order: map our columns to batch positions.
-    let mut sorted = located.positions;
-    sorted.sort_unstable();
-    let in_batch = located
-        .positions
-        .map(|p| sorted.iter().position(|&s| s == p).unwrap_or(0));
+    let (located, sorted, in_batch) = projection(path, &builder)?;
 
     // Row groups are decoded by up to `threads` workers, each into its own slice of the output.
     let metadata = builder.metadata().clone();
@@ -131,6 +104,101 @@ pub(super) fn load(path: &Path) -> Result<Trips> {
     }
     bar.finish_and_clear();
     Ok(trips)
+}
+
+/// The needed columns of a parquet file, type-checked: where they are (`located`), the sorted
+/// root positions to project, and where each lands in a projected batch.
+fn projection<T>(
+    path: &Path,
+    builder: &parquet::arrow::arrow_reader::ArrowReaderBuilder<T>,
+) -> Result<(super::ColumnPositions, [usize; 5], [usize; 5])> {
+    let schema = builder.schema().clone();
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let located = locate_columns(path, &names)?;
+
+    // Check the types before reading anything.
+    for (k, &pos) in located.positions.iter().enumerate() {
+        let field = schema.field(pos);
+        let ok = if k < 2 {
+            matches!(field.data_type(), DataType::Timestamp(_, _))
+        } else {
+            numeric(field.data_type())
+        };
+        if !ok {
+            return Err(PipelineError::UnsupportedColumnType {
+                path: path.to_path_buf(),
+                column: field.name().clone(),
+                data_type: field.data_type().to_string(),
+                expected: if k < 2 { "a timestamp" } else { "a number" },
+            });
+        }
+    }
+
+    // The projected batch keeps the file's column order: map our columns to batch positions.
+    let mut sorted = located.positions;
+    sorted.sort_unstable();
+    let in_batch = located
+        .positions
+        .map(|p| sorted.iter().position(|&s| s == p).unwrap_or(0));
+    Ok((located, sorted, in_batch))
+}
+
+/// A parquet file of trips read one record batch at a time, row group after row group (see
+/// [`super::stream`]): only the five needed columns are decoded.
+pub(super) struct ParquetChunks {
+    path: std::path::PathBuf,
+    reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+    in_batch: [usize; 5],
+    pub(super) color: super::TaxiColor,
+}
+
+impl ParquetChunks {
+    /// Opens `path` for batches of at most `batch_rows` rows.
+    pub(super) fn open(path: &Path, batch_rows: usize) -> Result<Self> {
+        let parquet_err = |e: parquet::errors::ParquetError| PipelineError::Parquet {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let file = File::open(path).map_err(|source| PipelineError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err)?;
+        let (located, roots, in_batch) = projection(path, &builder)?;
+        let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+        let reader = builder
+            .with_projection(mask)
+            .with_batch_size(batch_rows.max(1))
+            .build()
+            .map_err(parquet_err)?;
+        Ok(ParquetChunks {
+            path: path.to_path_buf(),
+            reader,
+            in_batch,
+            color: located.color,
+        })
+    }
+
+    /// The next batch of rows, `None` at the end of the file.
+    pub(super) fn next_chunk(&mut self) -> Result<Option<Trips>> {
+        let Some(batch) = self.reader.next() else {
+            return Ok(None);
+        };
+        let batch = batch.map_err(|e| PipelineError::Parquet {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })?;
+        let n = batch.num_rows();
+        let mut trips = Trips::with_len(self.color, n);
+        let (pickup, dropoff, pu, dol, pc) = trips.columns_mut();
+        let col = |k: usize| batch.column(self.in_batch[k]).as_ref();
+        fill_timestamps(col(0), pickup);
+        fill_timestamps(col(1), dropoff);
+        fill_f64(col(2), pu);
+        fill_f64(col(3), dol);
+        fill_f64(col(4), pc);
+        Ok(Some(trips))
+    }
 }
 
 /// Decodes the given row groups into the output slices (timestamps: pickup, dropoff; numbers:

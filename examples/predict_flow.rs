@@ -4,7 +4,9 @@
 //! ```text
 //! cargo run --example train_flow
 //! cargo run --example predict_flow -- --model results/trip_duration_notebook.model --out predictions.parquet
+//! cargo run --release --example predict_flow -- --stream --data year.parquet --model m.model --out p.parquet
 //! ```
+//! `--stream` runs `predict_stream_flow`: read, predict and write a chunk of rows at a time.
 //! `--json FILE` writes `{"state":"Completed","n_predictions":..,"mean_prediction":..,"out":".."}`,
 //! or `{"state":"Failed","message":".."}`; the exit code is 0 only if the flow completed.
 
@@ -13,7 +15,7 @@ mod common;
 use std::path::PathBuf;
 
 use clap::Parser;
-use mlpipeline::flows::{predict_flow, PredictParameters};
+use mlpipeline::flows::{predict_flow, predict_stream_flow, PredictParameters};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -31,6 +33,9 @@ struct Cli {
     /// Also write the outcome as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Stream: bounded memory for an input of any size (`predict_stream_flow`).
+    #[arg(long)]
+    stream: bool,
 }
 
 #[tokio::main]
@@ -43,7 +48,11 @@ async fn main() -> anyhow::Result<()> {
         model_path: cli.model,
         out_path: cli.out,
     };
-    let state = predict_flow.run(params).await;
+    let state = if cli.stream {
+        predict_stream_flow.run(params).await
+    } else {
+        predict_flow.run(params).await
+    };
     common::print_record(&state);
     let report = match state.output() {
         Some(r) => {

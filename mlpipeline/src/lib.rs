@@ -29,6 +29,7 @@ pub mod features;
 pub mod flows;
 pub mod metrics;
 pub mod model;
+pub mod months;
 pub mod predictions;
 pub mod processing;
 pub mod sparse;

@@ -111,6 +111,84 @@ impl TrainParameters {
     }
 }
 
+/// Parameters of [`train_stream_flow`](super::train_stream_flow): several training months, read
+/// a chunk at a time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct StreamTrainParameters {
+    /// The training months (parquet or CSV), fitted on together as on their concatenation.
+    pub train_paths: Vec<PathBuf>,
+    /// The evaluation month (parquet or CSV).
+    pub test_path: PathBuf,
+    /// `notebook` (3 numeric features) or `onehot`.
+    #[serde(default)]
+    pub encoding: Encoding,
+    /// Shortest trip kept, minutes.
+    #[serde(default = "default_min")]
+    pub min_duration: f64,
+    /// Longest trip kept, minutes.
+    #[serde(default = "default_max")]
+    pub max_duration: f64,
+    /// Where the model artifact is written.
+    #[serde(default = "default_out_dir")]
+    pub out_dir: PathBuf,
+}
+
+impl StreamTrainParameters {
+    /// Defaults (notebook encoding, 1–60 minutes, `results/`) for these months.
+    ///
+    /// ```
+    /// use mlpipeline::flows::StreamTrainParameters;
+    /// let p = StreamTrainParameters::new(["jan.parquet", "feb.parquet"], "mar.parquet");
+    /// assert_eq!(p.train_paths.len(), 2);
+    /// ```
+    pub fn new<P: Into<PathBuf>>(
+        train_paths: impl IntoIterator<Item = P>,
+        test_path: impl Into<PathBuf>,
+    ) -> Self {
+        StreamTrainParameters {
+            train_paths: train_paths.into_iter().map(Into::into).collect(),
+            test_path: test_path.into(),
+            encoding: Encoding::default(),
+            min_duration: default_min(),
+            max_duration: default_max(),
+            out_dir: default_out_dir(),
+        }
+    }
+
+    /// Checks every field; the error names the first bad one.
+    pub fn validate(&self) -> Result<()> {
+        if self.train_paths.is_empty() {
+            return Err(invalid("train_paths", "name at least one training month"));
+        }
+        for path in &self.train_paths {
+            existing_file("train_paths", path)?;
+        }
+        TrainParameters {
+            encoding: self.encoding,
+            min_duration: self.min_duration,
+            max_duration: self.max_duration,
+            out_dir: self.out_dir.clone(),
+            ..TrainParameters::new(&self.train_paths[0], &self.test_path)
+        }
+        .validate()
+    }
+
+    /// The processing settings these parameters give.
+    pub fn process_options(&self) -> ProcessOptions {
+        ProcessOptions {
+            encoding: self.encoding,
+            min_duration: self.min_duration,
+            max_duration: self.max_duration,
+        }
+    }
+
+    /// Where the model artifact goes: `{out_dir}/trip_duration_{encoding}.model`.
+    pub fn model_path(&self) -> PathBuf {
+        self.out_dir
+            .join(format!("trip_duration_{}.model", self.encoding))
+    }
+}
+
 /// Parameters of [`predict_flow`](super::predict_flow).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PredictParameters {

@@ -130,14 +130,20 @@ pub fn save_model(
     path: PathBuf,
 ) -> Result<PathBuf> {
     let artifact = ModelArtifact::new(encoding, trained_on.vectorizer, model, metadata)?;
+    create_parent(&path)?;
+    artifacts::save(&artifact, &path)?;
+    Ok(path)
+}
+
+/// Creates the directory `path` goes in, if it has one.
+pub(crate) fn create_parent(path: &std::path::Path) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| PipelineError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
     }
-    artifacts::save(&artifact, &path)?;
-    Ok(path)
+    Ok(())
 }
 
 /// Loads a model artifact (vectorizer + model, checked). Retried like the course's `Load`.

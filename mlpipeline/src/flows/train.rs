@@ -90,12 +90,20 @@ pub async fn train_flow(params: TrainParameters) -> Result<TrainReport, FlowErro
         encoding: params.encoding,
         model_path,
     };
-    publish_report(&report, &params)?;
+    publish_report(
+        &report,
+        &params.train_path.display().to_string(),
+        &params.test_path.display().to_string(),
+    )?;
     Ok(report)
 }
 
 /// The run's `model-report` artifacts: a table of the numbers and a markdown summary.
-fn publish_report(report: &TrainReport, params: &TrainParameters) -> Result<(), FlowError> {
+pub(super) fn publish_report(
+    report: &TrainReport,
+    train_source: &str,
+    test_source: &str,
+) -> Result<(), FlowError> {
     #[derive(Serialize)]
     struct Row<'a> {
         metric: &'a str,
@@ -123,10 +131,10 @@ fn publish_report(report: &TrainReport, params: &TrainParameters) -> Result<(), 
         format!(
             "## Trip-duration model\n\nTrained on `{}` ({} rows, {} features), evaluated on `{}` ({} rows).\n\n\
              | | RMSE (minutes) |\n|---|---|\n| train | {:.4} |\n| test | {:.4} |\n\nSaved to `{}`.",
-            params.train_path.display(),
+            train_source,
             report.n_train,
             report.n_features,
-            params.test_path.display(),
+            test_source,
             report.n_test,
             report.rmse_train,
             report.rmse_test,

@@ -122,7 +122,7 @@ async fn download(cli: &Cli, months: Vec<String>) -> anyhow::Result<Vec<PathBuf>
     common::print_record(&state);
     match state.result() {
         Ok(paths) => Ok(paths),
-        Err(e) => match fail(&e.message(), cli.json.as_ref())? {},
+        Err(e) => match fail(e.message(), cli.json.as_ref())? {},
     }
 }
 

@@ -115,3 +115,80 @@ fn the_failing_flow_names_what_mismatched_and_which_task_failed() {
     assert!(stdout.contains("feature count mismatch"), "{stdout}");
     assert!(stdout.contains("finished in state Failed("), "{stdout}");
 }
+
+/// A data directory holding the samples under the TLC's month file names.
+fn months_dir(months: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for m in months {
+        std::fs::copy(
+            sample(&format!("2021-{m}")),
+            dir.path().join(format!("yellow_tripdata_2021-{m}.parquet")),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+#[test]
+fn a_month_range_trains_on_every_month_streamed() {
+    let data = months_dir(&["01", "02", "03"]);
+    let json = data.path().join("train.json");
+    let out = Command::new(example("train_flow"))
+        .args([
+            "--train",
+            "2021-01..2021-02",
+            "--test",
+            "2021-03",
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .arg("--out")
+        .arg(data.path().join("models"))
+        .arg("--json")
+        .arg(&json)
+        .env("FLOWCORE_LOGGING_LEVEL", "warning")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("month_statistics-1"), "{stdout}");
+    assert!(stdout.contains("Model training, streamed"), "{stdout}");
+    let report = read_json(&json);
+    assert_eq!(report["state"], "Completed");
+    // The two samples' kept rows together.
+    assert_eq!(report["n_train"], 19009 + 18974);
+}
+
+#[test]
+fn a_month_range_with_a_missing_month_fails_naming_it() {
+    let data = months_dir(&["01", "02", "03"]);
+    let json = data.path().join("train.json");
+    let out = Command::new(example("train_flow"))
+        .args([
+            "--train",
+            "2021-01..2021-06",
+            "--test",
+            "2021-03",
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .arg("--json")
+        .arg(&json)
+        .env("FLOWCORE_LOGGING_LEVEL", "warning")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("month 2021-04 is missing"), "{stderr}");
+    assert!(
+        stderr.contains("yellow_tripdata_2021-04.parquet"),
+        "{stderr}"
+    );
+    let report = read_json(&json);
+    assert_eq!(report["state"], "Failed");
+    assert!(report["message"].as_str().unwrap().contains("2021-04"));
+}

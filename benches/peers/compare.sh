@@ -14,6 +14,8 @@
 #   OUT_DIR     JSON outputs, /usr/bin/time logs      (default: target/peers-results)
 #   N_PREFECT   no-op tasks for Prefect               (default: 1000)
 #   N_FLOWCORE  no-op tasks for flowcore              (default: 10000)
+#   PEER_MONTHS training months for pandas in the many-months case (default: 6; as many as fit in RAM)
+#   SECTIONS    which cases to run, space-separated  (default: "train overhead months")
 #   SKIP_INSTALL=1  reuse the venv as it is, no pip
 #   SKIP_BUILD=1    reuse target/release binaries, no cargo
 set -euo pipefail
@@ -40,9 +42,11 @@ DATA_DIR="${DATA_DIR:-$ROOT/target/peers-data}"
 OUT_DIR="${OUT_DIR:-$ROOT/target/peers-results}"
 N_PREFECT="${N_PREFECT:-1000}"
 N_FLOWCORE="${N_FLOWCORE:-10000}"
+PEER_MONTHS="${PEER_MONTHS:-6}"
+SECTIONS=" ${SECTIONS:-train overhead months} "
 TIME=/usr/bin/time
 
-for v in ROWS N_PREFECT N_FLOWCORE; do
+for v in ROWS N_PREFECT N_FLOWCORE PEER_MONTHS; do
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
 done
 
@@ -156,6 +160,7 @@ ROWS_MD=()
 NOTES=()
 
 for enc in notebook onehot; do
+  [[ "$SECTIONS" == *" train "* ]] || continue
   measure "pandas-$enc" "$VPY" "$HERE/notebook_pipeline.py" \
     --train "$TRAIN_DATA" --test "$TEST_DATA" --encoding "$enc" --json "$OUT_DIR/pandas-$enc.json"
   p_wall="$WALL"; p_mb="$PEAK_MB"
@@ -177,7 +182,48 @@ PY
 )")
 done
 
+# ---------------------------------------------------------------- many months (streaming)
+# pandas + scikit-learn on PEER_MONTHS concatenated months vs train_flow on the same files (several
+# training months run the streaming flow), then flowcore alone on 6 and 12 months. rows/s counts
+# the rows read (training months + the test month).
+if [[ "$SECTIONS" == *" months "* ]]; then
+  months_of() { # N -> comma-separated paths of 2021-01 .. 2021-N
+    local n="$1" i out=""
+    for ((i = 1; i <= n; i++)); do out+="${out:+,}$(month_file "$(printf '2021-%02d' "$i")")"; done
+    echo "$out"
+  }
+  rate() { awk -v r="$1" -v w="$2" 'BEGIN { printf "%.2f M", r / w / 1e6 }'; }
+  MONTH_TEST="$(month_file 2022-01)"
+  for enc in notebook onehot; do
+    files="$(months_of "$PEER_MONTHS")"
+    rows=$(( (PEER_MONTHS + 1) * ROWS ))
+    measure "pandas-months-$enc" "$VPY" "$HERE/notebook_pipeline.py" \
+      --train "$files" --test "$MONTH_TEST" --encoding "$enc" --json "$OUT_DIR/pandas-months-$enc.json"
+    p_wall="$WALL"; p_mb="$PEAK_MB"
+    measure "flowcore-months-$enc" "$TRAIN_FLOW" --train "$files" --test "$MONTH_TEST" --encoding "$enc" \
+      --out "$OUT_DIR/model-months-$enc" --json "$OUT_DIR/flowcore-months-$enc.json"
+    f_wall="$WALL"; f_mb="$PEAK_MB"
+    ROWS_MD+=("| train $enc, $PEER_MONTHS months + 1 test month ($rows rows; rows/s $(rate "$rows" "$p_wall") vs $(rate "$rows" "$f_wall")) | $p_wall | $p_mb | $f_wall | $f_mb | $(ratio "$p_wall" "$f_wall") | $(ratio "$p_mb" "$f_mb") |")
+    NOTES+=("$("$VPY" - "$OUT_DIR/pandas-months-$enc.json" "$OUT_DIR/flowcore-months-$enc.json" "$enc" <<'PY'
+import json, sys
+p, f = (json.load(open(x)) for x in sys.argv[1:3])
+d = max(abs(p[k] - f[k]) for k in ("rmse_train", "rmse_test"))
+print(f"- train {sys.argv[3]}, many months: n_train {p['n_train']}/{f['n_train']}, n_features "
+      f"{p['n_features']}/{f['n_features']} (pandas/flowcore); max |RMSE diff| {d:.2e}; flowcore state {f.get('state')}")
+PY
+)")
+    for n in 6 12; do
+      files="$(months_of "$n")"
+      rows=$(( (n + 1) * ROWS ))
+      measure "flowcore-$n-months-$enc" "$TRAIN_FLOW" --train "$files" --test "$MONTH_TEST" \
+        --encoding "$enc" --out "$OUT_DIR/model-$n-$enc" --json "$OUT_DIR/flowcore-$n-months-$enc.json"
+      ROWS_MD+=("| train $enc, flowcore alone, $n months + 1 test month ($rows rows; $(rate "$rows" "$WALL") rows/s) | – | – | $WALL | $PEAK_MB | – | – |")
+    done
+  done
+fi
+
 for mode in seq submit; do
+  [[ "$SECTIONS" == *" overhead "* ]] || continue
   measure "prefect-$mode" "$VPY" "$HERE/prefect_noop.py" --tasks "$N_PREFECT" --mode "$mode" --quiet \
     --json "$OUT_DIR/prefect-$mode.json"
   p_wall="$WALL"; p_mb="$PEAK_MB"

@@ -11,7 +11,7 @@ what the course notebook does, step by step (see shared/notebook.md):
   -> DictVectorizer fitted on train only -> LinearRegression() -> RMSE on train and test.
 
 Usage:
-  python notebook_pipeline.py --train A.parquet --test B.parquet --encoding notebook|onehot [--json OUT]
+  python notebook_pipeline.py --train A.parquet[,A2.parquet...] --test B.parquet --encoding notebook|onehot [--json OUT]
 
 Prints one JSON object {"n_train","n_test","n_features","rmse_train","rmse_test","wall_s"} on stdout
 and writes the same object to OUT when --json is given. wall_s covers load -> evaluate (not the
@@ -95,7 +95,11 @@ def extract_x_y(df: pd.DataFrame, dv: DictVectorizer | None = None, with_target:
 
 
 def processing(path, encoding: str, dv: DictVectorizer | None = None, with_target: bool = True):
-    df = load_data(path)
+    # Several months (comma-separated): concatenated in memory, as a pandas user would.
+    paths = str(path).split(",")
+    df = load_data(paths[0]) if len(paths) == 1 else pd.concat(
+        [load_data(p) for p in paths], ignore_index=True
+    )
     if with_target:
         df = compute_target(df)
         df = filter_outliers(df)
@@ -135,12 +139,13 @@ def run(train: str | Path, test: str | Path, encoding: str) -> tuple[dict, dict]
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--train", required=True, help="training month (.parquet or .csv)")
+    ap.add_argument("--train", required=True,
+                    help="training month (.parquet or .csv), or several, comma-separated (concatenated)")
     ap.add_argument("--test", required=True, help="evaluation month (.parquet or .csv)")
     ap.add_argument("--encoding", choices=ENCODINGS, default="notebook")
     ap.add_argument("--json", metavar="OUT", help="also write the JSON result to this file")
     args = ap.parse_args(argv)
-    for p in (args.train, args.test):
+    for p in [*args.train.split(","), args.test]:
         if not Path(p).is_file():
             ap.error(f"no such file: {p}")
 

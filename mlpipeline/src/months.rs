@@ -106,7 +106,8 @@ pub fn months(items: &[DataItem]) -> Vec<String> {
 }
 
 /// The file of each item: a month is `{data_dir}/{color}_tripdata_{month}.parquet` (or `.csv`), a
-/// path is itself. A month or path without a file fails naming it (and the file looked for).
+/// path is itself (not checked here). A month without a file fails naming it and the file looked
+/// for.
 pub fn resolve(
     name: &'static str,
     items: &[DataItem],
@@ -134,16 +135,8 @@ pub fn resolve(
                     ))
                 }
             }
-            DataItem::Path(path) => {
-                if path.is_file() {
-                    Ok(path.clone())
-                } else {
-                    Err(invalid(
-                        name,
-                        format!("{} does not exist or is not a file", path.display()),
-                    ))
-                }
-            }
+            // Checked where it is used: a flow's parameter validation names its field.
+            DataItem::Path(path) => Ok(path.clone()),
         })
         .collect()
 }

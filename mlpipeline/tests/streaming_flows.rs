@@ -60,8 +60,14 @@ async fn one_month_streamed_reports_what_the_course_flow_reports() {
         assert_eq!(streamed.n_train, course.n_train);
         assert_eq!(streamed.n_test, course.n_test);
         assert_eq!(streamed.n_features, course.n_features);
-        assert!(rel(streamed.rmse_train, course.rmse_train) < 1e-9, "{encoding}");
-        assert!(rel(streamed.rmse_test, course.rmse_test) < 1e-9, "{encoding}");
+        assert!(
+            rel(streamed.rmse_train, course.rmse_train) < 1e-9,
+            "{encoding}"
+        );
+        assert!(
+            rel(streamed.rmse_test, course.rmse_test) < 1e-9,
+            "{encoding}"
+        );
         assert!(streamed.model_path.is_file());
 
         // The streamed model predicts what the course's model predicts, streamed or not.
@@ -141,7 +147,10 @@ async fn a_missing_month_fails_naming_it() {
     assert!(state.is_failed());
     let message = state.message().unwrap_or_default().to_string();
     assert!(message.contains("`train_paths`"), "{message}");
-    assert!(message.contains("yellow_tripdata_2021-04.parquet"), "{message}");
+    assert!(
+        message.contains("yellow_tripdata_2021-04.parquet"),
+        "{message}"
+    );
 }
 
 /// A streamed training run that failed after reading its months resumes without reading them

@@ -7,6 +7,13 @@
 //! run stays Running; a run whose agent vanished without a word (kill -9) becomes Crashed on the
 //! server once its heartbeats stop.
 //!
+//! A child does not outlive its agent: on Linux it is started with a parent-death signal
+//! (`PR_SET_PDEATHSIG`, SIGKILL), so when the agent dies — even by kill -9 — its runs' processes
+//! die with it, and nothing unsupervised can report over the Crashed state the server gives the
+//! run when the agent's heartbeats stop. (The orchestration policy refuses that anyway: a Crashed
+//! run stays Crashed.) The signal is tied to the agent thread that started the child, which lives
+//! as long as the agent's runtime.
+//!
 //! A run cancelled while it runs (`Cancelling`) is learnt from the next heartbeat's answer (every
 //! poll): its process gets SIGTERM — a deployed program then cancels its flow run and reports it —
 //! and SIGKILL after [`AgentConfig::cancel_grace`]; the run ends `Cancelled`.
@@ -203,6 +210,24 @@ fn start(client: &ApiClient, run: &ClaimedRun) -> std::io::Result<tokio::process
         .kill_on_drop(true);
     if let Some(cwd) = &run.entrypoint.cwd {
         command.current_dir(cwd);
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let agent = std::process::id() as libc::pid_t;
+        // SAFETY: between fork and exec the closure calls only async-signal-safe functions
+        // (prctl, getppid, _exit) and allocates nothing.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The agent died between fork and prctl: the signal will never come.
+                if libc::getppid() != agent {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
     }
     command.spawn()
 }

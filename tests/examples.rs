@@ -192,3 +192,30 @@ fn a_month_range_with_a_missing_month_fails_naming_it() {
     assert_eq!(report["state"], "Failed");
     assert!(report["message"].as_str().unwrap().contains("2021-04"));
 }
+
+#[test]
+fn an_empty_training_file_fails_naming_the_root_cause_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.parquet");
+    std::fs::write(&empty, b"").unwrap();
+    let json = dir.path().join("train.json");
+    let out = Command::new(example("train_flow"))
+        .arg("--train")
+        .arg(&empty)
+        .arg("--json")
+        .arg(&json)
+        .arg("--out")
+        .arg(dir.path())
+        .env("FLOWCORE_LOGGING_LEVEL", "warning")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let report = read_json(&json);
+    let message = report["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Flow run encountered an error: task run 'load_data-0' failed: "),
+        "{message}"
+    );
+    assert!(message.contains("the file is empty"), "{message}");
+    assert!(!message.contains("did not run"), "{message}");
+}

@@ -217,3 +217,47 @@ async fn a_plain_call_the_caller_stops_awaiting_is_cancelled_not_failed() {
         Some("the caller stopped waiting for this task run")
     );
 }
+
+#[flow]
+async fn chained() -> Result<u32, FlowError> {
+    let n = load_trips().submit();
+    let a = double(n).submit();
+    let b = double(a).submit();
+    Ok(double(b).await?)
+}
+
+#[flow]
+async fn outer_of_chained() -> Result<u32, FlowError> {
+    Ok(chained.call().await?)
+}
+
+/// A failure three task runs upstream: the flow's message names the root failure first (the run
+/// that failed and its error), not the chain of runs that never ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_flow_message_names_the_root_failure_first() {
+    let _harness = flowcore::testing::harness();
+    let state = chained.run().await;
+    assert!(state.is_failed());
+    let message = state.message().unwrap();
+    assert_eq!(
+        message,
+        "Flow run encountered an error: task run 'load_trips-0' failed: cannot load trips: column \
+         `PULocationID` is missing"
+    );
+    let error = state.result().unwrap_err();
+    let task = error.task_run_error().unwrap();
+    assert!(task.is_upstream_failure());
+    assert_eq!(
+        task.root_cause(),
+        "task run 'load_trips-0' failed: cannot load trips: column `PULocationID` is missing"
+    );
+
+    // Through a subflow, once.
+    let state = outer_of_chained.run().await;
+    let message = state.message().unwrap();
+    assert_eq!(
+        message,
+        "Flow run encountered an error: task run 'load_trips-0' failed: cannot load trips: column \
+         `PULocationID` is missing"
+    );
+}

@@ -54,6 +54,7 @@ pub(crate) async fn run_task<T: Send + 'static>(
         task_run_name: Arc::clone(&record.run.name),
         task_run_id: record.id(),
         failure,
+        root: None,
     };
 
     for upstream in &edges.upstream {
@@ -64,10 +65,12 @@ pub(crate) async fn run_task<T: Send + 'static>(
                 "Upstream task run '{}' did not reach a 'Completed' state; this task run did not run",
                 up.name()
             )));
-            return Err(error(TaskRunFailure::UpstreamFailed {
+            let mut failed = error(TaskRunFailure::UpstreamFailed {
                 upstream_name: up.name().to_string(),
                 upstream_id: up.id(),
-            }));
+            });
+            failed.root = upstream.error().map(|e| Arc::from(e.root_cause()));
+            return Err(failed);
         }
     }
     drop(edges);

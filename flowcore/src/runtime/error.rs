@@ -38,6 +38,9 @@ pub struct TaskRunError {
     pub(crate) task_run_name: Arc<str>,
     pub(crate) task_run_id: Uuid,
     pub(crate) failure: TaskRunFailure,
+    /// For a run that never ran because an upstream run failed: the failure at the root of the
+    /// chain ([`TaskRunError::root_cause`] of the upstream's error).
+    pub(crate) root: Option<Arc<str>>,
 }
 
 impl TaskRunError {
@@ -77,6 +80,19 @@ impl TaskRunError {
     /// Whether the task never ran because an upstream run failed.
     pub fn is_upstream_failure(&self) -> bool {
         matches!(self.failure, TaskRunFailure::UpstreamFailed { .. })
+    }
+
+    /// The failure at the root of this one, first: for a run that never ran because an upstream
+    /// failed, the upstream failure it goes back to (`task run 'load_data-0' failed: the file is
+    /// empty`), however many runs lie between; otherwise this run's own failure with its cause.
+    pub fn root_cause(&self) -> String {
+        match (&self.failure, &self.root) {
+            (TaskRunFailure::UpstreamFailed { .. }, Some(root)) => root.to_string(),
+            (TaskRunFailure::Error(e), _) => {
+                format!("task run '{}' failed: {e:#}", self.task_run_name)
+            }
+            _ => self.to_string(),
+        }
     }
 
     /// The backtrace captured with the body's error, if one was captured.

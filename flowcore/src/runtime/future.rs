@@ -122,6 +122,7 @@ impl<T> Drop for Producer<T> {
                 task_run_name: Arc::clone(&record.run.name),
                 task_run_id: record.id(),
                 failure: super::error::TaskRunFailure::Crashed(message.to_string()),
+                root: None,
             };
             Completion::complete(done, Err(error));
         }
@@ -133,6 +134,8 @@ pub(crate) trait Upstream: Send + Sync {
     fn record(&self) -> &Arc<RunRecord>;
     fn wait(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
     fn succeeded(&self) -> bool;
+    /// Why the run did not complete, once it ended so.
+    fn error(&self) -> Option<&TaskRunError>;
 }
 
 impl<T: Send + Sync + 'static> Upstream for Completion<T> {
@@ -148,6 +151,10 @@ impl<T: Send + Sync + 'static> Upstream for Completion<T> {
 
     fn succeeded(&self) -> bool {
         matches!(self.get(), Some(Ok(())))
+    }
+
+    fn error(&self) -> Option<&TaskRunError> {
+        self.get().and_then(|r| r.as_ref().err())
     }
 }
 

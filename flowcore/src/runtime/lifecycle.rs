@@ -107,7 +107,7 @@ pub(crate) fn failure_message(kind: RunKind, failure: &AttemptFailure) -> String
         RunKind::Task => "Task run",
     };
     match failure {
-        AttemptFailure::Error(e) => format!("{who} encountered an error: {e:#}"),
+        AttemptFailure::Error(e) => format!("{who} encountered an error: {}", root_first(e)),
         AttemptFailure::Panic(m) => format!("{who} panicked: {m}"),
         AttemptFailure::FailedTasks(m) | AttemptFailure::Cancelled(m) => m.clone(),
         AttemptFailure::TimedOut(timeout) => TimedOut {
@@ -116,6 +116,24 @@ pub(crate) fn failure_message(kind: RunKind, failure: &AttemptFailure) -> String
         }
         .to_string(),
     }
+}
+
+/// An error's text, its root failure first: when the body returned a task run's error as is
+/// (`future.await?`), that run's [`root_cause`](super::error::TaskRunError::root_cause) — the
+/// upstream failure a never-run task goes back to — and likewise through a subflow's error;
+/// otherwise the error with its whole chain.
+fn root_first(e: &anyhow::Error) -> String {
+    use super::error::{FlowRunError, TaskRunError};
+    let top: &(dyn std::error::Error + 'static) = e.as_ref();
+    if top.is::<TaskRunError>() || top.is::<FlowRunError>() {
+        if let Some(task) = e.chain().find_map(|c| c.downcast_ref::<TaskRunError>()) {
+            return task.root_cause();
+        }
+        if let Some(flow) = top.downcast_ref::<FlowRunError>() {
+            return flow.to_string();
+        }
+    }
+    format!("{e:#}")
 }
 
 /// The message of a panic's payload.

@@ -217,5 +217,5 @@ fn an_empty_training_file_fails_naming_the_root_cause_first() {
         "{message}"
     );
     assert!(message.contains("the file is empty"), "{message}");
-    assert!(!message.contains("did not run"), "{message}");
+    assert!(!message.contains("did not complete"), "{message}");
 }

@@ -242,7 +242,7 @@ async fn the_flow_message_names_the_root_failure_first() {
     assert_eq!(
         message,
         "Flow run encountered an error: task run 'load_trips-0' failed: cannot load trips: column \
-         `PULocationID` is missing"
+         `PULocationID` is missing (3 task runs did not run: an upstream task run failed)"
     );
     let error = state.result().unwrap_err();
     let task = error.task_run_error().unwrap();

@@ -448,6 +448,12 @@ pub(crate) async fn run_flow<T: Send + 'static>(
                         }
                         (result, _) => result,
                     };
+                    // The body's error stopped the flow: its task runs that never ran because of
+                    // it are counted after the root failure, not chained into the message.
+                    attempts.aftermath = match &result {
+                        Err(AttemptFailure::Error(_)) => never_ran(&ctx, first_task),
+                        _ => None,
+                    };
                     if let Some(outcome) = attempts.finish(result).await {
                         break outcome.map_err(|(message, failure)| match failure {
                             AttemptFailure::Error(e) => (message, Some(e)),
@@ -506,6 +512,27 @@ pub(crate) async fn run_flow<T: Send + 'static>(
         cause,
     });
     FlowState::new(flow_run, task_runs, subflow_task_runs, output)
+}
+
+/// `Some("3 task runs did not run: an upstream task run failed")` for this attempt's task runs
+/// that ended `UpstreamFailed`.
+fn never_ran(ctx: &FlowRunContext, first_task: usize) -> Option<String> {
+    let runs = ctx.task_runs();
+    let n = runs[first_task.min(runs.len())..]
+        .iter()
+        .filter(|r| {
+            r.record
+                .state()
+                .is_some_and(|s| s.has_name(crate::runtime::state::StateName::UpstreamFailed))
+        })
+        .count();
+    match n {
+        0 => None,
+        1 => Some("1 task run did not run: an upstream task run failed".to_string()),
+        n => Some(format!(
+            "{n} task runs did not run: an upstream task run failed"
+        )),
+    }
 }
 
 /// `Some("2/7 task runs failed")` when a task run of this attempt failed and nobody observed it.

@@ -188,6 +188,8 @@ pub(crate) struct Attempts<'a> {
     error_log: Option<&'a RunScope>,
     /// Whether the retry condition declined the last failure's retry.
     declined: bool,
+    /// Said after a final failure's message (a flow's task runs that never ran because of it).
+    pub(crate) aftermath: Option<String>,
 }
 
 impl<'a> Attempts<'a> {
@@ -198,6 +200,7 @@ impl<'a> Attempts<'a> {
             attempt: 0,
             error_log: None,
             declined: false,
+            aftermath: None,
         }
     }
 
@@ -263,6 +266,9 @@ impl<'a> Attempts<'a> {
                     });
                 }
                 let mut message = failure_message(kind, &failure);
+                if let Some(aftermath) = self.aftermath.take() {
+                    message.push_str(&format!(" ({aftermath})"));
+                }
                 if self.declined {
                     message.push_str(" - Retry condition declined a retry; not retrying");
                 }

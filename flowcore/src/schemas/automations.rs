@@ -12,9 +12,11 @@ use uuid::Uuid;
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct AutomationSpec {
     /// A unique name.
+    #[cfg_attr(feature = "server", schema(min_length = 1))]
     pub name: String,
     /// The states that trigger it: names (`Failed`, `TimedOut`, `Crashed`; any case) or types
     /// (`FAILED`, in capitals: every state of the type).
+    #[cfg_attr(feature = "server", schema(min_items = 1))]
     pub on: Vec<String>,
     /// Only runs of these flows (none: any flow).
     #[serde(default)]

@@ -26,8 +26,11 @@ pub struct Slot {
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct ConcurrencyLimit {
     /// The tag.
+    #[cfg_attr(feature = "server", schema(min_length = 1))]
     pub tag: String,
     /// How many task runs with the tag may run at once (0 blocks the tag).
+    #[serde(deserialize_with = "crate::schemas::integers::i64")]
+    #[cfg_attr(feature = "server", schema(minimum = 0))]
     pub limit: i64,
     /// When the limit was created.
     pub created: DateTime<Utc>,
@@ -40,8 +43,11 @@ pub struct ConcurrencyLimit {
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct NewConcurrencyLimit {
     /// The tag.
+    #[cfg_attr(feature = "server", schema(min_length = 1))]
     pub tag: String,
     /// The limit.
+    #[serde(deserialize_with = "crate::schemas::integers::i64")]
+    #[cfg_attr(feature = "server", schema(minimum = 0))]
     pub limit: i64,
 }
 
@@ -56,6 +62,7 @@ pub struct SlotRequest {
     /// The process asking (its lease id).
     pub holder: String,
     /// How long the slots are held unless the holder renews its lease.
+    #[serde(deserialize_with = "crate::schemas::integers::i64")]
     pub lease_seconds: i64,
 }
 
@@ -79,6 +86,6 @@ pub struct SlotRelease {
     /// The process.
     pub holder: String,
     /// For a renewal: the new lease length.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::schemas::integers::opt_i64")]
     pub lease_seconds: Option<i64>,
 }

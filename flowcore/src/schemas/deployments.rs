@@ -26,8 +26,10 @@ pub struct Entrypoint {
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct DeploymentSpec {
     /// The flow's name.
+    #[cfg_attr(feature = "server", schema(min_length = 1))]
     pub flow_name: String,
     /// The deployment's name (unique per flow).
+    #[cfg_attr(feature = "server", schema(min_length = 1, max_length = 100))]
     pub name: String,
     /// Version.
     #[serde(default)]
@@ -48,6 +50,7 @@ pub struct DeploymentSpec {
     pub parameter_schema: serde_json::Value,
     /// The work queue its runs go to.
     #[serde(default = "default_queue")]
+    #[cfg_attr(feature = "server", schema(min_length = 1, max_length = 100))]
     pub work_queue_name: String,
     /// When it runs by itself (none: only when asked).
     #[serde(default)]
@@ -97,6 +100,7 @@ pub struct StoredWorkQueue {
     /// A paused queue hands out no runs.
     pub paused: bool,
     /// At most this many of its runs at once (none: unlimited).
+    #[serde(default, deserialize_with = "crate::schemas::integers::opt_i64")]
     pub concurrency_limit: Option<i64>,
     /// Creation time.
     pub created: DateTime<Utc>,

@@ -6,6 +6,7 @@ pub mod automations;
 pub mod concurrency;
 pub mod deployments;
 pub mod events;
+pub(crate) mod integers;
 pub mod records;
 pub mod requests;
 pub mod results;

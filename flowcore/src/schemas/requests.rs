@@ -18,9 +18,11 @@ pub struct RunRequest {
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct NewWorkQueue {
     /// Its name.
+    #[cfg_attr(feature = "server", schema(min_length = 1, max_length = 100))]
     pub name: String,
     /// At most this many of its runs at once.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::schemas::integers::opt_i64")]
+    #[cfg_attr(feature = "server", schema(minimum = 0))]
     pub concurrency_limit: Option<i64>,
 }
 
@@ -29,6 +31,8 @@ pub struct NewWorkQueue {
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Concurrency {
     /// At most this many runs of the queue at once.
+    #[serde(default, deserialize_with = "crate::schemas::integers::opt_i64")]
+    #[cfg_attr(feature = "server", schema(minimum = 0))]
     pub concurrency_limit: Option<i64>,
 }
 
@@ -37,8 +41,11 @@ pub struct Concurrency {
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct ClaimRequest {
     /// The agent's name.
+    #[cfg_attr(feature = "server", schema(min_length = 1))]
     pub agent: String,
     /// At most this many runs.
+    #[serde(deserialize_with = "crate::schemas::integers::usize")]
+    #[cfg_attr(feature = "server", schema(minimum = 0, maximum = 1000000))]
     pub limit: usize,
 }
 
@@ -47,5 +54,6 @@ pub struct ClaimRequest {
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Heartbeat {
     /// The agent's name.
+    #[cfg_attr(feature = "server", schema(min_length = 1))]
     pub agent: String,
 }

@@ -88,6 +88,7 @@ pub struct ArtifactQuery {
     /// Only those of this flow run (id).
     pub flow_run: Option<String>,
     /// At most this many, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 

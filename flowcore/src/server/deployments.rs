@@ -139,10 +139,26 @@ pub(crate) async fn resume(
 pub(crate) async fn run(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
-    body: Option<Json<RunRequest>>,
+    body: axum::body::Bytes,
 ) -> Result<Json<StoredFlowRun>, ApiError> {
     let id = id_of(id, "deployment")?;
-    let request = body.map(|Json(b)| b).unwrap_or_default();
+    // The body is optional (no body: the deployment's parameters); a body that is there must be
+    // a JSON request, and a bad one is answered in JSON like every error.
+    let request: RunRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        RunRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            let status = if e.is_data() {
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                axum::http::StatusCode::BAD_REQUEST
+            };
+            ApiError {
+                status,
+                message: format!("invalid request body: {e}"),
+            }
+        })?
+    };
     if let Some(p) = &request.parameters {
         if !p.is_object() {
             return Err(ApiError::bad_request(

@@ -55,8 +55,10 @@ pub struct FlowRunQuery {
     /// `newest` (default) or `oldest`.
     pub sort: Option<String>,
     /// Page size, 1–1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// Results to skip (default 0).
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 

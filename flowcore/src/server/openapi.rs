@@ -111,7 +111,84 @@ struct ApiDoc;
 
 /// The OpenAPI document.
 pub(crate) fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    let mut doc = ApiDoc::openapi();
+    for item in doc.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            document_errors(op);
+        }
+    }
+    doc
+}
+
+/// Every operation answers the errors the server's extractors and middleware give, as JSON
+/// (`{"error": "..."}`): 400 for a malformed path or query (an id that is not a UUID, a parameter
+/// of the wrong type) or body, 413/415/422 for a body too large, not JSON, or not fitting its
+/// schema, 401 without the API key the server requires, 403 for a cross-origin write or a
+/// non-loopback Host without an API key, and 500 (with an error id) when the store fails.
+fn document_errors(op: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::path::ParameterIn;
+    let has_params = op.parameters.as_ref().is_some_and(|ps| {
+        ps.iter()
+            .any(|p| matches!(p.parameter_in, ParameterIn::Path | ParameterIn::Query))
+    });
+    let has_body = op.request_body.is_some();
+    let mut add = |code: &str, description: &str| {
+        op.responses
+            .responses
+            .entry(code.to_string())
+            .or_insert_with(|| error_response(description).into());
+    };
+    if has_params || has_body {
+        add(
+            "400",
+            "a malformed path, query or body; the `error` names what is wrong",
+        );
+    }
+    if has_body {
+        add("413", "the body is larger than the server's limit");
+        add("415", "the body is not `application/json`");
+        add(
+            "422",
+            "the JSON body does not fit the schema; the `error` names the field",
+        );
+    }
+    add(
+        "401",
+        "the server requires an API key and the request has none or a wrong one",
+    );
+    add(
+        "403",
+        "a cross-origin write, or a non-loopback Host without an API key",
+    );
+    add(
+        "500",
+        "the store failed; the `error` carries an id the server's log line has",
+    );
+}
+
+fn error_response(description: &str) -> utoipa::openapi::Response {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let schema = ObjectBuilder::new()
+        .property("error", ObjectBuilder::new().schema_type(Type::String))
+        .required("error");
+    utoipa::openapi::ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            utoipa::openapi::ContentBuilder::new()
+                .schema(Some(schema))
+                .build(),
+        )
+        .build()
 }
 
 /// The OpenAPI document as pretty JSON (what `/api/openapi.json` serves).
@@ -119,4 +196,36 @@ pub fn openapi_json() -> String {
     document()
         .to_pretty_json()
         .expect("the OpenAPI document serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every operation documents the errors the extractors give: a body → 400/413/415/422, a path
+    /// or query parameter → 400, and all of them 401/403/500.
+    #[test]
+    fn every_operation_documents_its_errors() {
+        let doc = super::document();
+        let mut checked = 0;
+        for (path, item) in &doc.paths.paths {
+            for op in [&item.get, &item.put, &item.post, &item.delete, &item.patch]
+                .into_iter()
+                .flatten()
+            {
+                let codes = &op.responses.responses;
+                for code in ["401", "403", "500"] {
+                    assert!(codes.contains_key(code), "{path}: {code}");
+                }
+                if op.request_body.is_some() {
+                    for code in ["400", "413", "415", "422"] {
+                        assert!(codes.contains_key(code), "{path}: {code}");
+                    }
+                }
+                if path.contains('{') {
+                    assert!(codes.contains_key("400"), "{path}: 400");
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 40, "{checked} operations");
+    }
 }

@@ -155,6 +155,12 @@ pub(crate) async fn claim(
     if body.agent.trim().is_empty() {
         return Err(ApiError::bad_request("invalid `agent`: empty"));
     }
+    if body.limit > 1_000_000 {
+        return Err(ApiError::bad_request(format!(
+            "invalid `limit`: {} is above 1000000",
+            body.limit
+        )));
+    }
     Ok(Json(
         state
             .store

@@ -294,6 +294,51 @@ async fn exercise(database_url: &str) {
         assert!(text.contains("Content-Type: application/json"), "{text}");
     }
 
+    // Deployments: a parameter schema or parameters that are not objects are refused, and a bad
+    // optional body of a run request is answered in JSON, like every error.
+    for (path, body, status, needle) in [
+        (
+            "deployments",
+            r#"{"flow_name": "f", "name": "d", "parameter_schema": [null, null],
+                "entrypoint": {"exe": "x", "args": []}}"#,
+            422,
+            "`parameter_schema`",
+        ),
+        (
+            "deployments",
+            r#"{"flow_name": "f", "name": "d", "parameters": 3,
+                "entrypoint": {"exe": "x", "args": []}}"#,
+            422,
+            "`parameters`",
+        ),
+        (
+            "deployments/01a21ba6-ec75-7208-8085-a59b11b12882/runs",
+            "[null, null]",
+            400,
+            "invalid request body",
+        ),
+        (
+            "deployments/01a21ba6-ec75-7208-8085-a59b11b12882/runs",
+            "{not json",
+            400,
+            "invalid request body",
+        ),
+    ] {
+        let response = client
+            .post(format!("{api}/{path}"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status, "{path} {body}");
+        let json: Value = response.json().await.unwrap();
+        assert!(
+            json["error"].as_str().unwrap().contains(needle),
+            "{path} {body}: {json}"
+        );
+    }
+
     // A batch sent twice is written once.
     let batch = json!({"batch_id": uuid::Uuid::now_v7(), "events": [{
         "event": "flow_run_created",

@@ -56,10 +56,15 @@ pub(crate) async fn apply(
             .validate()
             .map_err(|e| unprocessable(format!("invalid `schedule`: {e}")))?;
     }
-    if !spec.parameters.is_object() {
-        return Err(unprocessable(
-            "invalid `parameters`: not a JSON object".into(),
-        ));
+    for (field, value) in [
+        ("parameters", &spec.parameters),
+        ("parameter_schema", &spec.parameter_schema),
+    ] {
+        if !value.is_object() {
+            return Err(unprocessable(format!(
+                "invalid `{field}`: not a JSON object"
+            )));
+        }
     }
     Ok(Json(state.store.apply_deployment(&spec).await?))
 }

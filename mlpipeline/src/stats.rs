@@ -169,8 +169,12 @@ impl FeatureStatistics {
             });
         }
         let y = data.target().ok_or(PipelineError::MissingTarget)?;
-        // Per key: the feature column and value of each row.
-        let mut keys: Vec<(Vec<u32>, Option<&[f64]>)> = Vec::new();
+        // Per key, where each row's feature and value come from.
+        enum Key<'a> {
+            Numeric(u32, &'a [f64]),
+            Categorical(Vec<u32>, &'a [u32]),
+        }
+        let mut keys: Vec<Key<'_>> = Vec::new();
         for (key, column) in data.records().columns() {
             match column {
                 FeatureColumn::Numeric(values) => {
@@ -184,8 +188,7 @@ impl FeatureStatistics {
                             value: values[row],
                         });
                     }
-                    let j = self.feature(key);
-                    keys.push((vec![j], Some(values)));
+                    keys.push(Key::Numeric(self.feature(key), values));
                 }
                 FeatureColumn::Categorical { levels, codes } => {
                     let mut seen = vec![false; levels.len()];
@@ -203,19 +206,10 @@ impl FeatureStatistics {
                             }
                         })
                         .collect();
-                    keys.push((columns, None));
+                    keys.push(Key::Categorical(columns, codes));
                 }
             }
         }
-        let codes: Vec<Option<&[u32]>> = data
-            .records()
-            .columns()
-            .iter()
-            .map(|(_, c)| match c {
-                FeatureColumn::Categorical { codes, .. } => Some(codes.as_slice()),
-                FeatureColumn::Numeric(_) => None,
-            })
-            .collect();
         let mut row: Vec<(u32, i64)> = Vec::with_capacity(keys.len());
         for (r, &target) in y.iter().enumerate() {
             if !target.is_finite() {
@@ -226,13 +220,10 @@ impl FeatureStatistics {
                 });
             }
             row.clear();
-            for ((columns, values), codes) in keys.iter().zip(&codes) {
-                match (values, codes) {
-                    (Some(values), _) => row.push((columns[0], values[r] as i64)),
-                    (None, Some(codes)) => row.push((columns[codes[r] as usize], 1)),
-                    (None, None) => {}
-                }
-            }
+            row.extend(keys.iter().map(|key| match key {
+                Key::Numeric(j, values) => (*j, values[r] as i64),
+                Key::Categorical(columns, codes) => (columns[codes[r] as usize], 1),
+            }));
             self.n += 1;
             self.y_sum.add(target);
             self.yy_sum.add(target * target);

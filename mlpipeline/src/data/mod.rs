@@ -328,16 +328,7 @@ impl FileFormat {
 /// ```
 pub fn load_data(path: impl AsRef<Path>) -> Result<Trips> {
     let path = path.as_ref();
-    let format = FileFormat::from_path(path)?;
-    let meta = std::fs::metadata(path).map_err(|source| PipelineError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if meta.len() == 0 {
-        return Err(PipelineError::EmptyFile {
-            path: path.to_path_buf(),
-        });
-    }
+    let format = readable_format(path)?;
     let trips = match format {
         FileFormat::Parquet => parquet::load(path)?,
         FileFormat::Csv => csv::load(path)?,
@@ -348,6 +339,21 @@ pub fn load_data(path: impl AsRef<Path>) -> Result<Trips> {
         });
     }
     Ok(trips)
+}
+
+/// The format of a trip file that exists and is not empty (the checks before reading it).
+pub(crate) fn readable_format(path: &Path) -> Result<FileFormat> {
+    let format = FileFormat::from_path(path)?;
+    let meta = std::fs::metadata(path).map_err(|source| PipelineError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if meta.len() == 0 {
+        return Err(PipelineError::EmptyFile {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(format)
 }
 
 /// The positions of the needed columns in a file's header.

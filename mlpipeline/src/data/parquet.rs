@@ -18,15 +18,7 @@ use super::{locate_columns, progress_bar, Trips, BATCH_SIZE, NAT};
 use crate::error::{PipelineError, Result};
 
 pub(super) fn load(path: &Path) -> Result<Trips> {
-    let file = File::open(path).map_err(|source| PipelineError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let parquet_err = |e: parquet::errors::ParquetError| PipelineError::Parquet {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err)?;
+    let builder = open_builder(path)?;
     let (located, sorted, in_batch) = projection(path, &builder)?;
 
     // Row groups are decoded by up to `threads` workers, each into its own slice of the output.
@@ -106,6 +98,23 @@ pub(super) fn load(path: &Path) -> Result<Trips> {
     Ok(trips)
 }
 
+/// A parquet error about `path`.
+fn parquet_error(path: &Path, e: impl std::fmt::Display) -> PipelineError {
+    PipelineError::Parquet {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// The file opened and its footer read.
+fn open_builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>> {
+    let file = File::open(path).map_err(|source| PipelineError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_error(path, e))
+}
+
 /// The needed columns of a parquet file, type-checked: where they are (`located`), the sorted
 /// root positions to project, and where each lands in a projected batch.
 fn projection<T>(
@@ -155,22 +164,14 @@ pub(super) struct ParquetChunks {
 impl ParquetChunks {
     /// Opens `path` for batches of at most `batch_rows` rows.
     pub(super) fn open(path: &Path, batch_rows: usize) -> Result<Self> {
-        let parquet_err = |e: parquet::errors::ParquetError| PipelineError::Parquet {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        };
-        let file = File::open(path).map_err(|source| PipelineError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err)?;
+        let builder = open_builder(path)?;
         let (located, roots, in_batch) = projection(path, &builder)?;
         let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
         let reader = builder
             .with_projection(mask)
             .with_batch_size(batch_rows.max(1))
             .build()
-            .map_err(parquet_err)?;
+            .map_err(|e| parquet_error(path, e))?;
         Ok(ParquetChunks {
             path: path.to_path_buf(),
             reader,
@@ -184,10 +185,7 @@ impl ParquetChunks {
         let Some(batch) = self.reader.next() else {
             return Ok(None);
         };
-        let batch = batch.map_err(|e| PipelineError::Parquet {
-            path: self.path.clone(),
-            message: e.to_string(),
-        })?;
+        let batch = batch.map_err(|e| parquet_error(&self.path, e))?;
         let n = batch.num_rows();
         let mut trips = Trips::with_len(self.color, n);
         let (pickup, dropoff, pu, dol, pc) = trips.columns_mut();
@@ -212,28 +210,17 @@ fn decode_groups(
     [pu, dol, pc]: [&mut [f64]; 3],
     bar: &indicatif::ProgressBar,
 ) -> Result<()> {
-    let parquet_err = |e: parquet::errors::ParquetError| PipelineError::Parquet {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let file = File::open(path).map_err(|source| PipelineError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err)?;
+    let builder = open_builder(path)?;
     let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
     let reader = builder
         .with_projection(mask)
         .with_row_groups(groups.to_vec())
         .with_batch_size(BATCH_SIZE)
         .build()
-        .map_err(parquet_err)?;
+        .map_err(|e| parquet_error(path, e))?;
     let mut at = 0usize;
     for batch in reader {
-        let batch = batch.map_err(|e| PipelineError::Parquet {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let batch = batch.map_err(|e| parquet_error(path, e))?;
         let n = batch.num_rows();
         if at + n > pickup.len() {
             return Err(PipelineError::Parquet {

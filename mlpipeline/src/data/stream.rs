@@ -51,16 +51,7 @@ impl TripChunks {
     /// ```
     pub fn open(path: impl AsRef<Path>, chunk_rows: usize) -> Result<Self> {
         let path = path.as_ref();
-        let format = FileFormat::from_path(path)?;
-        let meta = std::fs::metadata(path).map_err(|source| PipelineError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        if meta.len() == 0 {
-            return Err(PipelineError::EmptyFile {
-                path: path.to_path_buf(),
-            });
-        }
+        let format = super::readable_format(path)?;
         let chunk_rows = chunk_rows.max(1);
         let source = match format {
             FileFormat::Parquet => Source::Parquet(ParquetChunks::open(path, chunk_rows)?),

@@ -36,6 +36,11 @@ fn default_out_dir() -> PathBuf {
     PathBuf::from("results")
 }
 
+/// `{out_dir}/trip_duration_{encoding}.model`.
+fn model_path(out_dir: &Path, encoding: Encoding) -> PathBuf {
+    out_dir.join(format!("trip_duration_{encoding}.model"))
+}
+
 /// Parameters of [`train_flow`](super::train_flow).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TrainParameters {
@@ -106,8 +111,7 @@ impl TrainParameters {
 
     /// Where the model artifact goes: `{out_dir}/trip_duration_{encoding}.model`.
     pub fn model_path(&self) -> PathBuf {
-        self.out_dir
-            .join(format!("trip_duration_{}.model", self.encoding))
+        model_path(&self.out_dir, self.encoding)
     }
 }
 
@@ -184,8 +188,7 @@ impl StreamTrainParameters {
 
     /// Where the model artifact goes: `{out_dir}/trip_duration_{encoding}.model`.
     pub fn model_path(&self) -> PathBuf {
-        self.out_dir
-            .join(format!("trip_duration_{}.model", self.encoding))
+        model_path(&self.out_dir, self.encoding)
     }
 }
 

@@ -165,7 +165,7 @@ impl Store {
 
     /// Deletes an automation and its queue; whether it existed.
     pub async fn delete_automation(&self, id: Uuid) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(&self.sql("DELETE FROM notifications WHERE automation_id = ?"))
             .bind(id.to_string())
             .execute(&mut *tx)

@@ -22,7 +22,7 @@ impl Store {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<ClaimedRun>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Writing the queue's row first takes SQLite's write lock, and PostgreSQL's lock on that row:
         // concurrent claims on one queue run one after the other from here.
         let locked =

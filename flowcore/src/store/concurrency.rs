@@ -94,7 +94,7 @@ impl Store {
 
     /// Deletes the limit of `tag` and its slots; whether it existed.
     pub async fn delete_concurrency_limit(&self, tag: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(&self.sql("DELETE FROM concurrency_slots WHERE tag = ?"))
             .bind(tag.to_string())
             .execute(&mut *tx)
@@ -122,7 +122,7 @@ impl Store {
                 full: Vec::new(),
             });
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let marks = vec!["?"; tags.len()].join(", ");
         // Writing the limits' rows first takes SQLite's write lock, and PostgreSQL's locks on them:
         // concurrent acquisitions of one tag go one after the other from here.

@@ -126,6 +126,19 @@ impl Store {
         Ok(())
     }
 
+    /// Begins a transaction that will write. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`, waiting out other writers for the busy timeout): a deferred transaction that
+    /// reads and then writes fails with "database is locked" — without waiting — when another
+    /// connection wrote in between.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// SQL written with `?` placeholders, in this backend's syntax.
     pub(crate) fn sql<'a>(&self, sql: &'a str) -> Cow<'a, str> {
         match self.backend {

@@ -70,7 +70,7 @@ impl Store {
             .schedule
             .as_ref()
             .map(|s| serde_json::to_string(s).expect("schedules serialize"));
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let sql = self.sql(
             "INSERT INTO deployments (id, flow_name, name, version, description, tags, parameters, \
              parameter_schema, work_queue_name, schedule, paused, entrypoint, created, updated) \
@@ -230,7 +230,7 @@ impl Store {
 
     /// Pauses or resumes a deployment's schedule (pausing removes its future scheduled runs).
     pub async fn set_deployment_paused(&self, id: Uuid, paused: bool) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(&self.sql("UPDATE deployments SET paused = ?, updated = ? WHERE id = ?"))
             .bind(i64::from(paused))
             .bind(ts(&Utc::now()))
@@ -246,7 +246,7 @@ impl Store {
 
     /// Deletes a deployment and its runs that have not started; its past runs stay.
     pub async fn delete_deployment(&self, id: Uuid) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(&self.sql(
             "DELETE FROM flow_runs WHERE deployment_id = ? AND state_type = 'SCHEDULED' \
              AND claimed_by IS NULL",
@@ -280,7 +280,7 @@ impl Store {
                 base.insert(k.clone(), v.clone());
             }
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let run = self
             .insert_scheduled_run(&mut tx, &d, &merged, Utc::now(), false)
             .await?;

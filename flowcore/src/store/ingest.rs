@@ -389,7 +389,7 @@ impl Store {
             };
         }
 
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if let Some(id) = batch_id {
             let sql = self.sql(
                 "INSERT INTO batches (id, received) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",

@@ -26,7 +26,7 @@ impl Store {
                 return Ok(());
             }
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if self.backend == Backend::Postgres {
             // Processes starting together on one database migrate one after the other.
             sqlx::query("SELECT pg_advisory_xact_lock(4200420042)")

@@ -69,7 +69,7 @@ impl Store {
             ("flow_runs", format!("flow_runs WHERE id IN ({finished})")),
         ];
         let cutoff = ts(&cutoff);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut counts = [0u64; 6];
         for (i, (_, from)) in statements.iter().enumerate() {
             let binds = from.matches('?').count();

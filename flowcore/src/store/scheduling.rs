@@ -100,7 +100,7 @@ impl Store {
                 continue;
             };
             let times = schedule.next_after(now, horizon.max_runs);
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             // The deployment as read must still be the one in force: a schedule change (or a
             // pause) committed since would otherwise get runs of the old schedule after it removed
             // them. Writing its row first also takes the lock that orders this against `apply`.

@@ -275,7 +275,7 @@ impl Store {
     /// deployment's run again under the same id; a run of no deployment is resumed by its program
     /// ([`runtime::resume`](crate::runtime::resume())). The policy refuses any other run.
     pub async fn retry_flow_run(&self, id: Uuid) -> Result<Transition, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let now = super::codec::ts(&chrono::Utc::now());
         let proposed = State::awaiting_retry("retried by user");
         let also = [("expected_start_time", now)];

@@ -64,7 +64,7 @@ impl Store {
 
     /// Creates a work queue (nothing happens when it exists).
     pub async fn create_work_queue(&self, name: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         self.ensure_queue(&mut tx, name).await?;
         tx.commit().await?;
         Ok(())

@@ -50,6 +50,8 @@ pub enum Schedule {
     /// Every `interval_s` seconds, at `anchor + k × interval`.
     Interval {
         /// Seconds between runs.
+        #[serde(deserialize_with = "crate::schemas::integers::u64")]
+        #[cfg_attr(feature = "server", schema(minimum = 1, maximum = 3_162_240_000_u64))]
         interval_s: u64,
         /// The time runs are aligned to.
         anchor: DateTime<Utc>,
@@ -57,11 +59,30 @@ pub enum Schedule {
     /// A 5-field cron pattern, read in a time zone (daylight saving time handled as cron does: a
     /// fixed time inside a spring-forward gap runs right after the gap, once in a fall-back overlap).
     Cron {
-        /// The pattern, e.g. `0 0 * * 0`.
+        /// The pattern, e.g. `0 0 * * 0` (the schema shows the simplest patterns; lists, ranges
+        /// and steps are accepted too).
+        #[cfg_attr(
+            feature = "server",
+            schema(
+                pattern = r"^(\*(/[1-9])?|[1-5]?[0-9]) (\*(/[1-9])?|1?[0-9]|2[0-3]) (\*|[1-9]|[12][0-9]|3[01]) (\*|[1-9]|1[0-2]) (\*|[0-6])$"
+            )
+        )]
         cron: String,
         /// An IANA time zone, e.g. `Europe/Paris`.
+        #[cfg_attr(feature = "server", schema(schema_with = time_zone_schema))]
         timezone: String,
     },
+}
+
+/// The schema of a cron schedule's `timezone`: one of the IANA names.
+#[cfg(feature = "server")]
+fn time_zone_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())))
+        .description(Some("An IANA time zone, e.g. `Europe/Paris`."))
+        .build()
 }
 
 /// The longest interval: a hundred years.

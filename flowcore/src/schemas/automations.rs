@@ -11,12 +11,12 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct AutomationSpec {
-    /// A unique name.
-    #[cfg_attr(feature = "server", schema(min_length = 1))]
+    /// A unique name (not blank).
+    #[cfg_attr(feature = "server", schema(min_length = 1, pattern = r"\S"))]
     pub name: String,
     /// The states that trigger it: names (`Failed`, `TimedOut`, `Crashed`; any case) or types
     /// (`FAILED`, in capitals: every state of the type).
-    #[cfg_attr(feature = "server", schema(min_items = 1))]
+    #[cfg_attr(feature = "server", schema(schema_with = state_list_schema))]
     pub on: Vec<String>,
     /// Only runs of these flows (none: any flow).
     #[serde(default)]
@@ -27,7 +27,9 @@ pub struct AutomationSpec {
     /// Only runs with any of these tags (none: any).
     #[serde(default)]
     pub tags: Vec<String>,
-    /// Where the notification is POSTed (a Slack incoming webhook shows its `text`).
+    /// Where the notification is POSTed, an http(s) URL (a Slack incoming webhook shows its
+    /// `text`).
+    #[cfg_attr(feature = "server", schema(schema_with = webhook_schema))]
     pub webhook: String,
     /// Extra request headers (`Authorization`, …).
     #[serde(default)]
@@ -47,6 +49,48 @@ pub struct Transition<'a> {
     pub state_type: &'a str,
     /// The state's name.
     pub state_name: &'a str,
+}
+
+/// What a webhook URL must look like (the server checks it, the API's schema says it): `http` or
+/// `https`; a host name whose last label starts with a letter, an IPv4 address or `[::1]`; an
+/// optional port (to 65535), path and query.
+pub const WEBHOOK_PATTERN: &str = r"^https?://(([A-Za-z0-9-]+\.)*[A-Za-z][A-Za-z0-9-]*|((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])|\[::1\])(:([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(/[A-Za-z0-9._~/%-]*)?(\?[A-Za-z0-9._~/%&=+-]*)?$";
+
+/// The schema of [`AutomationSpec::webhook`].
+#[cfg(feature = "server")]
+fn webhook_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(WEBHOOK_PATTERN))
+        .description(Some(
+            "Where the notification is POSTed, an http(s) URL (a Slack incoming webhook shows \
+             its `text`).",
+        ))
+        .build()
+}
+
+/// The schema of [`AutomationSpec::on`]: at least one state name or type.
+#[cfg(feature = "server")]
+fn state_list_schema() -> utoipa::openapi::schema::Array {
+    use crate::runtime::state::{StateName, StateType};
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let names = StateName::ALL
+        .iter()
+        .map(|n| n.as_str())
+        .chain(StateType::ALL.iter().map(|t| t.as_str()));
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(names)),
+        )
+        .min_items(Some(1))
+        .description(Some(
+            "The states that trigger it: names (`Failed`, `TimedOut`, `Crashed`; any case) or \
+             types (`FAILED`, in capitals: every state of the type).",
+        ))
+        .build()
 }
 
 impl AutomationSpec {

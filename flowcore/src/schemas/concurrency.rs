@@ -76,6 +76,15 @@ pub struct SlotAnswer {
     pub full: Vec<String>,
 }
 
+/// A task run giving back its slots (`POST /api/concurrency_limits/release`; other fields, such
+/// as a [`SlotRelease`]'s, are ignored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
+pub struct TaskRunSlots {
+    /// The task run whose slots go.
+    pub task_run_id: Uuid,
+}
+
 /// A holder's lease renewal or a task run's release.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]

@@ -25,11 +25,14 @@ pub struct Entrypoint {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct DeploymentSpec {
-    /// The flow's name.
-    #[cfg_attr(feature = "server", schema(min_length = 1))]
+    /// The flow's name (not blank).
+    #[cfg_attr(feature = "server", schema(min_length = 1, pattern = r"\S"))]
     pub flow_name: String,
-    /// The deployment's name (unique per flow).
-    #[cfg_attr(feature = "server", schema(min_length = 1, max_length = 100))]
+    /// The deployment's name (unique per flow; not blank).
+    #[cfg_attr(
+        feature = "server",
+        schema(min_length = 1, max_length = 100, pattern = r"\S")
+    )]
     pub name: String,
     /// Version.
     #[serde(default)]
@@ -48,9 +51,12 @@ pub struct DeploymentSpec {
     #[serde(default = "empty_object")]
     #[cfg_attr(feature = "server", schema(value_type = Object))]
     pub parameter_schema: serde_json::Value,
-    /// The work queue its runs go to.
+    /// The work queue its runs go to (letters, digits, `-`, `_` and `.`).
     #[serde(default = "default_queue")]
-    #[cfg_attr(feature = "server", schema(min_length = 1, max_length = 100))]
+    #[cfg_attr(
+        feature = "server",
+        schema(min_length = 1, max_length = 100, pattern = r"^[A-Za-z0-9._-]+$")
+    )]
     pub work_queue_name: String,
     /// When it runs by itself (none: only when asked).
     #[serde(default)]

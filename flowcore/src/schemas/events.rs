@@ -13,6 +13,7 @@ use crate::runtime::state::State;
 /// Whether a run is a flow run or a task run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub enum RunKind {
     /// A flow run.
     Flow,
@@ -22,12 +23,14 @@ pub enum RunKind {
 
 /// Identifies a run in events: kind, id and readable name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct RunRef {
     /// Flow run or task run.
     pub kind: RunKind,
     /// The run's id.
     pub id: Uuid,
     /// The run's readable name.
+    #[cfg_attr(feature = "server", schema(value_type = String))]
     pub name: Arc<str>,
     /// The flow run this run belongs to: itself for a flow run, the enclosing flow run for a task run
     /// (`None` for a task run outside any flow).
@@ -48,6 +51,7 @@ impl RunRef {
 /// Log levels, as recorded with a run's logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub enum LogLevel {
     /// `TRACE`
     Trace,
@@ -88,6 +92,7 @@ impl From<tracing::Level> for LogLevel {
 
 /// One log line that belongs to a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct LogRecord {
     /// The run the line belongs to.
     pub run: RunRef,
@@ -106,6 +111,7 @@ pub struct LogRecord {
 /// What the runtime reports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub enum Event {
     /// A flow run was created.
     FlowRunCreated {
@@ -116,6 +122,7 @@ pub enum Event {
         /// The flow's version.
         version: Option<String>,
         /// Parameters as JSON.
+        #[cfg_attr(feature = "server", schema(value_type = Object))]
         parameters: serde_json::Value,
         /// Tags.
         tags: Vec<String>,

@@ -44,6 +44,18 @@ pub(crate) fn usize<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> 
     usize::try_from(v).map_err(|_| D::Error::custom(format!("{v} is negative")))
 }
 
+/// A `u64` from an integral, non-negative JSON number.
+pub(crate) fn u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    use serde::de::Error;
+    match Number::deserialize(d)? {
+        Number::Big(v) => Ok(v),
+        n => {
+            let v = integral::<D>(n)?;
+            u64::try_from(v).map_err(|_| D::Error::custom(format!("{v} is negative")))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[derive(serde::Deserialize)]
@@ -54,6 +66,8 @@ mod tests {
         b: Option<i64>,
         #[serde(deserialize_with = "super::usize")]
         c: usize,
+        #[serde(default, deserialize_with = "super::u64")]
+        d: u64,
     }
 
     #[test]
@@ -65,5 +79,8 @@ mod tests {
         assert!(serde_json::from_str::<T>(r#"{"a": 5.5, "c": 1}"#).is_err());
         assert!(serde_json::from_str::<T>(r#"{"a": 5, "c": -1}"#).is_err());
         assert!(serde_json::from_str::<T>(r#"{"a": "5", "c": 1}"#).is_err());
+        let t: T = serde_json::from_str(r#"{"a": 1, "c": 1, "d": 60.0}"#).unwrap();
+        assert_eq!(t.d, 60);
+        assert!(serde_json::from_str::<T>(r#"{"a": 1, "c": 1, "d": -60}"#).is_err());
     }
 }

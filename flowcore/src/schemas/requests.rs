@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct RunRequest {
-    /// Merged over the deployment's parameters.
+    /// Merged over the deployment's parameters (`null` or absent: none).
     #[serde(default)]
-    #[cfg_attr(feature = "server", schema(value_type = Object))]
+    #[cfg_attr(feature = "server", schema(value_type = Option<Object>))]
     pub parameters: Option<serde_json::Value>,
 }
 
@@ -17,8 +17,11 @@ pub struct RunRequest {
 #[derive(Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct NewWorkQueue {
-    /// Its name.
-    #[cfg_attr(feature = "server", schema(min_length = 1, max_length = 100))]
+    /// Its name: letters, digits, `-`, `_` and `.` (it travels in URL paths).
+    #[cfg_attr(
+        feature = "server",
+        schema(min_length = 1, max_length = 100, pattern = r"^[A-Za-z0-9._-]+$")
+    )]
     pub name: String,
     /// At most this many of its runs at once.
     #[serde(default, deserialize_with = "crate::schemas::integers::opt_i64")]
@@ -40,8 +43,8 @@ pub struct Concurrency {
 #[derive(Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct ClaimRequest {
-    /// The agent's name.
-    #[cfg_attr(feature = "server", schema(min_length = 1))]
+    /// The agent's name (not blank).
+    #[cfg_attr(feature = "server", schema(min_length = 1, pattern = r"\S"))]
     pub agent: String,
     /// At most this many runs.
     #[serde(deserialize_with = "crate::schemas::integers::usize")]
@@ -53,7 +56,7 @@ pub struct ClaimRequest {
 #[derive(Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Heartbeat {
-    /// The agent's name.
-    #[cfg_attr(feature = "server", schema(min_length = 1))]
+    /// The agent's name (not blank).
+    #[cfg_attr(feature = "server", schema(min_length = 1, pattern = r"\S"))]
     pub agent: String,
 }

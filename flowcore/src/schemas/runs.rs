@@ -10,6 +10,7 @@ use crate::runtime::state::State;
 /// How an upstream run feeds a task run: through an argument, or as an explicit `wait_for` ordering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub enum InputKind {
     /// The upstream run's result is passed as the named argument.
     Parameter,
@@ -19,6 +20,7 @@ pub enum InputKind {
 
 /// One edge of the task graph: an upstream task run that feeds a task run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct TaskInput {
     /// The argument name (`"wait_for"` for ordering edges).
     pub parameter: String,

@@ -86,6 +86,7 @@ pub struct ArtifactQuery {
     /// Only this key.
     pub key: Option<String>,
     /// Only those of this flow run (id).
+    #[param(format = Uuid)]
     pub flow_run: Option<String>,
     /// At most this many, 1–1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
@@ -106,7 +107,7 @@ pub(crate) async fn artifacts(
             "invalid `limit`: {limit} is not between 1 and 1000"
         )));
     }
-    let flow_run_id = match query.flow_run.as_deref().filter(|s| !s.is_empty()) {
+    let flow_run_id = match query.flow_run.as_deref() {
         None => None,
         Some(raw) => Some(raw.parse().map_err(|_| {
             ApiError::bad_request(format!("invalid `flow_run`: {raw:?} is not a UUID"))

@@ -56,8 +56,14 @@ fn check(spec: &AutomationSpec) -> Result<(), ApiError> {
             known.join(", ")
         )));
     }
+    static WEBHOOK: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let pattern = WEBHOOK.get_or_init(|| {
+        regex::Regex::new(crate::schemas::automations::WEBHOOK_PATTERN).expect("a valid pattern")
+    });
     match reqwest::Url::parse(&spec.webhook) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(()),
+        Ok(url) if matches!(url.scheme(), "http" | "https") && pattern.is_match(&spec.webhook) => {
+            Ok(())
+        }
         _ => Err(ApiError::bad_request(format!(
             "invalid `webhook`: {:?} is not an http(s) URL",
             spec.webhook

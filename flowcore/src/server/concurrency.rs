@@ -11,7 +11,7 @@ use super::error::ApiError;
 use super::extract::Page;
 use super::state::AppState;
 use crate::schemas::concurrency::{
-    ConcurrencyLimit, NewConcurrencyLimit, SlotAnswer, SlotRelease, SlotRequest,
+    ConcurrencyLimit, NewConcurrencyLimit, SlotAnswer, SlotRelease, SlotRequest, TaskRunSlots,
 };
 
 /// This resource's routes.
@@ -70,7 +70,7 @@ pub(crate) async fn create(
 
 /// One tag's limit and the task runs holding its slots.
 #[utoipa::path(get, path = "/api/concurrency_limits/{tag}", tag = "concurrency limits",
-    params(("tag" = String, Path, description = "the tag")),
+    params(("tag" = String, Path, description = "the tag", min_length = 1)),
     responses((status = 200, body = ConcurrencyLimit), (status = 404, description = "no limit on this tag")))]
 pub(crate) async fn limit(
     State(state): State<AppState>,
@@ -82,7 +82,7 @@ pub(crate) async fn limit(
 
 /// Frees every slot of a tag (its limit stays).
 #[utoipa::path(post, path = "/api/concurrency_limits/{tag}/reset", tag = "concurrency limits",
-    params(("tag" = String, Path, description = "the tag")),
+    params(("tag" = String, Path, description = "the tag", min_length = 1)),
     responses((status = 200, body = ConcurrencyLimit), (status = 404, description = "no limit on this tag")))]
 pub(crate) async fn reset(
     State(state): State<AppState>,
@@ -95,7 +95,7 @@ pub(crate) async fn reset(
 
 /// Deletes a tag's limit and its slots.
 #[utoipa::path(delete, path = "/api/concurrency_limits/{tag}", tag = "concurrency limits",
-    params(("tag" = String, Path, description = "the tag")),
+    params(("tag" = String, Path, description = "the tag", min_length = 1)),
     responses((status = 200, description = "`{\"deleted\": true}`"), (status = 404, description = "no limit on this tag")))]
 pub(crate) async fn delete(
     State(state): State<AppState>,
@@ -129,16 +129,13 @@ pub(crate) async fn acquire(
 
 /// Gives back a task run's slots.
 #[utoipa::path(post, path = "/api/concurrency_limits/release", tag = "concurrency limits",
-    request_body = SlotRelease, responses((status = 200, description = "`{\"ok\": true}`")))]
+    request_body = TaskRunSlots, responses((status = 200, description = "`{\"ok\": true}`")))]
 pub(crate) async fn release(
     State(state): State<AppState>,
-    body: Result<Json<SlotRelease>, JsonRejection>,
+    body: Result<Json<TaskRunSlots>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Json(body) = body?;
-    let Some(id) = body.task_run_id else {
-        return Err(ApiError::bad_request("invalid `task_run_id`: missing"));
-    };
-    state.store.release_slots(id).await?;
+    state.store.release_slots(body.task_run_id).await?;
     Ok(Json(serde_json::json!({ "ok": true })))
 }
 

@@ -49,6 +49,12 @@ pub(crate) async fn apply(
             return Err(unprocessable(format!("invalid `{field}`: empty")));
         }
     }
+    let length = spec.name.chars().count();
+    if length > 100 {
+        return Err(unprocessable(format!(
+            "invalid `name`: {length} characters, at most 100"
+        )));
+    }
     check_queue_name(&spec.work_queue_name)
         .map_err(|m| unprocessable(format!("invalid `work_queue_name`: {m}")))?;
     if let Some(schedule) = &spec.schedule {
@@ -138,7 +144,7 @@ pub(crate) async fn resume(
 }
 
 /// Creates a run of the deployment now (an agent on its queue picks it up).
-#[utoipa::path(post, path = "/api/deployments/{id}/runs", tag = "deployments", request_body = RunRequest,
+#[utoipa::path(post, path = "/api/deployments/{id}/runs", tag = "deployments", request_body = Option<RunRequest>,
     params(("id" = Uuid, Path, description = "deployment id")),
     responses((status = 200, body = StoredFlowRun), (status = 404, description = "no such deployment")))]
 pub(crate) async fn run(
@@ -152,17 +158,20 @@ pub(crate) async fn run(
     let request: RunRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RunRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            let status = if e.is_data() {
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                axum::http::StatusCode::BAD_REQUEST
-            };
-            ApiError {
-                status,
-                message: format!("invalid request body: {e}"),
-            }
-        })?
+        // `null` is no request, as no body is.
+        serde_json::from_slice::<Option<RunRequest>>(&body)
+            .map(Option::unwrap_or_default)
+            .map_err(|e| {
+                let status = if e.is_data() {
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY
+                } else {
+                    axum::http::StatusCode::BAD_REQUEST
+                };
+                ApiError {
+                    status,
+                    message: format!("invalid request body: {e}"),
+                }
+            })?
     };
     if let Some(p) = &request.parameters {
         if !p.is_object() {

@@ -22,9 +22,9 @@ pub(crate) fn routes() -> Router<AppState> {
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventBatch {
     /// Identifies the batch: a batch sent again with the same id is not written twice.
+    #[schema(format = Uuid)]
     pub batch_id: Option<Uuid>,
     /// The events, in the order they happened.
-    #[schema(value_type = Vec<Object>)]
     pub events: Vec<Event>,
 }
 

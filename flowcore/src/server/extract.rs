@@ -32,7 +32,6 @@ pub(crate) fn list(value: &Option<String>) -> Vec<String> {
 pub(crate) fn time(field: &str, value: &Option<String>) -> Result<Option<DateTime<Utc>>, ApiError> {
     value
         .as_deref()
-        .filter(|v| !v.is_empty())
         .map(|v| {
             DateTime::parse_from_rfc3339(v)
                 .map(|t| t.with_timezone(&Utc))

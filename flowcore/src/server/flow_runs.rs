@@ -36,7 +36,10 @@ pub(crate) fn routes() -> Router<AppState> {
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FlowRunQuery {
-    /// State names or types, e.g. `Failed,Crashed`.
+    /// State names or types, e.g. `Failed,Crashed` (any case).
+    #[param(
+        pattern = "^(SCHEDULED|PENDING|RUNNING|COMPLETED|FAILED|CANCELLED|CRASHED|Scheduled|Late|AwaitingRetry|Pending|AwaitingConcurrencySlot|Running|Retrying|Cancelling|Completed|Cached|Failed|TimedOut|Cancelled|UpstreamFailed|Crashed)(,(SCHEDULED|PENDING|RUNNING|COMPLETED|FAILED|CANCELLED|CRASHED|Scheduled|Late|AwaitingRetry|Pending|AwaitingConcurrencySlot|Running|Retrying|Cancelling|Completed|Cached|Failed|TimedOut|Cancelled|UpstreamFailed|Crashed))*$"
+    )]
     pub state: Option<String>,
     /// Flow names.
     pub flow: Option<String>,
@@ -47,12 +50,15 @@ pub struct FlowRunQuery {
     /// Tags.
     pub tag: Option<String>,
     /// Created at or after (RFC 3339).
+    #[param(format = DateTime)]
     pub since: Option<String>,
     /// Created before (RFC 3339).
+    #[param(format = DateTime)]
     pub until: Option<String>,
     /// Run name contains.
     pub name: Option<String>,
     /// `newest` (default) or `oldest`.
+    #[param(pattern = "^(newest|oldest)$")]
     pub sort: Option<String>,
     /// Page size, 1–1000 (default 50).
     #[param(minimum = 1, maximum = 1000)]
@@ -78,7 +84,7 @@ impl FlowRunQuery {
             )));
         }
         let sort = match self.sort.as_deref().unwrap_or("newest") {
-            "newest" | "" => Sort::Newest,
+            "newest" => Sort::Newest,
             "oldest" => Sort::Oldest,
             other => {
                 return Err(ApiError::bad_request(format!(
@@ -86,7 +92,11 @@ impl FlowRunQuery {
                 )))
             }
         };
-        let states = list(&self.state);
+        // Exactly as documented: names separated by commas, no blanks.
+        let states: Vec<String> = match self.state.as_deref() {
+            None => Vec::new(),
+            Some(raw) => raw.split(',').map(str::to_string).collect(),
+        };
         for state in &states {
             if !known_states().iter().any(|k| k.eq_ignore_ascii_case(state)) {
                 return Err(ApiError::bad_request(format!(
@@ -225,6 +235,9 @@ pub(crate) async fn heartbeat(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let id = id_of(id, "flow run")?;
     let Json(body) = body?;
+    if body.agent.trim().is_empty() {
+        return Err(ApiError::bad_request("invalid `agent`: empty"));
+    }
     let n = state
         .store
         .heartbeat(&body.agent, &[id], chrono::Utc::now())
@@ -343,4 +356,33 @@ pub(crate) async fn set_state(
         format!("flow run {id} is {current}: {r}")
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    /// The `state` parameter's documented pattern names exactly the states the filter knows.
+    #[test]
+    fn the_state_pattern_lists_the_known_states() {
+        use utoipa::IntoParams;
+        let params = super::FlowRunQuery::into_params(|| None);
+        let state = params.iter().find(|p| p.name == "state").unwrap();
+        let schema = serde_json::to_value(&state.schema).unwrap();
+        let pattern = schema["pattern"].as_str().unwrap();
+        let inner = pattern
+            .strip_prefix("^(")
+            .and_then(|p| p.split_once(")(,("))
+            .map(|(names, _)| names)
+            .unwrap();
+        // The filter matches names in any case: compare case-insensitively.
+        let lower = |names: Vec<&str>| {
+            let mut names: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+            names.sort_unstable();
+            names.dedup();
+            names
+        };
+        assert_eq!(
+            lower(inner.split('|').collect()),
+            lower(super::known_states())
+        );
+    }
 }

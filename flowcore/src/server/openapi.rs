@@ -66,6 +66,13 @@ use super::{
     components(schemas(
         health::Health,
         events::EventBatch,
+        crate::schemas::events::Event,
+        crate::schemas::events::RunRef,
+        crate::schemas::events::RunKind,
+        crate::schemas::events::LogRecord,
+        crate::schemas::events::LogLevel,
+        crate::schemas::runs::TaskInput,
+        crate::schemas::runs::InputKind,
         events::EventsAccepted,
         crate::runtime::state::State,
         crate::runtime::state::StateType,
@@ -105,6 +112,7 @@ use super::{
         crate::schemas::concurrency::SlotRequest,
         crate::schemas::concurrency::SlotAnswer,
         crate::schemas::concurrency::SlotRelease,
+        crate::schemas::concurrency::TaskRunSlots,
     ))
 )]
 struct ApiDoc;

@@ -95,7 +95,8 @@ pub mod recording {
 /// Reporting to a flowcore server: see [`reporting::api_sink`].
 #[cfg(feature = "client")]
 pub mod client {
-    pub use crate::reporting::api_sink::{ApiSink, Fallback, MAX_BATCH, SEND_AFTER};
+    pub use crate::reporting::api_sink::{ApiSink, ApiSinkOptions, MAX_BATCH, SEND_AFTER};
+    pub use crate::reporting::outbox::Outbox;
 }
 
 #[cfg(all(feature = "client", feature = "store"))]

@@ -5,18 +5,21 @@
 //! on the network. Each batch carries an id: a batch the server wrote but whose answer was lost is not
 //! written twice when it is sent again. While the server is unreachable or answers 5xx, the batch is
 //! retried with exponential backoff (50 ms doubling to 2 s) for up to 30 s once the server has answered
-//! in this process (a restart), or 3 s when it never has; events keep buffering meanwhile. After that
-//! the sink warns once on stderr, says where the record goes instead, and writes everything it holds
-//! and everything after it to the embedded database (the same one runs go to without a server). A
-//! flush (the end of every top-level flow run) waits until everything reported so far was sent or
-//! written.
+//! in this process (a restart), or 3 s when it never has (`FLOWCORE_API_RETRY_SECONDS` sets both);
+//! events keep buffering meanwhile. After that the sink warns once and keeps the batch, and every
+//! batch after it, in its durable [`Outbox`] on disk, and sends them — in order, each exactly once —
+//! as soon as the server answers again: from this process, or from the next flowcore process that
+//! reports to that server. The server so ends up with the whole record; nothing is split between
+//! it and a local database. A flush (the end of every top-level flow run) waits until everything
+//! reported so far was sent or kept in the outbox, and first tries to send what the outbox holds.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::reporting::outbox::Outbox;
 use crate::reporting::sink::EventSink;
 use crate::reporting::spool::{flatten, Spool};
 use crate::schemas::events::Event;
@@ -29,13 +32,53 @@ pub const SEND_AFTER: Duration = Duration::from_millis(200);
 const RETRY_AFTER_CONTACT: Duration = Duration::from_secs(30);
 /// How long a batch is retried when the server never answered.
 const RETRY_NO_CONTACT: Duration = Duration::from_secs(3);
-
-/// Where events go when the server cannot take them.
-pub type Fallback = Arc<dyn EventSink>;
+/// The longest wait between two tries to send what the outbox holds (while events keep coming).
+const OUTBOX_RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// Sends every event to a flowcore server's API.
 pub struct ApiSink {
     spool: Spool,
+    sender: Arc<Mutex<Sender>>,
+}
+
+/// How an [`ApiSink`] behaves (see the [module documentation](self)).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ApiSinkOptions {
+    /// Sent as a bearer token.
+    pub api_key: Option<String>,
+    /// Where batches the server has not acknowledged wait (none: they are dropped, with a warning,
+    /// once retrying gives up).
+    pub outbox: Option<Outbox>,
+    /// The process already talked to the server (it runs a flow run loaded from it): a failing
+    /// request is a restart to wait out, not a server that does not exist.
+    pub server_known: bool,
+    /// How long a batch is retried before it goes to the outbox (default: 30 s once the server
+    /// answered, 3 s before).
+    pub retry_window: Option<Duration>,
+}
+
+impl ApiSinkOptions {
+    /// Options with this API key and outbox, the rest default.
+    pub fn new(api_key: Option<String>, outbox: Option<Outbox>) -> ApiSinkOptions {
+        ApiSinkOptions {
+            api_key,
+            outbox,
+            ..ApiSinkOptions::default()
+        }
+    }
+
+    /// These options with a retry window (see [`retry_window`](Self::retry_window)).
+    pub fn retry_window(mut self, window: Duration) -> ApiSinkOptions {
+        self.retry_window = Some(window);
+        self
+    }
+
+    /// These options for a process that already talked to the server.
+    pub fn server_known(mut self) -> ApiSinkOptions {
+        self.server_known = true;
+        self
+    }
 }
 
 struct Sender {
@@ -43,10 +86,16 @@ struct Sender {
     runtime: tokio::runtime::Runtime,
     url: String,
     api_key: Option<String>,
-    fallback: Option<(Fallback, String)>,
-    /// Set once the sink gave up on the server: everything goes to the fallback.
+    outbox: Option<Outbox>,
+    retry_window: Option<Duration>,
+    /// Batches wait in the outbox: new ones go behind them.
+    outboxing: bool,
+    /// Set once the sink gave up on a server it has no outbox for: events are dropped.
     given_up: bool,
     contacted: bool,
+    /// When to try the outbox again, and the wait after that.
+    next_drain: Instant,
+    drain_delay: Duration,
 }
 
 #[derive(Serialize)]
@@ -57,14 +106,13 @@ struct Body<'a> {
 
 impl ApiSink {
     /// A sink for the API at `api_url` (e.g. `http://127.0.0.1:4200/api`), sending `api_key` as a
-    /// bearer token when given. `fallback` receives the record when the server cannot be reached,
-    /// with a description of where that is (for the warning).
+    /// bearer token when given, keeping what the server does not acknowledge in `outbox`.
     pub fn new(
         api_url: &str,
         api_key: Option<String>,
-        fallback: Option<(Fallback, String)>,
+        outbox: Option<Outbox>,
     ) -> std::io::Result<ApiSink> {
-        ApiSink::start(api_url, api_key, fallback, false)
+        ApiSink::with_options(api_url, ApiSinkOptions::new(api_key, outbox))
     }
 
     /// [`new`](Self::new), for a process that already talked to the server (it runs a flow run
@@ -73,18 +121,19 @@ impl ApiSink {
     pub fn to_known_server(
         api_url: &str,
         api_key: Option<String>,
-        fallback: Option<(Fallback, String)>,
+        outbox: Option<Outbox>,
     ) -> std::io::Result<ApiSink> {
-        ApiSink::start(api_url, api_key, fallback, true)
+        ApiSink::with_options(api_url, ApiSinkOptions::new(api_key, outbox).server_known())
     }
 
-    fn start(
-        api_url: &str,
-        api_key: Option<String>,
-        fallback: Option<(Fallback, String)>,
-        server_known: bool,
-    ) -> std::io::Result<ApiSink> {
-        let mut sender = Sender {
+    /// A sink for the API at `api_url` with `options`.
+    pub fn with_options(api_url: &str, options: ApiSinkOptions) -> std::io::Result<ApiSink> {
+        // Batches an earlier process left in the outbox go first: new ones queue behind them.
+        let outboxing = match &options.outbox {
+            Some(outbox) => !outbox.pending()?.is_empty(),
+            None => false,
+        };
+        let sender = Arc::new(Mutex::new(Sender {
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(20))
                 .connect_timeout(Duration::from_secs(2))
@@ -94,23 +143,39 @@ impl ApiSink {
                 .enable_all()
                 .build()?,
             url: format!("{}/events", api_url.trim_end_matches('/')),
-            api_key,
-            fallback,
+            api_key: options.api_key,
+            outbox: options.outbox,
+            retry_window: options.retry_window,
+            outboxing,
             given_up: false,
-            contacted: server_known,
-        };
+            contacted: options.server_known,
+            next_drain: Instant::now(),
+            drain_delay: Duration::from_millis(100),
+        }));
+        let consumer = Arc::clone(&sender);
         let spool = Spool::start(
             "flowcore-api-client",
             MAX_BATCH,
             SEND_AFTER,
             move |batches: Vec<Arc<[Event]>>| {
                 let events = flatten(&batches);
+                let mut sender = consumer.lock().unwrap_or_else(|e| e.into_inner());
                 for chunk in events.chunks(MAX_BATCH) {
                     sender.deliver(chunk);
                 }
             },
         )?;
-        Ok(ApiSink { spool })
+        Ok(ApiSink { spool, sender })
+    }
+
+    /// The batches waiting in this sink's outbox (none without one).
+    pub fn outbox_pending(&self) -> usize {
+        let sender = self.sender.lock().unwrap_or_else(|e| e.into_inner());
+        sender
+            .outbox
+            .as_ref()
+            .and_then(|o| o.pending().ok())
+            .map_or(0, |p| p.len())
     }
 }
 
@@ -125,6 +190,10 @@ impl EventSink for ApiSink {
 
     fn flush(&self) {
         self.spool.flush();
+        let mut sender = self.sender.lock().unwrap_or_else(|e| e.into_inner());
+        if sender.outboxing {
+            sender.drain(true);
+        }
     }
 }
 
@@ -140,14 +209,23 @@ enum Failure {
 impl Sender {
     fn deliver(&mut self, batch: &[&Event]) {
         if self.given_up {
-            self.to_fallback(batch);
             return;
         }
         let id = Uuid::now_v7();
+        let body = serde_json::to_vec(&Body {
+            batch_id: id,
+            events: batch,
+        })
+        .expect("events serialize");
+        if self.outboxing {
+            self.keep(id, &body);
+            self.drain(false);
+            return;
+        }
         let started = Instant::now();
         let mut delay = Duration::from_millis(50);
         loop {
-            match self.send(id, batch) {
+            match self.send(body.clone()) {
                 Ok(()) => {
                     self.contacted = true;
                     return;
@@ -160,32 +238,22 @@ impl Sender {
                     return;
                 }
                 Err(Failure::TooLarge) => {
-                    eprintln!(
-                        "flowcore: one event is over the server's size limit ({}); it is recorded \
-                         in the fallback only",
-                        self.url
-                    );
-                    self.to_fallback(batch);
+                    self.refused(id, &body, "one event is over the server's size limit");
                     return;
                 }
                 Err(Failure::Rejected(why)) => {
-                    eprintln!(
-                        "flowcore: the server at {} refused {} events: {why}",
-                        self.url,
-                        batch.len()
-                    );
-                    self.to_fallback(batch);
+                    self.refused(id, &body, &why);
                     return;
                 }
                 Err(Failure::Transient(why)) => {
-                    let window = if self.contacted {
+                    let window = self.retry_window.unwrap_or(if self.contacted {
                         RETRY_AFTER_CONTACT
                     } else {
                         RETRY_NO_CONTACT
-                    };
+                    });
                     if started.elapsed() + delay > window {
                         self.give_up(&why);
-                        self.to_fallback(batch);
+                        self.keep(id, &body);
                         return;
                     }
                     std::thread::sleep(delay);
@@ -195,12 +263,12 @@ impl Sender {
         }
     }
 
-    fn send(&self, id: Uuid, batch: &[&Event]) -> Result<(), Failure> {
-        let body = Body {
-            batch_id: id,
-            events: batch,
-        };
-        let mut request = self.client.post(&self.url).json(&body);
+    fn send(&self, body: Vec<u8>) -> Result<(), Failure> {
+        let mut request = self
+            .client
+            .post(&self.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
         if let Some(key) = &self.api_key {
             request = request.bearer_auth(key);
         }
@@ -225,11 +293,23 @@ impl Sender {
         })
     }
 
+    /// The server cannot be reached: batches go to the outbox from now on (or are dropped without
+    /// one), with one warning.
     fn give_up(&mut self, why: &str) {
-        self.given_up = true;
-        let instead = match &self.fallback {
-            Some((_, where_to)) => format!("recording runs in {where_to} instead"),
-            None => "runs are recorded in memory only (the FlowState each run returns)".into(),
+        let instead = match &self.outbox {
+            Some(outbox) => {
+                self.outboxing = true;
+                self.next_drain = Instant::now() + self.drain_delay;
+                format!(
+                    "keeping its events in {} and sending them, in order, once it answers (from \
+                     this process or the next one that reports to it)",
+                    outbox.dir().display()
+                )
+            }
+            None => {
+                self.given_up = true;
+                "runs are recorded in memory only (the FlowState each run returns)".into()
+            }
         };
         eprintln!(
             "flowcore: cannot reach the flowcore server at {} ({why}); {instead}",
@@ -237,11 +317,102 @@ impl Sender {
         );
     }
 
-    fn to_fallback(&self, batch: &[&Event]) {
-        if let Some((sink, _)) = &self.fallback {
-            let owned: Vec<Event> = batch.iter().map(|e| (*e).clone()).collect();
-            sink.handle(&owned);
-            sink.flush();
+    /// Keeps a batch in the outbox (there is one: `outboxing` is only set with one).
+    fn keep(&mut self, id: Uuid, body: &[u8]) {
+        let Some(outbox) = &self.outbox else {
+            return;
+        };
+        if let Err(e) = outbox.put(id, body) {
+            eprintln!(
+                "flowcore: cannot keep {} bytes of events in the outbox {}: {e}; they are lost",
+                body.len(),
+                outbox.dir().display()
+            );
         }
+    }
+
+    /// The server refused a batch for good: kept in the outbox's `rejected/` for inspection.
+    fn refused(&mut self, id: Uuid, body: &[u8], why: &str) {
+        let kept = match &self.outbox {
+            Some(outbox) => outbox
+                .put(id, body)
+                .and_then(|()| outbox.reject(&outbox.dir().join(format!("{id}.json"))))
+                .map(|path| format!("kept in {}", path.display()))
+                .unwrap_or_else(|e| format!("not kept: {e}")),
+            None => "dropped".into(),
+        };
+        eprintln!(
+            "flowcore: the server at {} refused a batch of events ({why}); {kept}",
+            self.url
+        );
+    }
+
+    /// Sends what the outbox holds, oldest first, each once: stops at the first batch the server
+    /// does not take (to try again later). `now`: try even if the last try was just now.
+    fn drain(&mut self, now: bool) {
+        let Some(outbox) = self.outbox.clone() else {
+            return;
+        };
+        if !now && Instant::now() < self.next_drain {
+            return;
+        }
+        let retry_later = |sender: &mut Sender| {
+            sender.next_drain = Instant::now() + sender.drain_delay;
+            sender.drain_delay = (sender.drain_delay * 2).min(OUTBOX_RETRY_MAX);
+        };
+        // Another process drains this outbox: it sends ours too, in order.
+        let Ok(Some(_lock)) = outbox.try_lock() else {
+            retry_later(self);
+            return;
+        };
+        let mut sent = 0;
+        loop {
+            let pending = outbox.pending().unwrap_or_default();
+            if pending.is_empty() {
+                break;
+            }
+            for path in pending {
+                let Ok(body) = std::fs::read(&path) else {
+                    // Sent and removed by a process that drained before we took the lock.
+                    continue;
+                };
+                match self.send(body) {
+                    Ok(()) => {
+                        let _ = std::fs::remove_file(&path);
+                        sent += 1;
+                    }
+                    Err(Failure::Transient(_)) => {
+                        retry_later(self);
+                        return;
+                    }
+                    Err(Failure::TooLarge) => {
+                        self.refused_kept(&outbox, &path, "over the size limit")
+                    }
+                    Err(Failure::Rejected(why)) => self.refused_kept(&outbox, &path, &why),
+                }
+            }
+        }
+        self.outboxing = false;
+        self.contacted = true;
+        self.drain_delay = Duration::from_millis(100);
+        if sent > 0 {
+            eprintln!(
+                "flowcore: the flowcore server at {} answers again: sent the {sent} batch(es) of \
+                 events kept in {}",
+                self.url,
+                outbox.dir().display()
+            );
+        }
+    }
+
+    fn refused_kept(&self, outbox: &Outbox, path: &std::path::Path, why: &str) {
+        let kept = outbox
+            .reject(path)
+            .map(|p| format!("moved to {}", p.display()))
+            .unwrap_or_else(|e| format!("left in place: {e}"));
+        eprintln!(
+            "flowcore: the server at {} refused a batch kept in the outbox ({why}); {kept}",
+            self.url
+        );
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! With an API URL configured (`flowcore config set api-url …` or `FLOWCORE_API_URL`), the first flow
 //! or task run of a process attaches an [`ApiSink`](super::api_sink::ApiSink) that reports to that server
-//! (falling back to the embedded database if the server cannot be reached). Otherwise it attaches a
+//! (keeping what it cannot deliver in the home's [`outbox`](super::outbox) until the server answers;
+//! `FLOWCORE_API_RETRY_SECONDS` sets how long a batch is retried first). Otherwise it attaches a
 //! [`StoreSink`](crate::store::StoreSink) for the database in force (`FLOWCORE_DATABASE_URL`, the profile's `database-url`, else the SQLite file
 //! `~/.flowcore/flowcore.db`; `FLOWCORE_HOME` moves the folder). `FLOWCORE_RECORD=off` turns recording
 //! off; the run record then lives in memory only (the `FlowState` a run returns).
@@ -107,6 +108,22 @@ fn store_sink() -> Option<(std::sync::Arc<dyn super::sink::EventSink>, String)> 
     None
 }
 
+/// `FLOWCORE_API_RETRY_SECONDS`: how long a batch is retried before it goes to the outbox.
+#[cfg(feature = "client")]
+fn retry_window() -> Option<std::time::Duration> {
+    let raw = std::env::var("FLOWCORE_API_RETRY_SECONDS").ok()?;
+    match raw.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s >= 0.0 => Some(std::time::Duration::from_secs_f64(s)),
+        _ => {
+            eprintln!(
+                "flowcore: FLOWCORE_API_RETRY_SECONDS={raw:?} is not a number of seconds; using \
+                 the default"
+            );
+            None
+        }
+    }
+}
+
 fn attach(server_known: bool) -> Option<Arc<dyn EventSink>> {
     let api_url = match crate::config::get("api-url") {
         Ok(url) => url.filter(|u| !u.is_empty()),
@@ -119,12 +136,15 @@ fn attach(server_known: bool) -> Option<Arc<dyn EventSink>> {
         #[cfg(feature = "client")]
         {
             let key = crate::config::get("api-key").ok().flatten();
-            let sink = if server_known {
-                super::api_sink::ApiSink::to_known_server(&api_url, key, store_sink())
-            } else {
-                super::api_sink::ApiSink::new(&api_url, key, store_sink())
-            };
-            return match sink {
+            let outbox = super::outbox::Outbox::for_server(&crate::config::home(), &api_url);
+            let mut options = super::api_sink::ApiSinkOptions::new(key, Some(outbox));
+            if server_known {
+                options = options.server_known();
+            }
+            if let Some(window) = retry_window() {
+                options = options.retry_window(window);
+            }
+            return match super::api_sink::ApiSink::with_options(&api_url, options) {
                 Ok(sink) => {
                     let sink: Arc<dyn EventSink> = Arc::new(sink);
                     TO_SERVER.store(true, Ordering::Release);

@@ -1,5 +1,7 @@
 //! kill -9 of an agent: its run's process dies with it (nothing runs unsupervised), and the run
-//! becomes Crashed once the agent's heartbeats stop — and stays Crashed.
+//! becomes Crashed once the agent's heartbeats stop — and stays Crashed. A frozen agent (alive, but
+//! sending nothing) does not make a healthy run look dead: the run's process sends heartbeats of
+//! its own.
 
 #![cfg(target_os = "linux")]
 
@@ -107,12 +109,10 @@ fn start_agent(api_url: &str, home: &Path) -> KillOnDrop {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_agent_takes_its_runs_processes_with_it_and_the_run_stays_crashed() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(ServerConfig {
+async fn server_with_short_heartbeats(dir: &Path) -> Server {
+    Server::start(ServerConfig {
         port: 0,
-        database_url: flowcore::store::sqlite_url(&dir.path().join("agent.db")),
+        database_url: flowcore::store::sqlite_url(&dir.join("agent.db")),
         services: Services {
             interval: Duration::from_millis(200),
             heartbeat_timeout: Duration::from_secs(3),
@@ -121,7 +121,56 @@ async fn a_killed_agent_takes_its_runs_processes_with_it_and_the_run_stays_crash
         ..ServerConfig::default()
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+fn signal(process: &Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &process.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_agents_healthy_run_is_not_taken_for_dead() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server_with_short_heartbeats(dir.path()).await;
+    let client = ApiClient::new(&server.api_url(), None);
+    let deployment = Deployment::build_from_flow(&sleepy)
+        .name("nap")
+        .parameters(json!({"seconds": 6.0, "pid_file": null}))
+        .entrypoint(worker())
+        .apply_to(&client)
+        .await
+        .unwrap();
+    let agent = start_agent(&server.api_url(), &dir.path().join("home"));
+    let run: StoredFlowRun = client
+        .post(&format!("/deployments/{}/runs", deployment.id), &json!({}))
+        .await
+        .unwrap();
+    wait_for("Running", 15, async || {
+        (state_of(&client, run.id).await.0 == "Running").then_some(())
+    })
+    .await;
+    // The agent sends nothing for the rest of the run (twice the heartbeat timeout)...
+    signal(&agent.0, "-STOP");
+    // ...yet its run, whose process is alive and well, ends Completed, never Crashed.
+    let ended = wait_for("the run to end", 30, async || {
+        let (name, history) = state_of(&client, run.id).await;
+        (name == "Completed" || name == "Crashed").then_some((name, history))
+    })
+    .await;
+    signal(&agent.0, "-CONT");
+    assert_eq!(ended.0, "Completed", "{:?}", ended.1);
+    assert!(!ended.1.iter().any(|s| s == "Crashed"), "{:?}", ended.1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_agent_takes_its_runs_processes_with_it_and_the_run_stays_crashed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server_with_short_heartbeats(dir.path()).await;
     let client = ApiClient::new(&server.api_url(), None);
     let deployment = Deployment::build_from_flow(&sleepy)
         .name("nap")

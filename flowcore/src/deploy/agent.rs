@@ -14,6 +14,10 @@
 //! run stays Crashed.) The signal is tied to the agent thread that started the child, which lives
 //! as long as the agent's runtime.
 //!
+//! The run's process also sends heartbeats of its own, in the agent's name, at the agent's poll
+//! interval (see [`entrypoint`](super::entrypoint)): while it lives and reports, the server does not
+//! take the run for dead, even if the agent itself is frozen or too busy to send them.
+//!
 //! A run cancelled while it runs (`Cancelling`) is learnt from the next heartbeat's answer (every
 //! poll): its process gets SIGTERM — a deployed program then cancels its flow run and reports it —
 //! and SIGKILL after [`AgentConfig::cancel_grace`]; the run ends `Cancelled`.
@@ -123,7 +127,7 @@ pub async fn run(
             };
             for run in claimed {
                 let id = run.flow_run.id;
-                match start(&client, &run) {
+                match start(&client, &run, &config) {
                     Ok(process) => {
                         tracing::info!(
                             target: "flowcore::agent",
@@ -198,7 +202,11 @@ pub async fn run(
     Ok(summary)
 }
 
-fn start(client: &ApiClient, run: &ClaimedRun) -> std::io::Result<tokio::process::Child> {
+fn start(
+    client: &ApiClient,
+    run: &ClaimedRun,
+    config: &AgentConfig,
+) -> std::io::Result<tokio::process::Child> {
     let mut command = tokio::process::Command::new(&run.entrypoint.exe);
     command
         .args(&run.entrypoint.args)
@@ -207,6 +215,13 @@ fn start(client: &ApiClient, run: &ClaimedRun) -> std::io::Result<tokio::process
             run.flow_run.id.to_string(),
         )
         .env("FLOWCORE_API_URL", client.base())
+        // The run's process sends heartbeats of its own, in the agent's name, as often as the
+        // agent does: a frozen or slow agent does not make a healthy run look dead.
+        .env(super::entrypoint::AGENT_NAME_VAR, &config.name)
+        .env(
+            super::entrypoint::HEARTBEAT_SECONDS_VAR,
+            config.poll_interval.as_secs_f64().to_string(),
+        )
         .kill_on_drop(true);
     if let Some(cwd) = &run.entrypoint.cwd {
         command.current_dir(cwd);

@@ -79,8 +79,51 @@ async fn resumable(n: u32, count_file: String, fail_while: String) -> Result<u32
     Ok(finish(staged, fail_while).await?)
 }
 
+#[task]
+fn step(i: u32, ms: u64) -> u32 {
+    std::thread::sleep(Duration::from_millis(ms));
+    i
+}
+
+/// The chaos script's flow (`benches/chaos/`): notes that it ran (its flow run id, one line per
+/// execution, appended to `ran_file`), then runs `tasks` steps of `step_ms` each, two at a time.
+#[flow(name = "chaos", task_runner = Concurrent)]
+async fn chaos(tasks: u32, step_ms: u64, ran_file: String) -> Result<u32, FlowError> {
+    use std::io::Write;
+    let id = flowcore::runtime::flow_run().map(|r| r.id.to_string());
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&ran_file)?;
+    writeln!(file, "{}", id.unwrap_or_default())?;
+    drop(file);
+    let mut total = 0;
+    for pair in (0..tasks).collect::<Vec<_>>().chunks(2) {
+        let futures: Vec<_> = pair.iter().map(|&i| step(i, step_ms).submit()).collect();
+        for future in futures {
+            total += future.await?;
+        }
+    }
+    Ok(total)
+}
+
 fn main() {
     flowcore::entrypoint();
+    // `deployed_flows chaos TASKS STEP_MS RAN_FILE`: runs the chaos flow here, not through an
+    // agent, and prints its flow run id (the chaos script's direct runs).
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [mode, tasks, step_ms, ran_file] = args.as_slice() {
+        if mode == "chaos" {
+            let (Ok(tasks), Ok(step_ms)) = (tasks.parse(), step_ms.parse()) else {
+                eprintln!("usage: deployed_flows chaos TASKS STEP_MS RAN_FILE");
+                std::process::exit(2);
+            };
+            let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+            let state = runtime.block_on(chaos.run(tasks, step_ms, ran_file.clone()));
+            println!("{} {}", state.flow_run().id, state.task_runs().len());
+            std::process::exit(if state.is_completed() { 0 } else { 1 });
+        }
+    }
     println!("flows in this program (run them through a deployment and an agent):");
     for flow in flowcore::registry::flows() {
         println!(

@@ -264,6 +264,19 @@ pub(crate) enum ServerAction {
         /// Delete finished flow runs older than this, once a day (`30d`, `12h`; default: keep all).
         #[arg(long, value_parser = humantime::parse_duration)]
         retention: Option<std::time::Duration>,
+        /// A claimed run whose agent (or process) sent no heartbeat for this long becomes Crashed
+        /// (`60s`, `5s`; default 60 s).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        heartbeat_timeout: Option<std::time::Duration>,
+        /// A `Host` name the server answers to besides localhost, 127.0.0.1 and [::1] (repeat for
+        /// more; e.g. the name a reverse proxy forwards). Without any, a server with an API key
+        /// answers to any name.
+        #[arg(long = "allowed-host", value_name = "NAME")]
+        allowed_hosts: Vec<String>,
+        /// A web origin (`https://dash.example.com`) whose pages may call the API: CORS headers and
+        /// writes allowed for it (repeat for more; default: none).
+        #[arg(long = "cors-origin", value_name = "ORIGIN", value_parser = parse_origin)]
+        cors_origins: Vec<String>,
         /// The server's log level: requests and services at INFO, errors at ERROR (`debug`,
         /// `info`, `warning`, `error`, `off`; default: `FLOWCORE_LOGGING_LEVEL`, else `info`).
         #[arg(long)]
@@ -388,4 +401,39 @@ pub(crate) enum ConcurrencyLimitAction {
         /// The tag.
         tag: String,
     },
+}
+
+/// A web origin: `scheme://host[:port]`, nothing after it.
+fn parse_origin(raw: &str) -> Result<String, String> {
+    let origin = raw.trim().trim_end_matches('/');
+    let url = url::Url::parse(origin).map_err(|e| format!("{raw:?} is not an origin: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!("{raw:?} is not an http(s) origin"));
+    }
+    if url.path() != "/" || url.query().is_some() || !url.username().is_empty() {
+        return Err(format!(
+            "{raw:?} is not an origin (scheme://host[:port], no path): e.g. https://dash.example.com"
+        ));
+    }
+    Ok(origin.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn origins_are_scheme_host_and_port_only() {
+        assert_eq!(
+            super::parse_origin("https://dash.example.com/").unwrap(),
+            "https://dash.example.com"
+        );
+        assert!(super::parse_origin("http://127.0.0.1:3000").is_ok());
+        for bad in [
+            "dash.example.com",
+            "ftp://x.example",
+            "https://x.example/path",
+            "",
+        ] {
+            assert!(super::parse_origin(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -59,6 +59,9 @@ pub(crate) async fn server(action: ServerAction, mut out: impl Write) -> anyhow:
             database_url,
             api_key,
             retention,
+            heartbeat_timeout,
+            allowed_hosts,
+            cors_origins,
             log_level,
         } => {
             // The request log and the services' lines, in flowcore's format, at the level asked.
@@ -75,7 +78,20 @@ pub(crate) async fn server(action: ServerAction, mut out: impl Write) -> anyhow:
                 crate::config::set_for_process("logging-level", Some(&level))?;
             }
             crate::logging::init();
-            start(host, port, database_url, api_key, retention, out).await
+            start(
+                host,
+                port,
+                database_url,
+                api_key,
+                Options {
+                    retention,
+                    heartbeat_timeout,
+                    allowed_hosts,
+                    cors_origins,
+                },
+                out,
+            )
+            .await
         }
         ServerAction::Database {
             action:
@@ -129,15 +145,29 @@ pub(crate) async fn server(action: ServerAction, mut out: impl Write) -> anyhow:
     }
 }
 
+/// `flowcore server start`'s options beyond where to listen.
+struct Options {
+    retention: Option<std::time::Duration>,
+    heartbeat_timeout: Option<std::time::Duration>,
+    allowed_hosts: Vec<String>,
+    cors_origins: Vec<String>,
+}
+
 /// `flowcore server start`: serves until interrupted.
 async fn start(
     host: std::net::IpAddr,
     port: u16,
     database_url: Option<String>,
     api_key: Option<String>,
-    retention: Option<std::time::Duration>,
+    options: Options,
     mut out: impl Write,
 ) -> anyhow::Result<()> {
+    let Options {
+        retention,
+        heartbeat_timeout,
+        allowed_hosts,
+        cors_origins,
+    } = options;
     let database_url = match database_url {
         Some(url) => url,
         None => {
@@ -155,8 +185,12 @@ async fn start(
         api_key: api_key.filter(|k| !k.is_empty()),
         services: crate::server::Services {
             retention,
+            heartbeat_timeout: heartbeat_timeout
+                .unwrap_or(crate::server::Services::default().heartbeat_timeout),
             ..Default::default()
         },
+        allowed_hosts,
+        cors_origins,
         ..Default::default()
     })
     .await?;

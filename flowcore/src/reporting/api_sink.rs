@@ -83,7 +83,8 @@ impl ApiSinkOptions {
 
 struct Sender {
     client: reqwest::Client,
-    runtime: tokio::runtime::Runtime,
+    /// Always `Some` until dropped (see `Drop`).
+    runtime: Option<tokio::runtime::Runtime>,
     url: String,
     api_key: Option<String>,
     outbox: Option<Outbox>,
@@ -139,9 +140,11 @@ impl ApiSink {
                 .connect_timeout(Duration::from_secs(2))
                 .build()
                 .map_err(std::io::Error::other)?,
-            runtime: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?,
+            runtime: Some(
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?,
+            ),
             url: format!("{}/events", api_url.trim_end_matches('/')),
             api_key: options.api_key,
             outbox: options.outbox,
@@ -204,6 +207,16 @@ enum Failure {
     Rejected(String),
     /// The batch is over the server's body limit (413).
     TooLarge,
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        // The last owner may be a task of the program's own runtime (the sink dropped inside
+        // `async` code): shut this one down without blocking.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl Sender {
@@ -272,7 +285,11 @@ impl Sender {
         if let Some(key) = &self.api_key {
             request = request.bearer_auth(key);
         }
-        self.runtime.block_on(async {
+        let runtime = self
+            .runtime
+            .as_ref()
+            .expect("the runtime lives as long as the sender");
+        runtime.block_on(async {
             let response = request
                 .send()
                 .await

@@ -25,7 +25,10 @@ pub(crate) async fn require_key(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        // The scheme is case-insensitive (RFC 9110): `Bearer`, `bearer`, `BEARER`.
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, key)| key.trim());
     match given {
         Some(given) if constant_time_eq(given.as_bytes(), key.as_bytes()) => {
             Ok(next.run(request).await)

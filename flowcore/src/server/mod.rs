@@ -71,6 +71,13 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// The scheduler, late-run and heartbeat services.
     pub services: Services,
+    /// `Host` names accepted besides `localhost`, `127.0.0.1` and `[::1]` (`--allowed-host`; names
+    /// without a port). With none, a server with an API key accepts any name (the key guards it)
+    /// and one without accepts only the loopback names.
+    pub allowed_hosts: Vec<String>,
+    /// Web origins (`https://dashboard.example.com`) whose pages may call the API: they get CORS
+    /// headers and may change records (`--cors-origin`). None by default.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -82,6 +89,8 @@ impl Default for ServerConfig {
             api_key: None,
             body_limit: 32 * 1024 * 1024,
             services: Services::default(),
+            allowed_hosts: Vec::new(),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -114,9 +123,33 @@ pub enum ServerError {
 
 /// The whole application: API, OpenAPI document and UI, with authentication and body limits.
 pub fn router(store: Store, api_key: Option<String>, body_limit: usize) -> Router {
+    router_for(
+        store,
+        &ServerConfig {
+            api_key,
+            body_limit,
+            ..ServerConfig::default()
+        },
+    )
+}
+
+/// [`router`] with everything `config` says about access: the API key, body limit, allowed host
+/// names and CORS origins.
+pub fn router_for(store: Store, config: &ServerConfig) -> Router {
+    let body_limit = config.body_limit;
     let state = AppState {
         store,
-        api_key: api_key.map(Arc::from),
+        api_key: config.api_key.clone().map(Arc::from),
+        allowed_hosts: config
+            .allowed_hosts
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect(),
+        cors_origins: config
+            .cors_origins
+            .iter()
+            .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
+            .collect(),
     };
     let api = Router::new()
         .route(
@@ -146,6 +179,7 @@ pub fn router(store: Store, api_key: Option<String>, body_limit: usize) -> Route
             state.clone(),
             origin::same_origin,
         ))
+        .layer(origin::cors(&state.cors_origins))
         .layer(axum::middleware::from_fn(access_log::log_request))
         .with_state(state)
 }
@@ -177,7 +211,7 @@ impl Server {
         let addr = listener
             .local_addr()
             .map_err(|source| ServerError::Bind { addr, source })?;
-        let app = router(store.clone(), config.api_key, config.body_limit);
+        let app = router_for(store.clone(), &config);
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         let (stop_services, services_stop) = tokio::sync::watch::channel(false);
         let notifier = tokio::spawn(notifier::run(

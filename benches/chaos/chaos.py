@@ -4,12 +4,13 @@
 Each round starts flow processes of its own (the `chaos` flow of `flowcore/examples/deployed_flows.rs`,
 run directly and reporting to the server) and asks for deployment runs (the same flow, started by the
 two agents), then, at random moments, kill -9s the server (restarted after a moment, same database),
-an agent (restarted), and a deployment run's process. When the rounds are over and the dust has
+an agent (restarted), a deployment run's process and one of its own flow processes. When the rounds are over and the dust has
 settled (the server's heartbeat timeout), it checks the invariants:
 
   1. every task run of every direct flow process that exited 0 is stored, with its flow run Completed
      (what a process kept in its outbox while the server was down arrives through the next process);
-  2. no flow run or task run is left non-final;
+  2. no flow run or task run is left non-final (a killed process's run ends Crashed once its
+     heartbeats stop — the agent's for a deployment run, the process's own for a direct one);
   3. no final state is ever followed by another, in any run's history;
   4. every deployment run's flow executed at most once (one line per execution in `ran` files).
 
@@ -63,7 +64,7 @@ class Chaos:
         self.server = None
         self.agents = {}
         self.direct = []  # (process, ran file)
-        self.kills = {"server": 0, "agent": 0, "run process": 0}
+        self.kills = {"server": 0, "agent": 0, "run process": 0, "flow process": 0}
         self.ran_files = []
 
     # --- processes -------------------------------------------------------------------------
@@ -173,7 +174,7 @@ class Chaos:
             self.call(lambda: self.request("POST", f"/deployments/{deployment}/runs", {}))
         # Chaos, at random moments of the round.
         events = sorted((self.rng.uniform(0, self.args.round_seconds), what)
-                        for what in ("server", "agent", "run process"))
+                        for what in ("server", "agent", "run process", "flow process"))
         started = time.time()
         for at, what in events:
             time.sleep(max(0.0, started + at - time.time()))
@@ -185,11 +186,16 @@ class Chaos:
                 name = self.rng.choice(sorted(self.agents))
                 self.kill(self.agents[name])
                 self.start_agent(name)
-            else:
+            elif what == "run process":
                 pids = self.run_processes()
                 if not pids:
                     continue
                 os.kill(self.rng.choice(pids), signal.SIGKILL)
+            else:
+                alive = [p for p, _ in self.direct if p.poll() is None]
+                if not alive:
+                    continue
+                self.kill(self.rng.choice(alive))
             self.kills[what] += 1
         time.sleep(max(0.0, started + self.args.round_seconds - time.time()))
 

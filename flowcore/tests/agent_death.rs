@@ -124,6 +124,20 @@ async fn server_with_short_heartbeats(dir: &Path) -> Server {
     .unwrap()
 }
 
+/// A server with a 3 s heartbeat timeout, its client, and a deployment of `sleepy` (6 s).
+async fn deployed_sleepy(dir: &Path) -> (Server, ApiClient, flowcore::store::StoredDeployment) {
+    let server = server_with_short_heartbeats(dir).await;
+    let client = ApiClient::new(&server.api_url(), None);
+    let deployment = Deployment::build_from_flow(&sleepy)
+        .name("nap")
+        .parameters(json!({"seconds": 6.0, "pid_file": null}))
+        .entrypoint(worker())
+        .apply_to(&client)
+        .await
+        .unwrap();
+    (server, client, deployment)
+}
+
 fn signal(process: &Child, signal: &str) {
     let status = Command::new("kill")
         .args([signal, &process.id().to_string()])
@@ -135,15 +149,7 @@ fn signal(process: &Child, signal: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_agents_healthy_run_is_not_taken_for_dead() {
     let dir = tempfile::tempdir().unwrap();
-    let server = server_with_short_heartbeats(dir.path()).await;
-    let client = ApiClient::new(&server.api_url(), None);
-    let deployment = Deployment::build_from_flow(&sleepy)
-        .name("nap")
-        .parameters(json!({"seconds": 6.0, "pid_file": null}))
-        .entrypoint(worker())
-        .apply_to(&client)
-        .await
-        .unwrap();
+    let (server, client, deployment) = deployed_sleepy(dir.path()).await;
     let agent = start_agent(&server.api_url(), &dir.path().join("home"));
     let run: StoredFlowRun = client
         .post(&format!("/deployments/{}/runs", deployment.id), &json!({}))
@@ -170,15 +176,7 @@ async fn a_frozen_agents_healthy_run_is_not_taken_for_dead() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_agent_takes_its_runs_processes_with_it_and_the_run_stays_crashed() {
     let dir = tempfile::tempdir().unwrap();
-    let server = server_with_short_heartbeats(dir.path()).await;
-    let client = ApiClient::new(&server.api_url(), None);
-    let deployment = Deployment::build_from_flow(&sleepy)
-        .name("nap")
-        .parameters(json!({"seconds": 6.0, "pid_file": null}))
-        .entrypoint(worker())
-        .apply_to(&client)
-        .await
-        .unwrap();
+    let (server, client, deployment) = deployed_sleepy(dir.path()).await;
     let mut agent = start_agent(&server.api_url(), &dir.path().join("home"));
 
     let pid_file = dir.path().join("pid");

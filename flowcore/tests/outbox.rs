@@ -3,6 +3,9 @@
 //! flowcore process that reports to it sends the kept batches first, in order, each once — and the
 //! server holds every task run and the flow run's final state.
 //!
+//! And a flow process killed -9 does not leave its run Running forever: the process sent heartbeats
+//! for it, and when they stop the server marks the run Crashed.
+//!
 //! The flow programs are this test binary itself, started again as child processes (the ignored
 //! `outbox_child` test, which does nothing unless `FLOWCORE_OUTBOX_CHILD` says what to run).
 #![cfg(all(feature = "server", feature = "client"))]
@@ -13,12 +16,28 @@ use std::time::{Duration, Instant};
 
 use flowcore::client::Outbox;
 use flowcore::prelude::*;
-use flowcore::server::{Server, ServerConfig};
+use flowcore::server::{Server, ServerConfig, Services};
 use serde_json::Value;
 
 const CHILD: &str = "FLOWCORE_OUTBOX_CHILD";
 const MARKERS: &str = "FLOWCORE_OUTBOX_MARKERS";
-const TASKS: u64 = 20_000;
+/// Task runs of the flow (`OUTBOX_TASKS` overrides: the scenario is 200,000).
+fn tasks() -> u64 {
+    std::env::var("OUTBOX_TASKS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20_000)
+}
+
+/// How long the server stays down after the flow's process exited (`OUTBOX_DOWN_SECONDS`).
+fn down() -> Duration {
+    Duration::from_secs_f64(
+        std::env::var("OUTBOX_DOWN_SECONDS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0.0),
+    )
+}
 
 #[task]
 fn square(x: u64) -> u64 {
@@ -62,7 +81,7 @@ fn outbox_child() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         match role.as_str() {
-            "flow" => assert!(outboxed.run(TASKS).await.is_completed()),
+            "flow" => assert!(outboxed.run(tasks()).await.is_completed()),
             "afterwards" => assert!(afterwards.run().await.is_completed()),
             other => panic!("unknown role {other}"),
         }
@@ -159,14 +178,16 @@ async fn an_outage_does_not_split_the_record() {
     assert!(kept > 0, "nothing kept in {}", outbox.dir().display());
     let log = std::fs::read_to_string(markers.join("flow.log")).unwrap();
     assert!(log.contains("cannot reach the flowcore server"), "{log}");
+    tokio::time::sleep(down()).await;
 
     // Back up: the server has only part of the run, which is still Running.
     let server = Server::start(config).await.unwrap();
     let (state, tasks) = record(&api).await;
     assert_eq!(state, "RUNNING");
-    assert!(tasks < TASKS, "{tasks}");
+    assert!(tasks < self::tasks(), "{tasks}");
 
     // The next process that reports to the server sends what the first one kept, then its own.
+    let resent = Instant::now();
     wait_for(
         child("afterwards", &home, &api, &markers),
         "afterwards",
@@ -174,11 +195,60 @@ async fn an_outage_does_not_split_the_record() {
     )
     .await;
     assert_eq!(outbox.pending().unwrap().len(), 0);
+    eprintln!(
+        "outbox: {kept} batches kept while the server was down, sent by the next process in {:.1} s",
+        resent.elapsed().as_secs_f64()
+    );
     let (state, tasks) = record(&api).await;
-    assert_eq!((state.as_str(), tasks), ("COMPLETED", TASKS));
+    assert_eq!((state.as_str(), tasks), ("COMPLETED", self::tasks()));
     let after = get(&format!("{api}/flow_runs?flow=afterwards")).await;
     assert_eq!(after["results"][0]["state"]["type"], "COMPLETED", "{after}");
     let log = std::fs::read_to_string(markers.join("afterwards.log")).unwrap();
     assert!(log.contains("answers again"), "{log}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_flow_process_leaves_its_run_crashed() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("client-home");
+    let markers = dir.path().join("markers");
+    std::fs::create_dir_all(&markers).unwrap();
+    let server = Server::start(ServerConfig {
+        port: 0,
+        database_url: flowcore::store::sqlite_url(&dir.path().join("server.db")),
+        services: Services {
+            interval: Duration::from_millis(200),
+            heartbeat_timeout: Duration::from_secs(2),
+            ..Services::default()
+        },
+        ..ServerConfig::default()
+    })
+    .await
+    .unwrap();
+    let api = server.api_url();
+    // The flow runs half its tasks, then waits for a `stopped` that never comes: kill -9 it there.
+    let mut flow = child("flow", &home, &api, &markers);
+    let started = Instant::now();
+    while !markers.join("half").exists() {
+        assert!(started.elapsed() < Duration::from_secs(60), "no `half`");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (state, _) = record(&api).await;
+    assert_eq!(state, "RUNNING");
+    flow.kill().unwrap();
+    flow.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let run = loop {
+        let runs = get(&format!("{api}/flow_runs?flow=outboxed")).await;
+        let run = runs["results"][0].clone();
+        if run["state"]["type"] == "CRASHED" {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "still {run}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let message = run["state"]["message"].as_str().unwrap();
+    assert!(message.contains("no heartbeat"), "{message}");
     server.stop().await;
 }

@@ -57,15 +57,16 @@ pub(crate) fn for_top_level() -> Option<CancellationToken> {
     scoped
 }
 
-/// Watches flow run `id` on the server while it runs: when someone cancels it there (`Cancelling`),
-/// `token` is cancelled. Ends when `done` does.
+/// Watches flow run `id` on the server while it runs, with a heartbeat every 500 ms in this
+/// process's name (so the server marks the run Crashed if the process dies: see
+/// [`Store::heartbeat`](crate::store::Store::heartbeat)); when someone cancels it there
+/// (`Cancelling`), the heartbeat's answer says so and `token` is cancelled. Ends when `done` does.
 #[cfg(feature = "client")]
 pub(crate) fn watch_server(
     id: uuid::Uuid,
     token: CancellationToken,
     done: tokio::sync::oneshot::Receiver<()>,
 ) {
-    use crate::runtime::state::StateName;
     if !crate::reporting::destination::reports_to_server() {
         return;
     }
@@ -74,15 +75,9 @@ pub(crate) fn watch_server(
         let watch = async {
             loop {
                 tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                if let Ok(run) = client.flow_run(id).await {
-                    let asked = run
-                        .state
-                        .as_ref()
-                        .is_some_and(|s| s.has_name(StateName::Cancelling) || s.is_cancelled());
-                    if asked {
-                        token.cancel();
-                        return;
-                    }
+                if let Ok((_, true)) = client.heartbeat_answer(id, process_name()).await {
+                    token.cancel();
+                    return;
                 }
             }
         };
@@ -91,6 +86,13 @@ pub(crate) fn watch_server(
             _ = watch => {}
         }
     });
+}
+
+/// This process's name in heartbeats: `process-<pid>-<random>` (pids repeat across machines).
+#[cfg(feature = "client")]
+fn process_name() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| format!("process-{}-{:08x}", std::process::id(), fastrand::u32(..)))
 }
 
 /// Without an API client there is no server to watch.

@@ -53,6 +53,26 @@ pub(crate) async fn events(
     FastJson(batch): FastJson<EventBatch>,
 ) -> Result<Json<EventsAccepted>, ApiError> {
     let ingested = state.store.ingest(batch.batch_id, &batch.events).await?;
+    // A program reporting here sends heartbeats for its top-level flow runs: from now on, each is
+    // Crashed if they stop (or never come: the process died before its first one).
+    let top_level: Vec<Uuid> = batch
+        .events
+        .iter()
+        .filter_map(|event| match event {
+            Event::FlowRunCreated {
+                run,
+                parent_flow_run_id: None,
+                ..
+            } => Some(run.id),
+            _ => None,
+        })
+        .collect();
+    if !top_level.is_empty() && ingested.outcome != WriteOutcome::Duplicate {
+        state
+            .store
+            .expect_heartbeats(&top_level, chrono::Utc::now())
+            .await?;
+    }
     Ok(Json(EventsAccepted {
         accepted: batch.events.len(),
         duplicate: ingested.outcome == WriteOutcome::Duplicate,

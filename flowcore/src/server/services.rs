@@ -1,8 +1,11 @@
 //! The server's background services, run every [`Services::interval`]: the scheduler (keeps each
 //! active deployment's next runs created, tagged `auto-scheduled`, never twice — a unique index per
 //! deployment and expected start time holds across restarts), late runs (Scheduled past their start
-//! by [`Services::late_after`] become Late), and silent agents (claimed runs whose agent sent no
-//! heartbeat for [`Services::heartbeat_timeout`] become Crashed), and retention (with
+//! by [`Services::late_after`] become Late), and silent runs (claimed runs whose agent — or, for a
+//! run a program started itself, whose process — sent no heartbeat for
+//! [`Services::heartbeat_timeout`] become Crashed; not during the server's first heartbeat timeout,
+//! so a restart after an outage does not crash runs whose processes were only cut off), and
+//! retention (with
 //! [`Services::retention`], once a day: finished flow runs older than that are deleted).
 
 use std::time::Duration;
@@ -41,8 +44,10 @@ fn chrono(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
-/// One pass of every service.
-pub(crate) async fn tick(store: &Store, services: &Services) {
+/// One pass of every service. `detect_crashes`: whether silent runs may be marked Crashed yet (not
+/// during the server's first heartbeat timeout: a run's process that could not reach a server
+/// that was down gets that long to be heard again).
+pub(crate) async fn tick(store: &Store, services: &Services, detect_crashes: bool) {
     let now = chrono::Utc::now();
     match store.schedule_runs(now, services.horizon).await {
         Ok(0) => {}
@@ -53,6 +58,9 @@ pub(crate) async fn tick(store: &Store, services: &Services) {
         Ok(0) => {}
         Ok(n) => tracing::info!(target: "flowcore::server", "{n} flow run(s) marked Late"),
         Err(e) => tracing::error!(target: "flowcore::server", "late runs: {e}"),
+    }
+    if !detect_crashes {
+        return;
     }
     match store
         .crash_silent_runs(now, chrono(services.heartbeat_timeout))
@@ -76,8 +84,14 @@ pub(crate) async fn run(
 ) {
     let mut stop = stop;
     let mut next_vacuum = tokio::time::Instant::now();
+    let started = tokio::time::Instant::now();
     loop {
-        tick(&store, &services).await;
+        tick(
+            &store,
+            &services,
+            started.elapsed() >= services.heartbeat_timeout,
+        )
+        .await;
         if let Some(keep) = services.retention {
             if tokio::time::Instant::now() >= next_vacuum {
                 next_vacuum += Duration::from_secs(24 * 3600);

@@ -11,6 +11,10 @@ use super::transitions::Transition;
 use crate::runtime::state::State;
 use crate::schemas::deployments::ClaimedRun;
 
+/// Who holds a top-level flow run a program reported through the API until its process's first
+/// heartbeat names it.
+const PROCESS: &str = "process";
+
 impl Store {
     /// Claims up to `limit` due runs of `queue` for `agent`, atomically: each run is claimed by one
     /// agent only, on SQLite and PostgreSQL, and the queue's concurrency limit holds. Claimed runs
@@ -104,7 +108,9 @@ impl Store {
         Ok(out)
     }
 
-    /// Records that `agent` still watches these runs.
+    /// Records that `agent` still watches these runs. A run no agent claimed and no deployment
+    /// owns (a flow run started by a program itself) is claimed by its first heartbeat's sender —
+    /// that program's process — so it too becomes Crashed when its process stops sending them.
     pub async fn heartbeat(
         &self,
         agent: &str,
@@ -113,17 +119,47 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let mut n = 0;
         for id in runs {
-            n += sqlx::query(
-                &self.sql("UPDATE flow_runs SET heartbeat = ? WHERE id = ? AND claimed_by = ?"),
-            )
+            n += sqlx::query(&self.sql(
+                "UPDATE flow_runs SET heartbeat = ?, claimed_by = ? WHERE id = ? \
+                 AND (claimed_by = ? OR (deployment_id IS NULL \
+                      AND (claimed_by IS NULL OR claimed_by = ?)))",
+            ))
             .bind(ts(&now))
+            .bind(agent.to_string())
             .bind(id.to_string())
             .bind(agent.to_string())
+            .bind(PROCESS)
             .execute(&self.pool)
             .await?
             .rows_affected();
         }
         Ok(n)
+    }
+
+    /// Top-level flow runs a program reported through the API (no deployment, no agent): the
+    /// program's process sends heartbeats for them, so they are held by "its process" from now —
+    /// Crashed after the heartbeat timeout if none comes (the process died before its first one).
+    /// The first heartbeat names the process.
+    pub async fn expect_heartbeats(
+        &self,
+        runs: &[Uuid],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        for chunk in runs.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = self
+                .sql(&format!(
+                    "UPDATE flow_runs SET claimed_by = ?, heartbeat = ? WHERE id IN ({marks}) \
+                     AND claimed_by IS NULL AND deployment_id IS NULL"
+                ))
+                .into_owned();
+            let mut query = sqlx::query(&sql).bind(PROCESS).bind(ts(&now));
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            query.execute(&self.pool).await?;
+        }
+        Ok(())
     }
 
     /// Whether someone asked flow run `id` to stop (it is `Cancelling`, or already `Cancelled`): the
@@ -147,7 +183,8 @@ impl Store {
         let rows = self
             .fetch(
                 &format!(
-                    "SELECT id, claimed_by FROM flow_runs WHERE claimed_by IS NOT NULL \
+                    "SELECT id, claimed_by, deployment_id FROM flow_runs \
+                     WHERE claimed_by IS NOT NULL \
                      AND state_type NOT IN {final_types} AND heartbeat < ?"
                 ),
                 vec![ts(&(now - timeout))],
@@ -157,8 +194,14 @@ impl Store {
         for row in &rows {
             let id = parse_id("flow_runs", &row.try_get::<String, _>("id")?)?;
             let agent: String = row.try_get("claimed_by")?;
+            let deployed: Option<String> = row.try_get("deployment_id")?;
+            let from = if deployed.is_some() {
+                format!("agent {agent}")
+            } else {
+                format!("the run's process ({agent})")
+            };
             let state = State::crashed(format!(
-                "no heartbeat from agent {agent} for {}s",
+                "no heartbeat from {from} for {}s",
                 timeout.num_seconds()
             ));
             // Refused when the run reached a final state meanwhile.

@@ -14,8 +14,8 @@
 //! run stays Crashed.) The signal is tied to the agent thread that started the child, which lives
 //! as long as the agent's runtime.
 //!
-//! The run's process also sends heartbeats of its own, in the agent's name, at the agent's poll
-//! interval (see [`entrypoint`](super::entrypoint)): while it lives and reports, the server does not
+//! The run's process also sends heartbeats of its own, in the agent's name (see
+//! [`entrypoint`](super::entrypoint)): while it lives and reports, the server does not
 //! take the run for dead, even if the agent itself is frozen or too busy to send them.
 //!
 //! A run cancelled while it runs (`Cancelling`) is learnt from the next heartbeat's answer (every
@@ -215,13 +215,9 @@ fn start(
             run.flow_run.id.to_string(),
         )
         .env("FLOWCORE_API_URL", client.base())
-        // The run's process sends heartbeats of its own, in the agent's name, as often as the
-        // agent does: a frozen or slow agent does not make a healthy run look dead.
+        // The run's process sends heartbeats of its own, in the agent's name: a frozen or slow
+        // agent does not make a healthy run look dead.
         .env(super::entrypoint::AGENT_NAME_VAR, &config.name)
-        .env(
-            super::entrypoint::HEARTBEAT_SECONDS_VAR,
-            config.poll_interval.as_secs_f64().to_string(),
-        )
         .kill_on_drop(true);
     if let Some(cwd) = &run.entrypoint.cwd {
         command.current_dir(cwd);

@@ -6,10 +6,10 @@
 //! (its states and logs reported to the server), and exits the process: 0 when the run completed,
 //! 1 otherwise. Without the variable it returns at once and `main` goes on.
 //!
-//! While the run goes on, the process sends the server a heartbeat for it every
-//! `FLOWCORE_HEARTBEAT_SECONDS`, in the name of the agent that claimed it (`FLOWCORE_AGENT_NAME`;
-//! the agent sets both): a run is taken for dead only when neither its agent nor its own process
-//! says it is alive.
+//! While the run goes on, the process sends the server a heartbeat for it (every 0.5 s, as every
+//! process reporting to a server does for its runs) in the name of the agent that claimed it
+//! (`FLOWCORE_AGENT_NAME`, set by the agent): a run is taken for dead only when neither its agent
+//! nor its own process says it is alive.
 //!
 //! ```no_run
 //! // First thing in `main`:
@@ -27,10 +27,7 @@ use crate::runtime::state::State;
 pub const FLOW_RUN_ID_VAR: &str = "FLOWCORE_FLOW_RUN_ID";
 
 /// The variable naming the agent that claimed the run: the process sends heartbeats in its name.
-pub const AGENT_NAME_VAR: &str = "FLOWCORE_AGENT_NAME";
-
-/// The variable giving the seconds between the process's heartbeats (default 10).
-pub const HEARTBEAT_SECONDS_VAR: &str = "FLOWCORE_HEARTBEAT_SECONDS";
+pub const AGENT_NAME_VAR: &str = crate::runtime::cancel::AGENT_NAME_VAR;
 
 /// Runs the flow run named by `FLOWCORE_FLOW_RUN_ID` and exits, when that variable is set; returns
 /// at once otherwise.
@@ -93,41 +90,12 @@ async fn run_deployed(id: &str) -> i32 {
             });
         }
     }
-    let heartbeats = std::env::var(AGENT_NAME_VAR)
-        .ok()
-        .filter(|agent| !agent.trim().is_empty())
-        .map(|agent| tokio::spawn(heartbeat(client.clone(), id, agent, heartbeat_every())));
     let state =
         crate::runtime::with_cancellation(token, flow.run_as(identity, run.parameters.clone()))
             .await;
-    if let Some(heartbeats) = heartbeats {
-        heartbeats.abort();
-    }
     if state.is_completed() {
         0
     } else {
         1
-    }
-}
-
-/// `FLOWCORE_HEARTBEAT_SECONDS`, or 10 s.
-fn heartbeat_every() -> std::time::Duration {
-    std::env::var(HEARTBEAT_SECONDS_VAR)
-        .ok()
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .map_or(std::time::Duration::from_secs(10), |s| {
-            std::time::Duration::from_secs_f64(s.max(0.05))
-        })
-}
-
-/// Tells the server, every `every`, that run `id`'s process is alive (in `agent`'s name). A
-/// failed heartbeat is tried again at the next tick.
-async fn heartbeat(client: ApiClient, id: Uuid, agent: String, every: std::time::Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let _ = client.heartbeat_answer(id, &agent).await;
     }
 }

@@ -88,11 +88,20 @@ pub(crate) fn watch_server(
     });
 }
 
-/// This process's name in heartbeats: `process-<pid>-<random>` (pids repeat across machines).
+/// The variable naming the agent that started this process for a deployment run.
+pub(crate) const AGENT_NAME_VAR: &str = "FLOWCORE_AGENT_NAME";
+
+/// The name this process's heartbeats carry: the agent that started it for a deployment run
+/// ([`AGENT_NAME_VAR`]), else `process-<pid>-<random>` (pids repeat across machines).
 #[cfg(feature = "client")]
 fn process_name() -> &'static str {
     static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    NAME.get_or_init(|| format!("process-{}-{:08x}", std::process::id(), fastrand::u32(..)))
+    NAME.get_or_init(|| {
+        std::env::var(AGENT_NAME_VAR)
+            .ok()
+            .filter(|agent| !agent.trim().is_empty())
+            .unwrap_or_else(|| format!("process-{}-{:08x}", std::process::id(), fastrand::u32(..)))
+    })
 }
 
 /// Without an API client there is no server to watch.

@@ -322,11 +322,28 @@ pub(crate) fn task(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
         let i = &p.ident;
         quote_spanned!(p.ty.span()=> let #i = #i.#get();)
     });
+    // Once the arguments are taken: the run context's parameters, and a `task_run_name` that
+    // could not render at creation (it shows an upstream's value).
+    let writer = local("__params_writer");
+    let late_name = match &args.run_name {
+        Some(lit) => quote!(::flowcore::__private::name_task_run_late(|| ::std::format!(#lit));),
+        None => quote!(),
+    };
+    let take_args = quote! {
+        #(#take_args)*
+        ::flowcore::__private::note_task_parameters(|#writer| {
+            #[allow(unused_imports)]
+            use ::flowcore::__private::{ViaOpaqueParam as _, ViaSerdeParam as _};
+            #((&::flowcore::__private::ParamProbe(&#names)).write_param(#writer, #name_strs);)*
+            let _ = &#writer;
+        });
+        #late_name
+    };
     let body = if item.sig.asyncness.is_some() {
         let result = convert(&out, quote!(#raw(#(#names),*).await));
         quote! {
             ::flowcore::__private::Body::Async(::std::boxed::Box::new(move || {
-                #(#take_args)*
+                #take_args
                 ::std::boxed::Box::pin(async move { #result })
             }))
         }
@@ -335,7 +352,7 @@ pub(crate) fn task(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
         let result = convert(&out, quote!(#raw(#(#names),*)));
         quote! {
             ::flowcore::__private::Body::SyncTimed(::std::boxed::Box::new(move || {
-                #(#take_args)*
+                #take_args
                 ::std::boxed::Box::new(move || #result)
             }))
         }
@@ -343,7 +360,7 @@ pub(crate) fn task(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
         let result = convert(&out, quote!(#raw(#(#names),*)));
         quote! {
             ::flowcore::__private::Body::Sync(::std::boxed::Box::new(move || {
-                #(#take_args)*
+                #take_args
                 #result
             }))
         }

@@ -136,6 +136,10 @@ pub mod __private {
     pub use crate::runtime::results::{
         CacheInputs, Codec, CodecProbe, JsonSource, ViaNoCodec, ViaSerdeCodec,
     };
+    pub use crate::runtime::task_params::{
+        name_task_run_late, note_task_parameters, ParamProbe, ParamsWriter, ViaOpaqueParam,
+        ViaSerdeParam,
+    };
     pub use anyhow;
     pub use futures_util::future::BoxFuture;
     pub use inventory;

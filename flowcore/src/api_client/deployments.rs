@@ -111,4 +111,23 @@ impl ApiClient {
         self.post(&format!("/work_queues/{queue}/claim"), &body)
             .await
     }
+
+    /// `POST /work_queues/{name}/claim?wait=…`: [`claim`](Self::claim), but when no run is due the
+    /// server holds the request up to `wait` (at most 20 s here, under the client's 30 s request
+    /// timeout) and answers as soon as one can be claimed — a long poll.
+    pub async fn claim_wait(
+        &self,
+        queue: &str,
+        agent: &str,
+        limit: usize,
+        wait: std::time::Duration,
+    ) -> Result<Vec<ClaimedRun>, ApiClientError> {
+        let wait = wait.min(std::time::Duration::from_secs(20)).as_secs_f64();
+        let body = ClaimRequest {
+            agent: agent.to_string(),
+            limit,
+        };
+        self.post(&format!("/work_queues/{queue}/claim?wait={wait}"), &body)
+            .await
+    }
 }

@@ -126,37 +126,7 @@ pub async fn run(
                 }
             };
             for run in claimed {
-                let id = run.flow_run.id;
-                match start(&client, &run, &config) {
-                    Ok(process) => {
-                        tracing::info!(
-                            target: "flowcore::agent",
-                            "Submitted flow run '{}' ({} › {}) as process {}",
-                            run.flow_run.name,
-                            run.flow_run.flow_name,
-                            run.flow_run.deployment_name.as_deref().unwrap_or("-"),
-                            process.id().unwrap_or(0)
-                        );
-                        summary.started.push(id);
-                        children.insert(
-                            id,
-                            Child {
-                                name: run.flow_run.name.clone(),
-                                process,
-                                cancelled_at: None,
-                            },
-                        );
-                    }
-                    Err(e) => {
-                        let message =
-                            format!("the agent could not start {}: {e}", run.entrypoint.exe);
-                        tracing::error!(target: "flowcore::agent", "{message}");
-                        let _ = client
-                            .set_flow_run_state(id, &State::crashed(message))
-                            .await;
-                        summary.crashed.push(id);
-                    }
-                }
+                launch(&client, &config, run, &mut children, &mut summary).await;
             }
         }
         // Every poll: a heartbeat per run, whose answer says whether someone cancelled it.
@@ -179,9 +149,38 @@ pub async fn run(
                 let _ = child.process.start_kill();
             }
         }
-        tokio::select! {
-            _ = &mut stop => break,
-            _ = tokio::time::sleep(config.poll_interval) => {}
+        // Until the next poll: with one queue, a long poll — a run created or falling due meanwhile
+        // is claimed and started at once, not at the next poll.
+        let free = config
+            .limit
+            .map_or(100, |l| l.saturating_sub(children.len()));
+        match config.queues.as_slice() {
+            [queue] if free > 0 => {
+                let claim = client.claim_wait(queue, &config.name, free, config.poll_interval);
+                tokio::select! {
+                    _ = &mut stop => break,
+                    claimed = claim => match claimed {
+                        Ok(claimed) => {
+                            for run in claimed {
+                                launch(&client, &config, run, &mut children, &mut summary).await;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(target: "flowcore::agent", "cannot poll work queue {queue}: {e}");
+                            tokio::select! {
+                                _ = &mut stop => break,
+                                _ = tokio::time::sleep(config.poll_interval) => {}
+                            }
+                        }
+                    },
+                }
+            }
+            _ => {
+                tokio::select! {
+                    _ = &mut stop => break,
+                    _ = tokio::time::sleep(config.poll_interval) => {}
+                }
+            }
         }
     }
     // Stopping: the children stop too, and their runs are marked Crashed unless they finished.
@@ -200,6 +199,46 @@ pub async fn run(
     }
     tracing::info!(target: "flowcore::agent", "Agent {} stopped", config.name);
     Ok(summary)
+}
+
+/// Starts a claimed run's process; a run whose process cannot start is marked Crashed.
+async fn launch(
+    client: &ApiClient,
+    config: &AgentConfig,
+    run: ClaimedRun,
+    children: &mut HashMap<Uuid, Child>,
+    summary: &mut AgentSummary,
+) {
+    let id = run.flow_run.id;
+    match start(client, &run, config) {
+        Ok(process) => {
+            tracing::info!(
+                target: "flowcore::agent",
+                "Submitted flow run '{}' ({} › {}) as process {}",
+                run.flow_run.name,
+                run.flow_run.flow_name,
+                run.flow_run.deployment_name.as_deref().unwrap_or("-"),
+                process.id().unwrap_or(0)
+            );
+            summary.started.push(id);
+            children.insert(
+                id,
+                Child {
+                    name: run.flow_run.name.clone(),
+                    process,
+                    cancelled_at: None,
+                },
+            );
+        }
+        Err(e) => {
+            let message = format!("the agent could not start {}: {e}", run.entrypoint.exe);
+            tracing::error!(target: "flowcore::agent", "{message}");
+            let _ = client
+                .set_flow_run_state(id, &State::crashed(message))
+                .await;
+            summary.crashed.push(id);
+        }
+    }
 }
 
 fn start(

@@ -81,8 +81,8 @@ fn publish(key: &str, kind: ArtifactKind, data: serde_json::Value) -> Result<Uui
         None => flow.as_ref().map(|ctx| ctx.meta.record.id()),
     };
     let run = match (&task, &flow) {
-        (Some(task), _) => Some(task.record.run.clone()),
-        (None, Some(ctx)) => Some(ctx.meta.record.run.clone()),
+        (Some(task), _) => Some(task.record.run_ref()),
+        (None, Some(ctx)) => Some(ctx.meta.record.run_ref()),
         (None, None) => None,
     };
     let artifact = Artifact {

@@ -51,7 +51,7 @@ pub(crate) async fn run_task<T: Send + 'static>(
 ) -> Result<T, TaskRunError> {
     let record = &meta.record;
     let error = |failure| TaskRunError {
-        task_run_name: Arc::clone(&record.run.name),
+        task_run_name: Arc::clone(record.name_arc()),
         task_run_id: record.id(),
         failure,
         root: None,

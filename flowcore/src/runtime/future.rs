@@ -119,7 +119,7 @@ impl<T> Drop for Producer<T> {
             // Refused by the policy when the run had already finished.
             let _ = record.propose(State::crashed(message));
             let error = TaskRunError {
-                task_run_name: Arc::clone(&record.run.name),
+                task_run_name: Arc::clone(record.name_arc()),
                 task_run_id: record.id(),
                 failure: super::error::TaskRunFailure::Crashed(message.to_string()),
                 root: None,

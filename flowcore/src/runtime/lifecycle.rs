@@ -42,6 +42,7 @@ pub(crate) fn create_task_run(
     inputs: Vec<TaskInput>,
 ) -> Arc<TaskRunMeta> {
     init_reporting();
+    let name_pending = run_name.is_none();
     let name = match (run_name, ctx) {
         (Some(name), _) => name,
         (None, Some(ctx)) => ctx.next_task_run_name(task_name),
@@ -54,6 +55,8 @@ pub(crate) fn create_task_run(
         flow_run_id,
         tags: tags.iter().map(|t| t.to_string()).collect(),
         inputs,
+        parameters: std::sync::OnceLock::new(),
+        name_pending,
     });
     if let Some(ctx) = ctx {
         ctx.register_task_run(Arc::clone(&meta));

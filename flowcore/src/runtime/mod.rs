@@ -29,6 +29,7 @@ pub mod runner;
 pub(crate) mod slots;
 pub mod state;
 pub mod task;
+pub mod task_params;
 pub(crate) mod task_runner;
 pub(crate) mod task_spec;
 

@@ -435,7 +435,7 @@ impl<T> Plan<T> {
             storage: self.storage.describe(),
             created: chrono::Utc::now(),
         };
-        reporter::emit(Event::Log(reference.to_log(meta.record.run.clone())));
+        reporter::emit(Event::Log(reference.to_log(meta.record.run_ref())));
     }
 }
 

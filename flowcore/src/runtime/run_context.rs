@@ -8,15 +8,16 @@
 //! use flowcore::prelude::*;
 //!
 //! #[task]
-//! fn who() -> (String, u32) {
+//! fn who(greeting: String) -> (String, u32) {
 //!     let run = flowcore::runtime::task_run().expect("inside a task run");
+//!     assert_eq!(run.parameters["greeting"], greeting);
 //!     (run.task_name, run.attempt)
 //! }
 //!
 //! #[flow]
 //! async fn hello(month: String) -> (String, String, u32) {
 //!     let flow = flowcore::runtime::flow_run().expect("inside a flow run");
-//!     let (task, attempt) = who().await.unwrap();
+//!     let (task, attempt) = who("hi".to_string()).await.unwrap();
 //!     (flow.parameters["month"].as_str().unwrap().to_string(), task, attempt)
 //! }
 //!
@@ -69,6 +70,12 @@ pub struct TaskRunInfo {
     pub task_name: String,
     /// The flow run it belongs to, if any.
     pub flow_run_id: Option<Uuid>,
+    /// The arguments the body was called with, as a JSON object by parameter name (upstream runs'
+    /// values included). A serde type is its JSON (a value over
+    /// [`PARAMETER_JSON_CAP`](super::task_params::PARAMETER_JSON_CAP) is a string placeholder
+    /// naming its type), any other type a string placeholder naming its type. `null` while the body
+    /// has not started (in the hooks of a run whose result came from the cache).
+    pub parameters: serde_json::Value,
     /// The run's tags.
     pub tags: Vec<String>,
     /// The current attempt: 1 for the first run, 2 for the first retry, …
@@ -112,6 +119,7 @@ pub fn task_run() -> Option<TaskRunInfo> {
         name: meta.record.name().to_string(),
         task_name: meta.task_name.to_string(),
         flow_run_id: meta.flow_run_id,
+        parameters: super::task_params::parameters_of(&meta),
         tags: meta.tags.clone(),
         attempt,
         start_time,

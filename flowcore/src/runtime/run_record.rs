@@ -4,7 +4,7 @@
 //! hands out [`FlowRun`] and [`TaskRun`] snapshots (the plain values of `schemas::runs`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -27,7 +27,11 @@ struct Progress {
 /// The live record of one run (flow run or task run).
 #[derive(Debug)]
 pub(crate) struct RunRecord {
+    /// Who the run is, under the name it was created with.
     pub(crate) run: RunRef,
+    /// The name it took later, once (a `task_run_name` that could only render when the run's
+    /// upstream values arrived). Every event reported afterwards carries it.
+    renamed: OnceLock<Arc<str>>,
     progress: Mutex<Progress>,
     observed: AtomicBool,
 }
@@ -55,6 +59,7 @@ impl RunRecord {
                     RunKind::Task => flow_run_id,
                 },
             },
+            renamed: OnceLock::new(),
             progress: Mutex::new(Progress {
                 history: Vec::with_capacity(4),
                 ..Progress::default()
@@ -68,7 +73,29 @@ impl RunRecord {
     }
 
     pub(crate) fn name(&self) -> &str {
-        &self.run.name
+        self.name_arc()
+    }
+
+    /// The run's current name, shared.
+    pub(crate) fn name_arc(&self) -> &Arc<str> {
+        self.renamed.get().unwrap_or(&self.run.name)
+    }
+
+    /// Who the run is now: its reference under its current name.
+    pub(crate) fn run_ref(&self) -> RunRef {
+        match self.renamed.get() {
+            None => self.run.clone(),
+            Some(name) => RunRef {
+                name: Arc::clone(name),
+                ..self.run.clone()
+            },
+        }
+    }
+
+    /// Gives the run the name it could not have when it was created; the events reported from now
+    /// on carry it, and the record keeps the latest name it saw. Only the first rename counts.
+    pub(crate) fn rename(&self, name: String) {
+        let _ = self.renamed.set(name.into());
     }
 
     fn progress(&self) -> MutexGuard<'_, Progress> {
@@ -98,7 +125,7 @@ impl RunRecord {
             state
         };
         reporter::emit(Event::StateChanged {
-            run: self.run.clone(),
+            run: self.run_ref(),
             state: state.clone(),
         });
         Ok(state)
@@ -151,6 +178,12 @@ pub(crate) struct TaskRunMeta {
     pub(crate) flow_run_id: Option<Uuid>,
     pub(crate) tags: Vec<String>,
     pub(crate) inputs: Vec<TaskInput>,
+    /// The parameters the body was called with, as a JSON object's text (see
+    /// [`task_params`](super::task_params)): set when the first attempt takes its arguments.
+    pub(crate) parameters: OnceLock<Box<str>>,
+    /// Whether the run has its default name only because its `task_run_name` showed an argument
+    /// an upstream run had not produced yet: it is renamed when the body takes its arguments.
+    pub(crate) name_pending: bool,
 }
 
 impl TaskRunMeta {
@@ -167,6 +200,7 @@ impl TaskRunMeta {
             flow_run_id,
             tags,
             inputs,
+            ..
         } = meta;
         let (id, name) = (record.id(), record.name().to_string());
         let Progress {

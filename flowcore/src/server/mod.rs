@@ -187,11 +187,20 @@ pub fn router_for(store: Store, config: &ServerConfig) -> Router {
 /// A running server.
 pub struct Server {
     addr: SocketAddr,
+    /// Whether this server holds the lease and runs the background services.
+    leader: tokio::sync::watch::Receiver<bool>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl Server {
+    /// Whether this server runs the background services now (scheduler, Late marking, crashed
+    /// runs, notifications, retention): always on SQLite; on PostgreSQL, the one server of those
+    /// sharing the database that holds the lease.
+    pub fn runs_services(&self) -> bool {
+        *self.leader.borrow()
+    }
+
     /// Opens the database (creating or migrating the schema), binds and starts serving in the
     /// background of the current tokio runtime.
     pub async fn start(config: ServerConfig) -> Result<Server, ServerError> {
@@ -214,12 +223,19 @@ impl Server {
         let app = router_for(store.clone(), &config);
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         let (stop_services, services_stop) = tokio::sync::watch::channel(false);
+        let (leading, leader) = tokio::sync::watch::channel(false);
         let notifier = tokio::spawn(notifier::run(
             store.clone(),
             format!("http://{addr}"),
             services_stop.clone(),
+            leader.clone(),
         ));
-        let services = tokio::spawn(services::run(store, config.services, services_stop));
+        let services = tokio::spawn(services::run(
+            store,
+            config.services,
+            services_stop,
+            leading,
+        ));
         let task = tokio::spawn(async move {
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(async {
@@ -233,6 +249,7 @@ impl Server {
         });
         Ok(Server {
             addr,
+            leader,
             shutdown,
             task,
         })

@@ -106,10 +106,16 @@ pub(crate) async fn run(
     store: Store,
     ui_base: String,
     mut stop: tokio::sync::watch::Receiver<bool>,
+    leading: tokio::sync::watch::Receiver<bool>,
 ) {
     let client = reqwest::Client::new();
     loop {
-        let looked_at = deliver_due(&store, &client, &ui_base).await;
+        // Only the server holding the lease delivers (see `services::run`).
+        let looked_at = if *leading.borrow() {
+            deliver_due(&store, &client, &ui_base).await
+        } else {
+            0
+        };
         if looked_at > 0 {
             continue;
         }

@@ -76,38 +76,73 @@ pub(crate) async fn tick(store: &Store, services: &Services, detect_crashes: boo
     }
 }
 
-/// Runs the services until `stop` resolves.
+/// How often a server checks that it still leads, or tries to lead: a dead leader is replaced
+/// within this (plus one pass of the services).
+const LEASE_CHECK: Duration = Duration::from_secs(2);
+
+/// Runs the services until `stop` resolves — while this server holds the lease (see
+/// `store::lease`): of several servers on one PostgreSQL database, one runs them at a time, and
+/// another takes over within a few seconds of its death. `leading` tells the notifier.
 pub(crate) async fn run(
     store: Store,
     services: Services,
     stop: tokio::sync::watch::Receiver<bool>,
+    leading: tokio::sync::watch::Sender<bool>,
 ) {
     let mut stop = stop;
     let mut next_vacuum = tokio::time::Instant::now();
     let started = tokio::time::Instant::now();
+    let mut next_tick = started;
+    let mut lease: Option<crate::store::Lease> = None;
     loop {
-        tick(
-            &store,
-            &services,
-            started.elapsed() >= services.heartbeat_timeout,
-        )
-        .await;
-        if let Some(keep) = services.retention {
-            if tokio::time::Instant::now() >= next_vacuum {
-                next_vacuum += Duration::from_secs(24 * 3600);
-                let cutoff = chrono::Utc::now() - chrono(keep);
-                match store.vacuum(cutoff, false).await {
-                    Ok(done) => tracing::info!(
-                        target: "flowcore::server",
-                        "retention: deleted {} flow run(s), {} task run(s), {} log line(s) finished before {cutoff}",
-                        done.flow_runs, done.task_runs, done.logs
-                    ),
-                    Err(e) => tracing::error!(target: "flowcore::server", "retention: {e}"),
+        if let Some(held) = lease.as_mut() {
+            if !held.held().await {
+                tracing::warn!(target: "flowcore::server", "lost the lease: another server runs the background services");
+                lease = None;
+            }
+        }
+        if lease.is_none() {
+            match store.try_lead().await {
+                Ok(Some(taken)) => {
+                    tracing::info!(target: "flowcore::server", "this server runs the background services (scheduler, late runs, heartbeats, notifications, retention)");
+                    lease = Some(taken);
+                    next_tick = tokio::time::Instant::now();
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(target: "flowcore::server", "lease: {e}"),
+            }
+        }
+        leading.send_replace(lease.is_some());
+        if lease.is_some() && tokio::time::Instant::now() >= next_tick {
+            next_tick = tokio::time::Instant::now() + services.interval;
+            tick(
+                &store,
+                &services,
+                started.elapsed() >= services.heartbeat_timeout,
+            )
+            .await;
+            if let Some(keep) = services.retention {
+                if tokio::time::Instant::now() >= next_vacuum {
+                    next_vacuum += Duration::from_secs(24 * 3600);
+                    let cutoff = chrono::Utc::now() - chrono(keep);
+                    match store.vacuum(cutoff, false).await {
+                        Ok(done) => tracing::info!(
+                            target: "flowcore::server",
+                            "retention: deleted {} flow run(s), {} task run(s), {} log line(s) finished before {cutoff}",
+                            done.flow_runs, done.task_runs, done.logs
+                        ),
+                        Err(e) => tracing::error!(target: "flowcore::server", "retention: {e}"),
+                    }
                 }
             }
         }
+        let wake = if lease.is_some() {
+            next_tick.min(tokio::time::Instant::now() + LEASE_CHECK)
+        } else {
+            tokio::time::Instant::now() + LEASE_CHECK
+        };
         tokio::select! {
-            _ = tokio::time::sleep(services.interval) => {}
+            _ = tokio::time::sleep_until(wake) => {}
             _ = stop.changed() => return,
         }
     }

@@ -1,7 +1,7 @@
 //! Work queues: created, paused and resumed, their concurrency limit; agents' claims.
 
-use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{Path, State};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 
@@ -141,16 +141,41 @@ pub(crate) async fn set_concurrency(
     queue(&state, &name).await
 }
 
-/// Claims due runs of a queue for an agent, atomically (each run goes to one agent).
+/// The claim's query: how long to wait for a run when none is due.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct ClaimWait {
+    wait: Option<f64>,
+}
+
+/// Claims due runs of a queue for an agent, atomically (each run goes to one agent). With
+/// `?wait=10` (seconds, at most 60) a claim that finds nothing waits — a long poll — and answers as
+/// soon as a run of the queue is created, retried or falls due, or a running one ends and frees a
+/// concurrency slot; empty at the deadline.
 #[utoipa::path(post, path = "/api/work_queues/{name}/claim", tag = "agents", request_body = ClaimRequest,
-    params(("name" = String, Path, description = "work queue")),
-    responses((status = 200, body = Vec<ClaimedRun>)))]
+    params(("name" = String, Path, description = "work queue"),
+        ("wait" = Option<f64>, Query, minimum = 0, maximum = 60,
+            description = "seconds to wait for a run when none is due (long poll; default 0)")),
+    responses((status = 200, body = Vec<ClaimedRun>), (status = 400, description = "a bad parameter")))]
 pub(crate) async fn claim(
     State(state): State<AppState>,
     name: Result<Path<String>, PathRejection>,
+    wait: Result<Query<ClaimWait>, QueryRejection>,
     body: Result<Json<ClaimRequest>, JsonRejection>,
 ) -> Result<Json<Vec<ClaimedRun>>, ApiError> {
     let Path(name) = name?;
+    let Query(wait) = wait?;
+    let max = crate::store::MAX_CLAIM_WAIT.as_secs_f64();
+    let wait = match wait.wait {
+        None => std::time::Duration::ZERO,
+        Some(w) if w.is_finite() && (0.0..=max).contains(&w) => {
+            std::time::Duration::from_secs_f64(w)
+        }
+        Some(w) => {
+            return Err(ApiError::bad_request(format!(
+                "invalid `wait`: {w} is not a number of seconds from 0 to {max}"
+            )))
+        }
+    };
     let Json(body) = body?;
     if body.agent.trim().is_empty() {
         return Err(ApiError::bad_request("invalid `agent`: empty"));
@@ -164,7 +189,7 @@ pub(crate) async fn claim(
     Ok(Json(
         state
             .store
-            .claim(&name, &body.agent, chrono::Utc::now(), body.limit.min(1000))
+            .claim_wait(&name, &body.agent, body.limit.min(1000), wait)
             .await?,
     ))
 }

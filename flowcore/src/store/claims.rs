@@ -6,7 +6,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::codec::{final_types, parse_id, ts};
-use super::connect::{Store, StoreError};
+use super::connect::{Backend, Store, StoreError};
 use super::transitions::Transition;
 use crate::runtime::state::State;
 use crate::schemas::deployments::ClaimedRun;
@@ -27,14 +27,42 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<ClaimedRun>, StoreError> {
         let mut tx = self.begin_write().await?;
-        // Writing the queue's row first takes SQLite's write lock, and PostgreSQL's lock on that row:
-        // concurrent claims on one queue run one after the other from here.
-        let locked =
-            sqlx::query(&self.sql("UPDATE work_queues SET paused = paused WHERE name = ?"))
+        let locked = match self.backend {
+            // Writing the queue's row takes SQLite's write lock: claims run one after the other.
+            Backend::Sqlite => {
+                sqlx::query("UPDATE work_queues SET paused = paused WHERE name = ?")
+                    .bind(queue.to_string())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    > 0
+            }
+            // PostgreSQL: claims on a queue with a concurrency limit run one after the other (the
+            // queue's row locked FOR UPDATE: the count of running runs stays exact); on a queue
+            // without one they run in parallel (FOR SHARE), each taking the due runs the others
+            // have not locked (SKIP LOCKED below).
+            Backend::Postgres => {
+                let limited: Option<Option<i64>> =
+                    sqlx::query("SELECT concurrency_limit FROM work_queues WHERE name = $1")
+                        .bind(queue.to_string())
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .map(|row| row.try_get("concurrency_limit"))
+                        .transpose()?;
+                let Some(limited) = limited else {
+                    return Ok(Vec::new());
+                };
+                let lock = if limited.is_some() { "UPDATE" } else { "SHARE" };
+                sqlx::query(&format!(
+                    "SELECT name FROM work_queues WHERE name = $1 FOR {lock}"
+                ))
                 .bind(queue.to_string())
-                .execute(&mut *tx)
-                .await?;
-        if locked.rows_affected() == 0 {
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some()
+            }
+        };
+        if !locked {
             return Ok(Vec::new());
         }
         let final_types = final_types();
@@ -59,10 +87,14 @@ impl Store {
             return Ok(Vec::new());
         }
         // The due runs, soonest first; each moves to Pending as the policy decides.
+        let skip_locked = match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        };
         let candidates = sqlx::query(&self.sql(&format!(
             "SELECT id FROM flow_runs WHERE work_queue_name = ? AND state_type = 'SCHEDULED' \
              AND claimed_by IS NULL AND expected_start_time <= ? \
-             ORDER BY expected_start_time LIMIT {n}"
+             ORDER BY expected_start_time LIMIT {n}{skip_locked}"
         )))
         .bind(queue.to_string())
         .bind(ts(&now))

@@ -57,6 +57,8 @@ impl Backend {
 pub struct Store {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
+    /// Where waiting claims learn that runs changed (see `wakeups`).
+    pub(crate) wakeups: std::sync::Arc<super::changes::Wakeups>,
 }
 
 /// SQLite settings of every connection: WAL (with NORMAL sync, durable against application
@@ -106,7 +108,13 @@ impl Store {
             })
             .connect(url)
             .await?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            wakeups: std::sync::Arc::new(super::changes::Wakeups::new(
+                (backend == Backend::Postgres).then(|| url.to_string()),
+            )),
+        })
     }
 
     /// Which database this is.

@@ -285,6 +285,7 @@ impl Store {
             .insert_scheduled_run(&mut tx, &d, &merged, Utc::now(), false)
             .await?;
         tx.commit().await?;
+        self.wake();
         match run {
             Some(run) => self.flow_run_by_id(run).await,
             None => Ok(None),

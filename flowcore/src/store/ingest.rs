@@ -63,6 +63,11 @@ impl<'a> Runs<'a> {
                 run.id
             )));
         }
+        // A run renamed after its creation (a `task_run_name` waiting for an upstream's value):
+        // the latest name the batch carries is written.
+        if entry.0.name != run.name {
+            entry.0 = run;
+        }
         Ok(entry)
     }
 
@@ -376,6 +381,8 @@ impl Store {
                 if !changes.is_empty() {
                     self.queue_notifications(&mut conn, &changes).await?;
                     sqlx::query("COMMIT").execute(&mut *conn).await?;
+                    // A deployment's run that ended may free its queue's slot.
+                    self.wake();
                 }
                 Ok::<_, StoreError>(refused)
             }
@@ -427,9 +434,12 @@ impl Store {
                 next = built;
             }
         }
-        self.queue_notifications(&mut tx, &runs.flow_changes())
-            .await?;
+        let changes = runs.flow_changes();
+        self.queue_notifications(&mut tx, &changes).await?;
         tx.commit().await?;
+        if !changes.is_empty() {
+            self.wake();
+        }
         Ok(Ingested::written(refused))
     }
 }

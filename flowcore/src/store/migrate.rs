@@ -76,6 +76,11 @@ impl Store {
                 sqlx::query(&statement).execute(&mut *tx).await?;
             }
         }
+        if from < 7 {
+            for statement in schema::v6_to_v7(self.backend) {
+                sqlx::query(&statement).execute(&mut *tx).await?;
+            }
+        }
         if from < schema::VERSION {
             sqlx::query(&self.sql("UPDATE schema_version SET version = ?"))
                 .bind(schema::VERSION)

@@ -9,6 +9,7 @@
 
 mod artifacts;
 mod automations;
+mod changes;
 mod checkpoint;
 mod claims;
 mod codec;
@@ -17,6 +18,7 @@ mod connect;
 mod deployments;
 mod filter;
 mod ingest;
+mod lease;
 mod migrate;
 mod read;
 mod results;
@@ -27,6 +29,7 @@ mod sink;
 #[cfg(test)]
 mod tests;
 mod transitions;
+mod wakeups;
 mod work_queues;
 mod write;
 
@@ -35,10 +38,12 @@ pub use automations::Queued;
 pub use connect::{sqlite_url, Backend, Store, StoreError};
 pub use filter::{FlowRunFilter, Sort};
 pub use ingest::Ingested;
+pub(crate) use lease::Lease;
 pub use retention::Vacuumed;
 pub use scheduling::Horizon;
 pub use sink::StoreSink;
 pub use transitions::Transition;
+pub use wakeups::MAX_CLAIM_WAIT;
 pub use write::WriteOutcome;
 
 // Wire types the store gives back, where earlier releases had them.

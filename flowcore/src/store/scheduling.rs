@@ -128,6 +128,9 @@ impl Store {
             }
             tx.commit().await?;
         }
+        if created > 0 {
+            self.wake();
+        }
         Ok(created)
     }
 

@@ -10,7 +10,7 @@
 use super::connect::Backend;
 
 /// The schema version this build writes.
-pub(crate) const VERSION: i64 = 6;
+pub(crate) const VERSION: i64 = 7;
 
 /// The columns every run table has for its current state and history.
 const STATE_COLUMNS: &str = "state_type TEXT, state_name TEXT, state_message TEXT, \
@@ -138,6 +138,29 @@ pub(crate) fn v5_to_v6() -> Vec<String> {
          storage TEXT NOT NULL, created TEXT NOT NULL)"
             .into(),
     ]
+}
+
+/// Version 6 → 7: on PostgreSQL, a change to a work-queue run (created, or a new state) notifies
+/// the `flowcore_runs` channel with the queue's name when it commits, so every server's waiting
+/// claims wake (see `wakeups`). SQLite has no cross-process notifications: nothing to create.
+pub(crate) fn v6_to_v7(backend: Backend) -> Vec<String> {
+    match backend {
+        Backend::Sqlite => Vec::new(),
+        Backend::Postgres => vec![
+            "CREATE OR REPLACE FUNCTION flowcore_notify_runs() RETURNS trigger AS $$ \
+             BEGIN \
+               IF NEW.work_queue_name IS NOT NULL THEN \
+                 PERFORM pg_notify('flowcore_runs', NEW.work_queue_name); \
+               END IF; \
+               RETURN NULL; \
+             END $$ LANGUAGE plpgsql"
+                .into(),
+            "DROP TRIGGER IF EXISTS flowcore_runs_changed ON flow_runs".into(),
+            "CREATE TRIGGER flowcore_runs_changed AFTER INSERT OR UPDATE OF state_type \
+             ON flow_runs FOR EACH ROW EXECUTE FUNCTION flowcore_notify_runs()"
+                .into(),
+        ],
+    }
 }
 
 /// Version 1 → 2, the part SQL does: new columns (filled by the store from the old `states` and

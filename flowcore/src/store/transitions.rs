@@ -149,8 +149,11 @@ impl Store {
         agent: &str,
     ) -> Result<Transition, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        self.transition_with(&mut conn, id, state, &[], Some(agent), decide)
-            .await
+        let transition = self
+            .transition_with(&mut conn, id, state, &[], Some(agent), decide)
+            .await?;
+        self.wake();
+        Ok(transition)
     }
 
     /// [`propose_flow_run_state_with`](Self::propose_flow_run_state_with) under the policy's rule
@@ -249,8 +252,12 @@ impl Store {
         state: &State,
     ) -> Result<Transition, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        self.propose_flow_run_state_with(&mut conn, id, state, &[])
-            .await
+        let transition = self
+            .propose_flow_run_state_with(&mut conn, id, state, &[])
+            .await?;
+        // Written (outside a transaction): a run that ended may free its queue's slot.
+        self.wake();
+        Ok(transition)
     }
 
     /// Cancels flow run `id` (a user's request): a run not started yet — Scheduled, Late, Pending —
@@ -293,6 +300,7 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        self.wake();
         Ok(transition)
     }
 

@@ -43,11 +43,12 @@ fn set_from_excluded(table: &str) -> String {
     )
 }
 
-/// [`SET_STATE`] for `UPDATE … FROM (VALUES (id, …))`: the values follow the id, in the same order.
+/// [`SET_STATE`] for `UPDATE … FROM (VALUES (id, …, name))`: the values follow the id, in the same
+/// order, and the run's name (as its latest event carries it) comes last.
 const SET_FROM_VALUES: &str = "state_type = v.column2, state_name = v.column3, \
      state_message = v.column4, state_time = v.column5, \
      start_time = COALESCE(start_time, v.column6), end_time = v.column7, \
-     attempts = attempts + v.column8, history = history || v.column9";
+     attempts = attempts + v.column8, history = history || v.column9, name = v.column10";
 
 /// One line of a run's `history` column: a state, compactly (time in microseconds since the epoch).
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -325,10 +326,12 @@ impl Store {
                 let sql = format!(
                     "UPDATE {table} SET {SET_FROM_VALUES} FROM (VALUES {}) AS v \
                      WHERE {table}.id = v.column1",
-                    placeholders(9, chunk.len())
+                    placeholders(10, chunk.len())
                 );
                 let args = chunk.iter().fold(args, |args, (run, _, states)| {
-                    Summary::of(states).bind(args.value(run.id.to_string()))
+                    Summary::of(states)
+                        .bind(args.value(run.id.to_string()))
+                        .value(run.name.to_string())
                 });
                 (self.sql(&sql).into_owned(), args)
             }

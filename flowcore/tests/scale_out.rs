@@ -220,3 +220,91 @@ async fn one_server_runs_the_services_and_another_takes_over_postgres() {
     follower.stop().await;
     db.drop().await;
 }
+
+#[task]
+fn one() -> u32 {
+    1
+}
+
+#[flow]
+async fn reported() -> u32 {
+    one().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_and_the_api_sink_fail_over_to_the_next_api_url() {
+    let _harness = flowcore::testing::harness();
+    let dir = tempfile::tempdir().unwrap();
+    let live = server(
+        &flowcore::store::sqlite_url(&dir.path().join("f.db")),
+        Services::default(),
+    )
+    .await;
+    // A port nobody listens on.
+    let dead = {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/api", socket.local_addr().unwrap())
+    };
+    let urls = format!("{dead}, {}", live.api_url());
+    let client = flowcore::api_client::ApiClient::new(&urls, None);
+    assert_eq!(client.base(), dead);
+    let queues: serde_json::Value = client.get("/work_queues").await.unwrap();
+    assert_eq!(queues["results"][0]["name"], "default", "{queues}");
+    assert_eq!(client.base(), live.api_url(), "the one that answered");
+    assert_eq!(
+        client.urls().setting(),
+        format!("{dead},{}", live.api_url())
+    );
+
+    let sink: std::sync::Arc<dyn flowcore::event::EventSink> =
+        std::sync::Arc::new(flowcore::client::ApiSink::new(&urls, None, None).unwrap());
+    flowcore::event::add_sink(std::sync::Arc::clone(&sink));
+    let state = reported.run().await;
+    flowcore::event::flush().await;
+    flowcore::event::remove_sink(&sink);
+    assert!(state.is_completed());
+    let run: serde_json::Value = client
+        .get(&format!("/flow_runs/{}", state.flow_run().id))
+        .await
+        .unwrap();
+    assert_eq!(run["state"]["name"], "Completed", "{run}");
+    live.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claims_wait_out_of_bounds_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = server(
+        &flowcore::store::sqlite_url(&dir.path().join("w.db")),
+        Services::default(),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    for wait in ["-1", "61", "abc", "NaN"] {
+        let response = client
+            .post(format!(
+                "{}/work_queues/default/claim?wait={wait}",
+                live.api_url()
+            ))
+            .json(&serde_json::json!({"agent": "a", "limit": 1}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "wait={wait}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(body["error"].as_str().unwrap().contains("wait"), "{body}");
+    }
+    let started = Instant::now();
+    let response = client
+        .post(format!(
+            "{}/work_queues/default/claim?wait=0.3",
+            live.api_url()
+        ))
+        .json(&serde_json::json!({"agent": "a", "limit": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(started.elapsed() >= Duration::from_millis(300), "it waited");
+    live.stop().await;
+}

@@ -6,6 +6,7 @@ mod concurrency;
 mod deployments;
 mod error;
 mod runs;
+mod urls;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -13,21 +14,23 @@ use serde::Serialize;
 pub(crate) use error::chain;
 pub use error::ApiClientError;
 pub use runs::FlowRunsQuery;
+pub use urls::ApiUrls;
 
 /// A client of `…/api`.
 #[derive(Debug, Clone)]
 pub struct ApiClient {
-    base: String,
+    base: ApiUrls,
     key: Option<String>,
     http: reqwest::Client,
 }
 
 impl ApiClient {
     /// A client of the API at `base` (e.g. `http://127.0.0.1:4200/api`), sending `key` as a bearer
-    /// token when given.
+    /// token when given. `base` may list several servers' URLs separated by commas: a request
+    /// goes to the one that answered last and fails over to the next when it cannot connect.
     pub fn new(base: &str, key: Option<String>) -> ApiClient {
         ApiClient {
-            base: base.trim_end_matches('/').to_string(),
+            base: ApiUrls::parse(base),
             key,
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(30))
@@ -46,31 +49,66 @@ impl ApiClient {
         ApiClient::new(&url, crate::config::get("api-key").ok().flatten())
     }
 
-    /// The API's base URL.
+    /// The API's base URL in use (of several: the one that answered last).
     pub fn base(&self) -> &str {
+        self.base.current()
+    }
+
+    /// Every base URL, as the `api-url` setting spells them (comma-separated).
+    pub fn urls(&self) -> &ApiUrls {
         &self.base
     }
 
-    /// Sends a request and decodes the answer.
+    /// Sends a request and decodes the answer. When a server cannot be reached (the connection
+    /// fails), the request goes to the next URL of the list; any answer — an error status included
+    /// — comes from the first server that took the connection.
     pub async fn send<B: Serialize, T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<&B>,
     ) -> Result<T, ApiClientError> {
-        let url = format!("{}{path}", self.base);
-        let mut request = self.http.request(method, &url);
-        if let Some(key) = &self.key {
-            request = request.bearer_auth(key);
+        let mut failed = None;
+        let mut answer = None;
+        for (i, base) in self.base.in_order() {
+            let url = format!("{base}{path}");
+            let mut request = self.http.request(method.clone(), &url);
+            if let Some(key) = &self.key {
+                request = request.bearer_auth(key);
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            match request.send().await {
+                Ok(response) => {
+                    self.base.answered(i);
+                    answer = Some((url, response));
+                    break;
+                }
+                // Not connected: nothing reached this server; the next one may answer.
+                Err(e) if e.is_connect() => failed = Some((url, e)),
+                Err(e) => {
+                    return Err(ApiClientError::Unreachable {
+                        message: chain(&e),
+                        url,
+                    })
+                }
+            }
         }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
+        let (url, response) = match (answer, failed) {
+            (Some(answer), _) => answer,
+            (None, Some((url, e))) => {
+                return Err(ApiClientError::Unreachable {
+                    message: chain(&e),
+                    url,
+                })
+            }
+            (None, None) => unreachable!("a list of URLs is never empty"),
+        };
         let unreachable = |e: reqwest::Error| ApiClientError::Unreachable {
             url: url.clone(),
             message: chain(&e),
         };
-        let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
         let text = response.text().await.map_err(unreachable)?;
         if !status.is_success() {

@@ -253,7 +253,7 @@ fn start(
             super::entrypoint::FLOW_RUN_ID_VAR,
             run.flow_run.id.to_string(),
         )
-        .env("FLOWCORE_API_URL", client.base())
+        .env("FLOWCORE_API_URL", client.urls().setting())
         // The run's process sends heartbeats of its own, in the agent's name: a frozen or slow
         // agent does not make a healthy run look dead.
         .env(super::entrypoint::AGENT_NAME_VAR, &config.name)

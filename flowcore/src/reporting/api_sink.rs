@@ -85,7 +85,9 @@ struct Sender {
     client: reqwest::Client,
     /// Always `Some` until dropped (see `Drop`).
     runtime: Option<tokio::runtime::Runtime>,
-    url: String,
+    /// The servers' base URLs (`api-url` may list several: a batch goes to the next one when a
+    /// server cannot be reached).
+    urls: crate::api_client::ApiUrls,
     api_key: Option<String>,
     outbox: Option<Outbox>,
     retry_window: Option<Duration>,
@@ -145,7 +147,7 @@ impl ApiSink {
                     .enable_all()
                     .build()?,
             ),
-            url: format!("{}/events", api_url.trim_end_matches('/')),
+            urls: crate::api_client::ApiUrls::parse(api_url),
             api_key: options.api_key,
             outbox: options.outbox,
             retry_window: options.retry_window,
@@ -276,24 +278,45 @@ impl Sender {
         }
     }
 
+    /// Where batches go now: the events endpoint of the server that answered last.
+    fn url(&self) -> String {
+        format!("{}/events", self.urls.current())
+    }
+
     fn send(&self, body: Vec<u8>) -> Result<(), Failure> {
-        let mut request = self
-            .client
-            .post(&self.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body);
-        if let Some(key) = &self.api_key {
-            request = request.bearer_auth(key);
-        }
         let runtime = self
             .runtime
             .as_ref()
             .expect("the runtime lives as long as the sender");
         runtime.block_on(async {
-            let response = request
-                .send()
-                .await
-                .map_err(|e| Failure::Transient(crate::api_client::chain(&e)))?;
+            // The first server that takes the connection answers; one that cannot be reached
+            // passes the batch to the next URL of the list.
+            let mut response = Err(Failure::Transient("no API URL".into()));
+            for (i, base) in self.urls.in_order() {
+                let mut request = self
+                    .client
+                    .post(format!("{base}/events"))
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+                if let Some(key) = &self.api_key {
+                    request = request.bearer_auth(key);
+                }
+                match request.send().await {
+                    Ok(answer) => {
+                        self.urls.answered(i);
+                        response = Ok(answer);
+                        break;
+                    }
+                    Err(e) => {
+                        let connect = e.is_connect();
+                        response = Err(Failure::Transient(crate::api_client::chain(&e)));
+                        if !connect {
+                            break;
+                        }
+                    }
+                }
+            }
+            let response = response?;
             let status = response.status();
             if status.is_success() {
                 return Ok(());
@@ -330,7 +353,7 @@ impl Sender {
         };
         eprintln!(
             "flowcore: cannot reach the flowcore server at {} ({why}); {instead}",
-            self.url
+            self.url()
         );
     }
 
@@ -360,7 +383,7 @@ impl Sender {
         };
         eprintln!(
             "flowcore: the server at {} refused a batch of events ({why}); {kept}",
-            self.url
+            self.url()
         );
     }
 
@@ -416,7 +439,7 @@ impl Sender {
             eprintln!(
                 "flowcore: the flowcore server at {} answers again: sent the {sent} batch(es) of \
                  events kept in {}",
-                self.url,
+                self.url(),
                 outbox.dir().display()
             );
         }
@@ -429,7 +452,7 @@ impl Sender {
             .unwrap_or_else(|e| format!("left in place: {e}"));
         eprintln!(
             "flowcore: the server at {} refused a batch kept in the outbox ({why}); {kept}",
-            self.url
+            self.url()
         );
     }
 }

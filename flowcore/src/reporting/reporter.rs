@@ -145,7 +145,8 @@ fn report(rx: Receiver<Message>, sinks: Arc<RwLock<Vec<Arc<dyn EventSink>>>>) {
         }
         let sinks = sinks.read().unwrap_or_else(|e| e.into_inner()).clone();
         if !batch.is_empty() {
-            let shared: Arc<[Event]> = std::mem::take(&mut batch).into();
+            // Moved into one exact allocation; `batch` keeps its capacity for the next one.
+            let shared: Arc<[Event]> = batch.drain(..).collect();
             for sink in &sinks {
                 sink.handle_shared(&shared);
             }

@@ -21,6 +21,11 @@ pub struct Health {
     pub version: String,
     /// `sqlite` or `postgres`.
     pub backend: String,
+    /// Whether this server runs the background services now (scheduler, Late marking, crashed
+    /// runs, notifications, retention): of several servers on one PostgreSQL database, the one
+    /// holding the lease.
+    #[serde(default)]
+    pub services: bool,
 }
 
 /// Health and version.
@@ -35,5 +40,6 @@ pub(crate) async fn health(State(state): State<AppState>) -> Json<Health> {
             crate::store::Backend::Postgres => "postgres",
         }
         .into(),
+        services: *state.leader.borrow(),
     })
 }

@@ -136,8 +136,18 @@ pub fn router(store: Store, api_key: Option<String>, body_limit: usize) -> Route
 /// [`router`] with everything `config` says about access: the API key, body limit, allowed host
 /// names and CORS origins.
 pub fn router_for(store: Store, config: &ServerConfig) -> Router {
+    router_with(store, config, tokio::sync::watch::channel(false).1)
+}
+
+/// [`router_for`], telling `/api/health` whether this server runs the background services.
+fn router_with(
+    store: Store,
+    config: &ServerConfig,
+    leader: tokio::sync::watch::Receiver<bool>,
+) -> Router {
     let body_limit = config.body_limit;
     let state = AppState {
+        leader,
         store,
         api_key: config.api_key.clone().map(Arc::from),
         allowed_hosts: config
@@ -220,10 +230,10 @@ impl Server {
         let addr = listener
             .local_addr()
             .map_err(|source| ServerError::Bind { addr, source })?;
-        let app = router_for(store.clone(), &config);
+        let (leading, leader) = tokio::sync::watch::channel(false);
+        let app = router_with(store.clone(), &config, leader.clone());
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         let (stop_services, services_stop) = tokio::sync::watch::channel(false);
-        let (leading, leader) = tokio::sync::watch::channel(false);
         let notifier = tokio::spawn(notifier::run(
             store.clone(),
             format!("http://{addr}"),

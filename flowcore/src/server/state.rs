@@ -14,4 +14,6 @@ pub(crate) struct AppState {
     pub(crate) allowed_hosts: Arc<[String]>,
     /// Browser origins allowed to call the API (`--cors-origin`).
     pub(crate) cors_origins: Arc<[String]>,
+    /// Whether this server runs the background services (holds the lease).
+    pub(crate) leader: tokio::sync::watch::Receiver<bool>,
 }

@@ -62,17 +62,23 @@ pub(crate) struct HistoryEntry<'a> {
     pub(crate) at: i64,
 }
 
-/// A state as one line of a run's `history` column (newline included).
-pub(crate) fn history_line(state: &State) -> String {
+/// Appends a state to `out` as one line of a run's `history` column (newline included).
+fn write_history_line(out: &mut Vec<u8>, state: &State) {
     let entry = HistoryEntry {
         kind: state.kind,
         name: std::borrow::Cow::Borrowed(&state.name),
         message: state.message.as_deref().map(std::borrow::Cow::Borrowed),
         at: state.timestamp.timestamp_micros(),
     };
-    let mut line = serde_json::to_string(&entry).expect("states serialize");
-    line.push('\n');
-    line
+    serde_json::to_writer(&mut *out, &entry).expect("states serialize");
+    out.push(b'\n');
+}
+
+/// A state as one line of a run's `history` column (newline included).
+pub(crate) fn history_line(state: &State) -> String {
+    let mut line = Vec::with_capacity(64);
+    write_history_line(&mut line, state);
+    String::from_utf8(line).expect("serde_json writes UTF-8")
 }
 
 /// A run's states within one batch, folded into the run row's columns.
@@ -85,7 +91,8 @@ pub(crate) struct Summary<'a> {
 
 impl<'a> Summary<'a> {
     pub(crate) fn of<S: Borrow<State>>(states: &'a [S]) -> Summary<'a> {
-        let mut history = String::new();
+        // One buffer for every line (a run's few states: ~60 bytes each).
+        let mut history = Vec::with_capacity(64 * states.len());
         let mut start = None;
         let mut attempts = 0;
         for state in states {
@@ -94,28 +101,30 @@ impl<'a> Summary<'a> {
                 attempts += 1;
                 start.get_or_insert_with(|| ts(&state.timestamp));
             }
-            history.push_str(&history_line(state));
+            write_history_line(&mut history, state);
         }
         Summary {
             last: states.last().map(Borrow::borrow),
             start,
             attempts,
-            history,
+            history: String::from_utf8(history).expect("serde_json writes UTF-8"),
         }
     }
 
     /// Binds the values of [`SET_STATE`] (or of the state columns of an insert), in that order.
-    pub(crate) fn bind<'q, B: Bind<'q>>(&self, query: B) -> B {
+    pub(crate) fn bind<'q, B: Bind<'q>>(self, query: B) -> B {
         let last = self.last;
+        let time = last.map(|s| ts(&s.timestamp));
+        let end = time.clone().filter(|_| last.is_some_and(State::is_final));
         query
             .value(last.map(|s| state_type_str(s.kind)))
             .value(last.map(|s| s.name.to_string()))
             .value(last.and_then(|s| s.message.clone()))
-            .value(last.map(|s| ts(&s.timestamp)))
-            .value(self.start.clone())
-            .value(last.filter(|s| s.is_final()).map(|s| ts(&s.timestamp)))
+            .value(time)
+            .value(self.start)
+            .value(end)
             .value(self.attempts)
-            .value(self.history.clone())
+            .value(self.history)
     }
 }
 
@@ -198,6 +207,15 @@ const FLOW_RUN_COLUMNS: &str = "id, flow_name, name, version, parameters, tags, 
 const TASK_RUN_COLUMNS: &str = "id, flow_run_id, task_name, name, tags, inputs, created, \
      state_type, state_name, state_message, state_time, start_time, end_time, attempts, history";
 const LOG_COLUMNS: &str = "run_id, run_kind, flow_run_id, level, target, message, timestamp";
+
+/// A list as its JSON text (most task runs have no tags and no inputs: `[]` without serde).
+fn json_list<T: serde::Serialize>(items: &[T]) -> String {
+    if items.is_empty() {
+        "[]".to_string()
+    } else {
+        serde_json::to_string(items).expect("lists of strings and inputs serialize")
+    }
+}
 
 fn placeholders(width: usize, rows: usize) -> String {
     let row = format!("({})", vec!["?"; width].join(", "));
@@ -313,8 +331,8 @@ impl Store {
                         .value(flow_run_id.map(|i| i.to_string()))
                         .value(task_name.clone())
                         .value(run.name.to_string())
-                        .value(serde_json::to_string(tags).expect("tags serialize"))
-                        .value(serde_json::to_string(&inputs).expect("inputs serialize"))
+                        .value(json_list(tags))
+                        .value(json_list(&inputs))
                         .value(ts(created));
                     Summary::of(states).bind(args)
                 });

@@ -29,22 +29,16 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
-import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, os.path.join(ROOT, "benches", "common"))
+from flowcore_api import all_flow_runs, free_port, request  # noqa: E402
 
 
 class Chaos:
@@ -134,23 +128,13 @@ class Chaos:
     # --- the API -----------------------------------------------------------------------------
 
     def request(self, method, path, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.api + path, data=data, method=method,
-                                         headers={"content-type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"null")
+        return request(self.api, method, path, body)
 
     def get(self, path):
         return self.request("GET", path)
 
     def all_flow_runs(self):
-        runs, offset = [], 0
-        while True:
-            page = self.get(f"/flow_runs?limit=1000&offset={offset}&sort=oldest")
-            runs += page["results"]
-            offset += len(page["results"])
-            if not page["results"] or offset >= page["count"]:
-                return runs
+        return all_flow_runs(self.get)
 
     # --- the rounds ----------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@
 #   OUT_DIR     JSON outputs, /usr/bin/time logs      (default: target/peers-results)
 #   N_PREFECT   no-op tasks for Prefect               (default: 1000)
 #   N_FLOWCORE  no-op tasks for flowcore              (default: 10000)
+#   RUNS        flowcore runs per mode and record setting for the recording table (default: 5)
 #   PEER_MONTHS training months for pandas in the many-months case (default: 6; as many as fit in RAM)
 #   SECTIONS    which cases to run, space-separated  (default: "train overhead months")
 #   SKIP_INSTALL=1  reuse the venv as it is, no pip
@@ -42,11 +43,12 @@ DATA_DIR="${DATA_DIR:-$ROOT/target/peers-data}"
 OUT_DIR="${OUT_DIR:-$ROOT/target/peers-results}"
 N_PREFECT="${N_PREFECT:-1000}"
 N_FLOWCORE="${N_FLOWCORE:-10000}"
+RUNS="${RUNS:-5}"
 PEER_MONTHS="${PEER_MONTHS:-6}"
 SECTIONS=" ${SECTIONS:-train overhead months} "
 TIME=/usr/bin/time
 
-for v in ROWS N_PREFECT N_FLOWCORE PEER_MONTHS; do
+for v in ROWS N_PREFECT N_FLOWCORE PEER_MONTHS RUNS; do
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
 done
 
@@ -158,6 +160,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) print "n/a"; else if (a /
 
 ROWS_MD=()
 NOTES=()
+REC_MD=()
 
 for enc in notebook onehot; do
   [[ "$SECTIONS" == *" train "* ]] || continue
@@ -233,6 +236,25 @@ for mode in seq submit; do
   p_us="$(jget "$OUT_DIR/prefect-$mode.json" us_per_task)"
   f_us="$(jget "$OUT_DIR/flowcore-overhead-$mode.json" us_per_task)"
   ROWS_MD+=("| overhead $mode (process wall; speed-up is per task: $(printf '%.1f' "$p_us") vs $(printf '%.2f' "$f_us") µs) | $p_wall | $p_mb | $f_wall | $f_mb | $(ratio "$p_us" "$f_us") | $(ratio "$p_mb" "$f_mb") |")
+  # What recording costs: flowcore with the record on (the default: every run in SQLite) and off,
+  # RUNS runs each, medians of µs per task, beside Prefect's.
+  for rec in on off; do
+    for i in $(seq "$RUNS"); do
+      FLOWCORE_HOME="$OUT_DIR/home-$mode-$rec-$i" FLOWCORE_RECORD="$rec" "$OVERHEAD" --tasks "$N_FLOWCORE" \
+        --mode "$mode" --json "$OUT_DIR/flowcore-$mode-$rec-$i.json" >/dev/null 2>&1 \
+        || die "overhead --mode $mode (record $rec) failed"
+      rm -rf "$OUT_DIR/home-$mode-$rec-$i"
+    done
+  done
+  REC_MD+=("$("$VPY" - "$OUT_DIR" "$mode" "$RUNS" "$p_us" <<'PY'
+import json, statistics, sys
+out, mode, runs, prefect = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+med = {rec: statistics.median(json.load(open(f"{out}/flowcore-{mode}-{rec}-{i}.json"))["us_per_task"]
+                              for i in range(1, runs + 1)) for rec in ("on", "off")}
+print(f"| {mode} | {med['on']:.2f} µs | {med['off']:.2f} µs | {med['on'] / med['off']:.2f}× | "
+      f"{prefect / 1000:.2f} ms | {prefect / med['on']:,.0f}× |")
+PY
+)")
   NOTES+=("- overhead $mode: Prefect $N_PREFECT tasks in $(printf '%.3f' "$(jget "$OUT_DIR/prefect-$mode.json" wall_s)") s (after a warm-up flow that started its ephemeral API in $(printf '%.1f' "$(jget "$OUT_DIR/prefect-$mode.json" warmup_s)") s); flowcore $N_FLOWCORE tasks in $(printf '%.3f' "$(jget "$OUT_DIR/flowcore-overhead-$mode.json" wall_s)") s, state $(jget "$OUT_DIR/flowcore-overhead-$mode.json" state)")
 done
 
@@ -258,4 +280,12 @@ echo "Speed-up = peer / flowcore (wall, or µs per task for overhead); memory ra
 echo
 printf '%s\n' "${NOTES[@]}"
 echo
+if [[ ${#REC_MD[@]} -gt 0 ]]; then
+  echo "### Recording: flowcore record on vs off, and Prefect (medians of $RUNS runs, $N_FLOWCORE no-op tasks; Prefect $N_PREFECT)"
+  echo
+  echo "| mode | flowcore, record on | flowcore, record off | on / off | Prefect per task | Prefect / flowcore (record on) |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+  printf '%s\n' "${REC_MD[@]}"
+  echo
+fi
 echo "Raw outputs: $OUT_DIR"

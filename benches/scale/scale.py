@@ -32,24 +32,17 @@ import json
 import os
 import shutil
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
-import urllib.request
 from datetime import datetime
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, os.path.join(ROOT, "benches", "common"))
+from flowcore_api import all_flow_runs, free_port, request  # noqa: E402
 
 
 def parse_time(text):
@@ -118,11 +111,7 @@ class Scale:
             stderr=subprocess.STDOUT)
 
     def request(self, i, method, path, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.apis[i] + path, data=data, method=method,
-                                         headers={"content-type": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.loads(response.read() or b"null")
+        return request(self.apis[i], method, path, body, timeout=60)
 
     def live_servers(self):
         return [i for i, p in self.servers.items() if p.poll() is None]
@@ -149,13 +138,7 @@ class Scale:
         return None
 
     def all_runs(self):
-        runs, offset = [], 0
-        while True:
-            page = self.call(f"/flow_runs?limit=1000&offset={offset}&sort=oldest")
-            runs += page["results"]
-            offset += len(page["results"])
-            if not page["results"] or offset >= page["count"]:
-                return runs
+        return all_flow_runs(self.call)
 
     def run(self):
         a = self.args

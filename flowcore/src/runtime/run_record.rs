@@ -180,7 +180,7 @@ pub(crate) struct TaskRunMeta {
     pub(crate) inputs: Vec<TaskInput>,
     /// The parameters the body was called with, as a JSON object's text (see
     /// [`task_params`](super::task_params)): set when the first attempt takes its arguments.
-    pub(crate) parameters: OnceLock<Box<str>>,
+    pub(crate) parameters: OnceLock<Vec<u8>>,
     /// Whether the run has its default name only because its `task_run_name` showed an argument
     /// an upstream run had not produced yet: it is renamed when the body takes its arguments.
     pub(crate) name_pending: bool,

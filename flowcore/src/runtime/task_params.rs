@@ -84,14 +84,13 @@ impl ParamsWriter {
         self.placeholder(at, format!("<{}>", std::any::type_name::<T>()));
     }
 
-    fn finish(mut self) -> Box<str> {
+    /// The object's JSON text (bytes: parsed only when someone asks, see [`parameters_of`]).
+    fn finish(mut self) -> Vec<u8> {
         if self.buf.is_empty() {
             self.buf.push(b'{');
         }
         self.buf.push(b'}');
-        String::from_utf8(self.buf)
-            .expect("serde_json writes UTF-8")
-            .into_boxed_str()
+        self.buf
     }
 }
 
@@ -162,6 +161,6 @@ pub fn name_task_run_late(render: impl FnOnce() -> String) {
 pub(crate) fn parameters_of(meta: &TaskRunMeta) -> serde_json::Value {
     meta.parameters
         .get()
-        .and_then(|text| serde_json::from_str(text).ok())
+        .and_then(|text| serde_json::from_slice(text).ok())
         .unwrap_or(serde_json::Value::Null)
 }

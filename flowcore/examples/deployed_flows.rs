@@ -95,7 +95,8 @@ async fn chaos(tasks: u32, step_ms: u64, ran_file: String) -> Result<u32, FlowEr
         .create(true)
         .append(true)
         .open(&ran_file)?;
-    writeln!(file, "{}", id.unwrap_or_default())?;
+    // One write per line (O_APPEND): processes appending at once never interleave within a line.
+    file.write_all(format!("{}\n", id.unwrap_or_default()).as_bytes())?;
     drop(file);
     let mut total = 0;
     for pair in (0..tasks).collect::<Vec<_>>().chunks(2) {

@@ -93,27 +93,19 @@ pub(crate) async fn run(
     let mut next_vacuum = tokio::time::Instant::now();
     let started = tokio::time::Instant::now();
     let mut next_tick = started;
-    let mut lease: Option<crate::store::Lease> = None;
+    let mut lease = store.lease();
+    let mut leading_now = false;
     loop {
-        if let Some(held) = lease.as_mut() {
-            if !held.held().await {
-                tracing::warn!(target: "flowcore::server", "lost the lease: another server runs the background services");
-                lease = None;
-            }
+        let held = lease.hold().await;
+        if held && !leading_now {
+            tracing::info!(target: "flowcore::server", "this server runs the background services (scheduler, late runs, heartbeats, notifications, retention)");
+            next_tick = tokio::time::Instant::now();
+        } else if !held && leading_now {
+            tracing::warn!(target: "flowcore::server", "lost the lease: another server runs the background services");
         }
-        if lease.is_none() {
-            match store.try_lead().await {
-                Ok(Some(taken)) => {
-                    tracing::info!(target: "flowcore::server", "this server runs the background services (scheduler, late runs, heartbeats, notifications, retention)");
-                    lease = Some(taken);
-                    next_tick = tokio::time::Instant::now();
-                }
-                Ok(None) => {}
-                Err(e) => tracing::error!(target: "flowcore::server", "lease: {e}"),
-            }
-        }
-        leading.send_replace(lease.is_some());
-        if lease.is_some() && tokio::time::Instant::now() >= next_tick {
+        leading_now = held;
+        leading.send_replace(leading_now);
+        if leading_now && tokio::time::Instant::now() >= next_tick {
             next_tick = tokio::time::Instant::now() + services.interval;
             tick(
                 &store,
@@ -136,7 +128,7 @@ pub(crate) async fn run(
                 }
             }
         }
-        let wake = if lease.is_some() {
+        let wake = if leading_now {
             next_tick.min(tokio::time::Instant::now() + LEASE_CHECK)
         } else {
             tokio::time::Instant::now() + LEASE_CHECK

@@ -57,6 +57,8 @@ impl Backend {
 pub struct Store {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
+    /// The database's URL (the lease opens a connection of its own to it).
+    pub(crate) url: std::sync::Arc<str>,
     /// Where waiting claims learn that runs changed (see `wakeups`).
     pub(crate) wakeups: std::sync::Arc<super::changes::Wakeups>,
 }
@@ -111,6 +113,7 @@ impl Store {
         Ok(Store {
             pool,
             backend,
+            url: url.into(),
             wakeups: std::sync::Arc::new(super::changes::Wakeups::new(
                 (backend == Backend::Postgres).then(|| url.to_string()),
             )),

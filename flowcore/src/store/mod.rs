@@ -38,7 +38,6 @@ pub use automations::Queued;
 pub use connect::{sqlite_url, Backend, Store, StoreError};
 pub use filter::{FlowRunFilter, Sort};
 pub use ingest::Ingested;
-pub(crate) use lease::Lease;
 pub use retention::Vacuumed;
 pub use scheduling::Horizon;
 pub use sink::StoreSink;

@@ -160,3 +160,29 @@ async fn the_store_keeps_the_latest_name_a_run_is_reported_under() {
     assert_eq!(name_of(early), "step-x");
     assert_eq!(name_of(late), "step-y");
 }
+
+static SEEN_BY_HOOK: std::sync::Mutex<Option<serde_json::Value>> = std::sync::Mutex::new(None);
+
+fn note_parameters(_: &flowcore::TaskRun, _: &State) {
+    let parameters = flowcore::runtime::task_run().map(|r| r.parameters);
+    *SEEN_BY_HOOK.lock().unwrap() = parameters;
+}
+
+#[task(on_completion = [note_parameters])]
+fn hooked(label: String) -> usize {
+    label.len()
+}
+
+#[flow]
+async fn hooked_parameters() -> usize {
+    hooked("seen".to_string()).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runs_hooks_see_its_parameters() {
+    let _harness = flowcore::testing::harness();
+    let state = hooked_parameters.run().await;
+    assert!(state.is_completed(), "{:?}", state.message());
+    let seen = SEEN_BY_HOOK.lock().unwrap().clone();
+    assert_eq!(seen, Some(serde_json::json!({ "label": "seen" })));
+}

@@ -186,6 +186,7 @@ pub(crate) async fn run_task<T: Send + 'static>(
         let run = meta.snapshot();
         run_hooks(hooks, &run, &scope);
     }
+    super::task_params::forget_parameters(meta);
     outcome.map_err(|(_, failure)| {
         error(match failure {
             AttemptFailure::Error(e) => TaskRunFailure::Error(Arc::new(e)),

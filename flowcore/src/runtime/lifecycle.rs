@@ -55,7 +55,7 @@ pub(crate) fn create_task_run(
         flow_run_id,
         tags: tags.iter().map(|t| t.to_string()).collect(),
         inputs,
-        parameters: std::sync::OnceLock::new(),
+        parameters: std::sync::Mutex::new(None),
         name_pending,
     });
     if let Some(ctx) = ctx {

@@ -74,7 +74,8 @@ pub struct TaskRunInfo {
     /// values included). A serde type is its JSON (a value over
     /// [`PARAMETER_JSON_CAP`](super::task_params::PARAMETER_JSON_CAP) is a string placeholder
     /// naming its type), any other type a string placeholder naming its type. `null` while the body
-    /// has not started (in the hooks of a run whose result came from the cache).
+    /// has not started (in the hooks of a run whose result came from the cache); the run's hooks
+    /// see them, and they are dropped after (a finished run does not keep its arguments).
     pub parameters: serde_json::Value,
     /// The run's tags.
     pub tags: Vec<String>,

@@ -179,8 +179,10 @@ pub(crate) struct TaskRunMeta {
     pub(crate) tags: Vec<String>,
     pub(crate) inputs: Vec<TaskInput>,
     /// The parameters the body was called with, as a JSON object's text (see
-    /// [`task_params`](super::task_params)): set when the first attempt takes its arguments.
-    pub(crate) parameters: OnceLock<Vec<u8>>,
+    /// [`task_params`](super::task_params)): set when the first attempt takes its arguments,
+    /// dropped when the run has finished and its hooks ran (a flow holds every task run's record
+    /// until it ends: a million of them should not keep their arguments too).
+    pub(crate) parameters: Mutex<Option<Vec<u8>>>,
     /// Whether the run has its default name only because its `task_run_name` showed an argument
     /// an upstream run had not produced yet: it is renamed when the body takes its arguments.
     pub(crate) name_pending: bool,

@@ -12,7 +12,7 @@
 //! [`task_run()`]: super::run_context::task_run
 
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::run_record::TaskRunMeta;
 use crate::reporting::logging;
@@ -136,14 +136,24 @@ pub fn note_task_parameters(write: impl FnOnce(&mut ParamsWriter)) {
     let Some(meta) = current_task_run() else {
         return;
     };
-    if meta.parameters.get().is_some() {
+    if lock(&meta.parameters).is_some() {
         return;
     }
+    // Written without the lock held: an argument's `Serialize` may itself ask for the context.
     let mut writer = ParamsWriter {
         buf: Vec::with_capacity(32),
     };
     write(&mut writer);
-    let _ = meta.parameters.set(writer.finish());
+    lock(&meta.parameters).get_or_insert_with(|| writer.finish());
+}
+
+fn lock(slot: &Mutex<Option<Vec<u8>>>) -> MutexGuard<'_, Option<Vec<u8>>> {
+    slot.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Drops the run's parameters once it finished and its hooks ran.
+pub(crate) fn forget_parameters(meta: &TaskRunMeta) {
+    lock(&meta.parameters).take();
 }
 
 /// Names the current task run from its `task_run_name` now that its arguments are known, when
@@ -157,10 +167,11 @@ pub fn name_task_run_late(render: impl FnOnce() -> String) {
     }
 }
 
-/// The parameters recorded for `meta`, as JSON (`null` before its body took them: a cached run).
+/// The parameters recorded for `meta`, as JSON (`null` before its body took them — a cached run —
+/// and after the run finished and its hooks ran).
 pub(crate) fn parameters_of(meta: &TaskRunMeta) -> serde_json::Value {
-    meta.parameters
-        .get()
+    lock(&meta.parameters)
+        .as_deref()
         .and_then(|text| serde_json::from_slice(text).ok())
         .unwrap_or(serde_json::Value::Null)
 }

@@ -61,7 +61,8 @@ impl RunRecord {
             },
             renamed: OnceLock::new(),
             progress: Mutex::new(Progress {
-                history: Vec::with_capacity(4),
+                // Pending, Running and a final state: most runs need no more (a retry grows it).
+                history: Vec::with_capacity(3),
                 ..Progress::default()
             }),
             observed: AtomicBool::new(false),

@@ -32,6 +32,11 @@ impl ApiUrls {
         }
     }
 
+    /// How many URLs the list has (at least one).
+    pub fn count(&self) -> usize {
+        self.urls.len()
+    }
+
     /// The URL in use (the one that answered last).
     pub fn current(&self) -> &str {
         &self.urls[self.current.load(Ordering::Relaxed) % self.urls.len()]

@@ -292,12 +292,19 @@ impl Sender {
             // The first server that takes the connection answers; one that cannot be reached
             // passes the batch to the next URL of the list.
             let mut response = Err(Failure::Transient("no API URL".into()));
-            for (i, base) in self.urls.in_order() {
+            let (mut body, last) = (Some(body), self.urls.count() - 1);
+            for (k, (i, base)) in self.urls.in_order().enumerate() {
+                // Copied only for a URL that may not be the last one tried.
+                let payload = if k == last {
+                    body.take().unwrap_or_default()
+                } else {
+                    body.clone().unwrap_or_default()
+                };
                 let mut request = self
                     .client
                     .post(format!("{base}/events"))
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(body.clone());
+                    .body(payload);
                 if let Some(key) = &self.api_key {
                     request = request.bearer_auth(key);
                 }

@@ -7,7 +7,7 @@
 //! name on commit, and each store that has a claim waiting `LISTEN`s. A one-second re-check covers
 //! the rest (a second process on one SQLite file, a lost notification).
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -28,23 +28,31 @@ const RECHECK: Duration = Duration::from_secs(1);
 /// The longest wait a claim may ask for.
 pub const MAX_CLAIM_WAIT: Duration = Duration::from_secs(60);
 
-/// Listens for the trigger's notifications for as long as the process runs, reconnecting after an
-/// error, and wakes the waiting claims at each one (and after each reconnection: a notification
-/// may have been missed).
-async fn listen(url: String, wakeups: Arc<Wakeups>) {
+/// Listens for the trigger's notifications, reconnecting after an error, and wakes the waiting
+/// claims at each one (and after each reconnection: a notification may have been missed) — until
+/// the store is gone (checked at each notification and reconnection).
+async fn listen(url: String, wakeups: Weak<Wakeups>) {
+    let bump = || wakeups.upgrade().map(|w| w.bump()).is_some();
     loop {
         match sqlx::postgres::PgListener::connect(&url).await {
             Ok(mut listener) => {
                 if listener.listen(CHANNEL).await.is_ok() {
-                    wakeups.bump();
+                    if !bump() {
+                        return;
+                    }
                     while listener.recv().await.is_ok() {
-                        wakeups.bump();
+                        if !bump() {
+                            return;
+                        }
                     }
                 }
             }
             Err(e) => tracing::warn!(target: "flowcore::store", "cannot LISTEN for new runs: {e}"),
         }
         tokio::time::sleep(RECHECK).await;
+        if wakeups.strong_count() == 0 {
+            return;
+        }
     }
 }
 
@@ -63,7 +71,7 @@ impl Store {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         if let Some(url) = url {
-            tokio::spawn(listen(url, Arc::clone(&self.wakeups)));
+            tokio::spawn(listen(url, Arc::downgrade(&self.wakeups)));
         }
     }
 

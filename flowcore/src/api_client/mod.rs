@@ -68,42 +68,27 @@ impl ApiClient {
         path: &str,
         body: Option<&B>,
     ) -> Result<T, ApiClientError> {
-        let mut failed = None;
-        let mut answer = None;
-        for (i, base) in self.base.in_order() {
-            let url = format!("{base}{path}");
-            let mut request = self.http.request(method.clone(), &url);
-            if let Some(key) = &self.key {
-                request = request.bearer_auth(key);
-            }
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            match request.send().await {
-                Ok(response) => {
-                    self.base.answered(i);
-                    answer = Some((url, response));
-                    break;
+        let sent = self
+            .base
+            .send(|base, _| {
+                let mut request = self.http.request(method.clone(), format!("{base}{path}"));
+                if let Some(key) = &self.key {
+                    request = request.bearer_auth(key);
                 }
-                // Not connected: nothing reached this server; the next one may answer.
-                Err(e) if e.is_connect() => failed = Some((url, e)),
-                Err(e) => {
-                    return Err(ApiClientError::Unreachable {
-                        message: chain(&e),
-                        url,
-                    })
+                if let Some(body) = body {
+                    request = request.json(body);
                 }
-            }
-        }
-        let (url, response) = match (answer, failed) {
-            (Some(answer), _) => answer,
-            (None, Some((url, e))) => {
+                request
+            })
+            .await;
+        let (url, response) = match sent {
+            Ok((base, response)) => (format!("{base}{path}"), response),
+            Err((base, e)) => {
                 return Err(ApiClientError::Unreachable {
+                    url: format!("{base}{path}"),
                     message: chain(&e),
-                    url,
                 })
             }
-            (None, None) => unreachable!("a list of URLs is never empty"),
         };
         let unreachable = |e: reqwest::Error| ApiClientError::Unreachable {
             url: url.clone(),

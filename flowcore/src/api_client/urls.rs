@@ -32,11 +32,6 @@ impl ApiUrls {
         }
     }
 
-    /// How many URLs the list has (at least one).
-    pub fn count(&self) -> usize {
-        self.urls.len()
-    }
-
     /// The URL in use (the one that answered last).
     pub fn current(&self) -> &str {
         &self.urls[self.current.load(Ordering::Relaxed) % self.urls.len()]
@@ -56,6 +51,29 @@ impl ApiUrls {
     /// Records that the URL at position `i` answered: later requests start there.
     pub fn answered(&self, i: usize) {
         self.current.store(i, Ordering::Relaxed);
+    }
+
+    /// Sends a request to the URL in use and, while a server cannot be reached (the connection
+    /// fails), to the next ones — a request a server took is never sent again. `build(base, last)`
+    /// makes the request for one base URL (`last`: none will be tried after it). Answers the base
+    /// URL that took the request and its response, or the base URL of the last error and the error.
+    pub(crate) async fn send(
+        &self,
+        mut build: impl FnMut(&str, bool) -> reqwest::RequestBuilder,
+    ) -> Result<(&str, reqwest::Response), (&str, reqwest::Error)> {
+        let n = self.urls.len();
+        let mut failed = None;
+        for (k, (i, base)) in self.in_order().enumerate() {
+            match build(base, k + 1 == n).send().await {
+                Ok(response) => {
+                    self.answered(i);
+                    return Ok((base, response));
+                }
+                Err(e) if e.is_connect() => failed = Some((base, e)),
+                Err(e) => return Err((base, e)),
+            }
+        }
+        Err(failed.expect("a list of URLs is never empty"))
     }
 
     /// The list as the `api-url` setting spells it (for a child process's `FLOWCORE_API_URL`).

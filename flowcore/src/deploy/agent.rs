@@ -112,9 +112,7 @@ pub async fn run(
     loop {
         reap(&client, &config.name, &mut children, &mut summary).await;
         for queue in &config.queues {
-            let free = config
-                .limit
-                .map_or(100, |l| l.saturating_sub(children.len()));
+            let free = free_slots(&config, &children);
             if free == 0 {
                 break;
             }
@@ -151,36 +149,35 @@ pub async fn run(
         }
         // Until the next poll: with one queue, a long poll — a run created or falling due meanwhile
         // is claimed and started at once, not at the next poll.
-        let free = config
-            .limit
-            .map_or(100, |l| l.saturating_sub(children.len()));
-        match config.queues.as_slice() {
-            [queue] if free > 0 => {
-                let claim = client.claim_wait(queue, &config.name, free, config.poll_interval);
-                tokio::select! {
-                    _ = &mut stop => break,
-                    claimed = claim => match claimed {
-                        Ok(claimed) => {
-                            for run in claimed {
-                                launch(&client, &config, run, &mut children, &mut summary).await;
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!(target: "flowcore::agent", "cannot poll work queue {queue}: {e}");
-                            tokio::select! {
-                                _ = &mut stop => break,
-                                _ = tokio::time::sleep(config.poll_interval) => {}
-                            }
-                        }
-                    },
+        let free = free_slots(&config, &children);
+        let long_poll = match config.queues.as_slice() {
+            [queue] if free > 0 => Some(queue),
+            _ => None,
+        };
+        // `None`: no long poll (several queues, or no free slot), or it failed.
+        let waited = async {
+            let queue = long_poll?;
+            client
+                .claim_wait(queue, &config.name, free, config.poll_interval)
+                .await
+                .inspect_err(|e| {
+                    tracing::warn!(target: "flowcore::agent", "cannot poll work queue {queue}: {e}")
+                })
+                .ok()
+        };
+        tokio::select! {
+            _ = &mut stop => break,
+            claimed = waited => match claimed {
+                Some(claimed) => {
+                    for run in claimed {
+                        launch(&client, &config, run, &mut children, &mut summary).await;
+                    }
                 }
-            }
-            _ => {
-                tokio::select! {
+                None => tokio::select! {
                     _ = &mut stop => break,
                     _ = tokio::time::sleep(config.poll_interval) => {}
-                }
-            }
+                },
+            },
         }
     }
     // Stopping: the children stop too, and their runs are marked Crashed unless they finished.
@@ -199,6 +196,13 @@ pub async fn run(
     }
     tracing::info!(target: "flowcore::agent", "Agent {} stopped", config.name);
     Ok(summary)
+}
+
+/// How many more runs the agent may start now (100 per poll without a limit of its own).
+fn free_slots(config: &AgentConfig, children: &HashMap<Uuid, Child>) -> usize {
+    config
+        .limit
+        .map_or(100, |l| l.saturating_sub(children.len()))
 }
 
 /// Starts a claimed run's process; a run whose process cannot start is marked Crashed.

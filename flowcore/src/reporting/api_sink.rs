@@ -290,40 +290,30 @@ impl Sender {
             .expect("the runtime lives as long as the sender");
         runtime.block_on(async {
             // The first server that takes the connection answers; one that cannot be reached
-            // passes the batch to the next URL of the list.
-            let mut response = Err(Failure::Transient("no API URL".into()));
-            let (mut body, last) = (Some(body), self.urls.count() - 1);
-            for (k, (i, base)) in self.urls.in_order().enumerate() {
-                // Copied only for a URL that may not be the last one tried.
-                let payload = if k == last {
-                    body.take().unwrap_or_default()
-                } else {
-                    body.clone().unwrap_or_default()
-                };
-                let mut request = self
-                    .client
-                    .post(format!("{base}/events"))
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(payload);
-                if let Some(key) = &self.api_key {
-                    request = request.bearer_auth(key);
-                }
-                match request.send().await {
-                    Ok(answer) => {
-                        self.urls.answered(i);
-                        response = Ok(answer);
-                        break;
+            // passes the batch to the next URL of the list. Copied only for a URL that may not be
+            // the last one tried (one URL: no copy).
+            let mut body = Some(body);
+            let response = self
+                .urls
+                .send(|base, last| {
+                    let payload = if last {
+                        body.take().unwrap_or_default()
+                    } else {
+                        body.clone().unwrap_or_default()
+                    };
+                    let mut request = self
+                        .client
+                        .post(format!("{base}/events"))
+                        .header(reqwest::header::CONTENT_TYPE, "application/json")
+                        .body(payload);
+                    if let Some(key) = &self.api_key {
+                        request = request.bearer_auth(key);
                     }
-                    Err(e) => {
-                        let connect = e.is_connect();
-                        response = Err(Failure::Transient(crate::api_client::chain(&e)));
-                        if !connect {
-                            break;
-                        }
-                    }
-                }
-            }
-            let response = response?;
+                    request
+                })
+                .await
+                .map(|(_, response)| response)
+                .map_err(|(_, e)| Failure::Transient(crate::api_client::chain(&e)))?;
             let status = response.status();
             if status.is_success() {
                 return Ok(());

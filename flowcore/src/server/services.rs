@@ -76,6 +76,19 @@ pub(crate) async fn tick(store: &Store, services: &Services, detect_crashes: boo
     }
 }
 
+/// Retention: deletes the flow runs that finished more than `keep` ago.
+async fn retain(store: &Store, keep: Duration) {
+    let cutoff = chrono::Utc::now() - chrono(keep);
+    match store.vacuum(cutoff, false).await {
+        Ok(done) => tracing::info!(
+            target: "flowcore::server",
+            "retention: deleted {} flow run(s), {} task run(s), {} log line(s) finished before {cutoff}",
+            done.flow_runs, done.task_runs, done.logs
+        ),
+        Err(e) => tracing::error!(target: "flowcore::server", "retention: {e}"),
+    }
+}
+
 /// How often a server checks that it still leads, or tries to lead: a dead leader is replaced
 /// within this (plus one pass of the services).
 const LEASE_CHECK: Duration = Duration::from_secs(2);
@@ -116,15 +129,7 @@ pub(crate) async fn run(
             if let Some(keep) = services.retention {
                 if tokio::time::Instant::now() >= next_vacuum {
                     next_vacuum += Duration::from_secs(24 * 3600);
-                    let cutoff = chrono::Utc::now() - chrono(keep);
-                    match store.vacuum(cutoff, false).await {
-                        Ok(done) => tracing::info!(
-                            target: "flowcore::server",
-                            "retention: deleted {} flow run(s), {} task run(s), {} log line(s) finished before {cutoff}",
-                            done.flow_runs, done.task_runs, done.logs
-                        ),
-                        Err(e) => tracing::error!(target: "flowcore::server", "retention: {e}"),
-                    }
+                    retain(&store, keep).await;
                 }
             }
         }

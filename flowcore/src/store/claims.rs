@@ -26,6 +26,20 @@ impl Store {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<ClaimedRun>, StoreError> {
+        Ok(self
+            .claim_from(queue, agent, now, limit)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// [`claim`](Self::claim), `None` when there is no queue `queue`.
+    pub(crate) async fn claim_from(
+        &self,
+        queue: &str,
+        agent: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Option<Vec<ClaimedRun>>, StoreError> {
         let mut tx = self.begin_write().await?;
         let locked = match self.backend {
             // Writing the queue's row takes SQLite's write lock: claims run one after the other.
@@ -50,7 +64,7 @@ impl Store {
                         .map(|row| row.try_get("concurrency_limit"))
                         .transpose()?;
                 let Some(limited) = limited else {
-                    return Ok(Vec::new());
+                    return Ok(None);
                 };
                 let lock = if limited.is_some() { "UPDATE" } else { "SHARE" };
                 sqlx::query(&format!(
@@ -63,7 +77,7 @@ impl Store {
             }
         };
         if !locked {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let final_types = final_types();
         let row = sqlx::query(&self.sql(&format!(
@@ -75,7 +89,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         if row.try_get::<i64, _>("paused")? != 0 {
-            return Ok(Vec::new());
+            return Ok(Some(Vec::new()));
         }
         let cap: Option<i64> = row.try_get("concurrency_limit")?;
         let running: i64 = row.try_get("running")?;
@@ -84,7 +98,7 @@ impl Store {
             None => limit as i64,
         };
         if n == 0 {
-            return Ok(Vec::new());
+            return Ok(Some(Vec::new()));
         }
         // The due runs, soonest first; each moves to Pending as the policy decides.
         let skip_locked = match self.backend {
@@ -137,7 +151,7 @@ impl Store {
                 entrypoint: deployment.spec.entrypoint,
             });
         }
-        Ok(out)
+        Ok(Some(out))
     }
 
     /// Records that `agent` still watches these runs. A run no agent claimed and no deployment

@@ -89,14 +89,6 @@ impl Store {
         Ok(due.filter(|d| *d > Utc::now()))
     }
 
-    async fn queue_exists(&self, queue: &str) -> Result<bool, StoreError> {
-        let row = sqlx::query(&self.sql("SELECT COUNT(*) AS n FROM work_queues WHERE name = ?"))
-            .bind(queue.to_string())
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get::<i64, _>("n")? > 0)
-    }
-
     /// [`claim`](Self::claim), waiting up to `wait` (at most [`MAX_CLAIM_WAIT`]) for a run to
     /// claim when none is due now: it returns as soon as one is created, retried or falls due, or a
     /// run of the queue ends and frees a concurrency slot — or empty at the deadline. An unknown
@@ -115,9 +107,11 @@ impl Store {
         }
         loop {
             changes.borrow_and_update();
-            let claimed = self.claim(queue, agent, Utc::now(), limit).await?;
+            let Some(claimed) = self.claim_from(queue, agent, Utc::now(), limit).await? else {
+                return Ok(Vec::new());
+            };
             let now = Instant::now();
-            if !claimed.is_empty() || now >= deadline || !self.queue_exists(queue).await? {
+            if !claimed.is_empty() || now >= deadline {
                 return Ok(claimed);
             }
             let mut until = deadline.min(now + RECHECK);

@@ -70,6 +70,7 @@ impl Kind {
 pub(crate) enum Runner {
     Sequential,
     Concurrent,
+    Distributed,
 }
 
 /// The cache policy named by `cache_policy = …`.
@@ -216,16 +217,17 @@ impl Args {
                     let ident: Ident = input.parse().map_err(|e| {
                         syn::Error::new(
                             e.span(),
-                            "`task_runner` expects `Sequential` or `Concurrent`",
+                            "`task_runner` expects `Sequential`, `Concurrent` or `Distributed`",
                         )
                     })?;
                     let runner = match ident.to_string().as_str() {
                         "Sequential" => Runner::Sequential,
                         "Concurrent" => Runner::Concurrent,
+                        "Distributed" => Runner::Distributed,
                         other => {
                             return Err(syn::Error::new(
                                 ident.span(),
-                                format!("unknown task runner `{other}`; expected `Sequential` or `Concurrent`"),
+                                format!("unknown task runner `{other}`; expected `Sequential`, `Concurrent` or `Distributed`"),
                             ))
                         }
                     };

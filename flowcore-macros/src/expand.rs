@@ -294,6 +294,112 @@ fn vis_in_child(vis: &Visibility) -> TokenStream {
     }
 }
 
+/// Task runs on task workers: the body a call takes when it is sent to the workers (inside
+/// `task::delay` or a `Distributed` flow run, when every parameter and the value are serde types,
+/// probed so every task still compiles), and the task's `delay` (queue a run) and `remote` (what
+/// a worker serves) — both requiring serde types at the caller (bounds checked where used).
+#[allow(clippy::too_many_arguments)]
+fn remote(
+    params: &[Param],
+    out: &Output,
+    local_body: TokenStream,
+    codec_var: &Ident,
+    inputs: &[TokenStream],
+    ident: &syn::Ident,
+    name: &TokenStream,
+    vis: &Visibility,
+) -> (TokenStream, TokenStream, TokenStream) {
+    let value = &out.value;
+    let tys: Vec<_> = params.iter().map(|p| &p.ty).collect();
+    let names: Vec<_> = params.iter().map(|p| &p.ident).collect();
+    let name_strs: Vec<_> = names.iter().map(|n| n.unraw().to_string()).collect();
+    // Types holding references are never `DeserializeOwned`; probing them would be a lifetime
+    // error rather than a miss.
+    let borrows = std::iter::once(quote!(#value))
+        .chain(tys.iter().map(|t| quote!(#t)))
+        .any(|t| t.to_string().contains('&'));
+    let body = if borrows {
+        local_body
+    } else {
+        let map = local("__remote_args");
+        quote! {{
+            #[allow(unused_imports)]
+            use ::flowcore::__private::{ViaOpaqueArg as _, ViaSerdeArg as _};
+            if ::flowcore::__private::remote_mode()
+                #(&& (&::flowcore::__private::ArgProbe::<#tys>::new()).sendable())*
+                && #codec_var.is_some()
+            {
+                ::flowcore::__private::Body::Remote(::std::boxed::Box::new(move || {
+                    #(let #names = #names.__take();)*
+                    #[allow(unused_mut)]
+                    let mut #map = ::flowcore::__private::serde_json::Map::new();
+                    #(#map.insert(
+                        ::std::string::String::from(#name_strs),
+                        (&::flowcore::__private::ArgProbe::<#tys>::new()).arg_json(&#names)?,
+                    );)*
+                    ::core::result::Result::Ok(::flowcore::__private::serde_json::Value::Object(#map))
+                }))
+            } else {
+                #local_body
+            }
+        }}
+    };
+    let serde = quote!(
+        ::flowcore::__private::serde::Serialize
+            + ::flowcore::__private::serde::de::DeserializeOwned
+    );
+    let bounds = quote! {
+        #(for<'__fc> #tys: #serde,)*
+        for<'__fc> #value: #serde + ::core::marker::Send + ::core::marker::Sync + 'static,
+    };
+    let delay_fn = format_ident!("__flowcore_delay_{}", ident);
+    let remote_fn = format_ident!("__flowcore_remote_{}", ident);
+    let delay_doc = format!("Sends a run of the task [`{ident}()`] to the task workers and gives its future at once (Prefect's `task.delay`): a worker serving `{ident}::remote()` runs it; its value comes back through the result storage. The parameters and the value must be serde types. Call inside a tokio runtime.");
+    let remote_doc = format!("The task [`{ident}()`] as a task worker serves it: `flowcore::task_worker::serve([{ident}::remote()])`. The parameters and the value must be serde types.");
+    let (claimed, args, e) = (local("__claimed"), local("__args"), local("__e"));
+    let defs = quote! {
+        #[doc = #delay_doc]
+        #[allow(clippy::too_many_arguments)]
+        #vis fn #delay_fn(#(#inputs),*) -> ::flowcore::TaskFuture<#value>
+        where
+            #bounds
+        {
+            ::flowcore::__private::delay(move || #ident(#(#names),*))
+        }
+
+        #[doc = #remote_doc]
+        #vis fn #remote_fn() -> ::flowcore::task_worker::RemoteTask
+        where
+            #bounds
+        {
+            ::flowcore::task_worker::RemoteTask::__new(#name, |#claimed| {
+                #[allow(clippy::redundant_closure_call)]
+                let #args = (|| -> ::core::result::Result<(#(#tys,)*), ::std::string::String> {
+                    ::core::result::Result::Ok((
+                        #(::flowcore::__private::arg_from_json::<#tys>(&#claimed, #name_strs)?,)*
+                    ))
+                })();
+                match #args {
+                    ::core::result::Result::Ok((#(#names,)*)) => {
+                        ::flowcore::__private::run_claimed(#ident(#(#names),*), #claimed)
+                    }
+                    ::core::result::Result::Err(#e) => {
+                        ::flowcore::__private::bad_arguments(#name, #claimed, #e)
+                    }
+                }
+            })
+        }
+    };
+    let child_vis = vis_in_child(vis);
+    let uses = quote! {
+        #[doc(inline)]
+        #child_vis use super::#delay_fn as delay;
+        #[doc(inline)]
+        #child_vis use super::#remote_fn as remote;
+    };
+    (body, defs, uses)
+}
+
 pub(crate) fn task(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
     let params = params(&item, "task")?;
     let retries = args.retries()?;
@@ -309,10 +415,13 @@ pub(crate) fn task(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
     let value = &out.value;
     let names: Vec<_> = params.iter().map(|p| &p.ident).collect();
     let name_strs: Vec<_> = names.iter().map(|n| n.unraw().to_string()).collect();
-    let inputs = params.iter().map(|p| {
-        let (i, t) = (&p.ident, &p.ty);
-        quote_spanned!(t.span()=> #i: impl ::flowcore::IntoTaskInput<#t>)
-    });
+    let inputs: Vec<_> = params
+        .iter()
+        .map(|p| {
+            let (i, t) = (&p.ident, &p.ty);
+            quote_spanned!(t.span()=> #i: impl ::flowcore::IntoTaskInput<#t>)
+        })
+        .collect();
     let get = if retries > 0 {
         quote!(__clone)
     } else {
@@ -367,6 +476,9 @@ pub(crate) fn task(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
     };
     let task_controls = controls(&args, quote!(::flowcore::task::TaskHook));
     let (persist_spec, codec) = persistence(&args, &item, value);
+    let codec_var = local("__codec");
+    let (body, remote_defs, remote_uses) =
+        remote(&params, &out, body, &codec_var, &inputs, ident, &name, vis);
     let inputs_var = local("__cache_inputs");
     let (make_inputs, cache_inputs) = if args.caches_inputs() {
         let sources = params.iter().map(|p| {
@@ -459,6 +571,8 @@ pub(crate) fn task(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
 
         #map_def
 
+        #remote_defs
+
         #call_doc
         #[allow(clippy::too_many_arguments)]
         #vis fn #ident(#(#inputs),*) -> ::flowcore::TaskCall<#value> {
@@ -479,9 +593,10 @@ pub(crate) fn task(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
             #(#names.__register(#name_strs, &mut #edges);)*
             #name_run
             #make_inputs
+            let #codec_var = #codec;
             ::flowcore::TaskCall::__new(&SPEC, #edges, #body)
                 .__named(#run_name)
-                .__codec(#codec)
+                .__codec(#codec_var)
                 #cache_inputs
         }
 
@@ -490,6 +605,7 @@ pub(crate) fn task(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
             #[doc(inline)]
             #child_vis use super::#raw as func;
             #map_use
+            #remote_uses
         }
     })
 }
@@ -518,6 +634,9 @@ pub(crate) fn flow(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
         }
         Some((Runner::Concurrent, span)) => {
             quote_spanned!(span=> ::flowcore::TaskRunner::Concurrent)
+        }
+        Some((Runner::Distributed, span)) => {
+            quote_spanned!(span=> ::flowcore::TaskRunner::Distributed)
         }
         None => quote!(::flowcore::TaskRunner::Concurrent),
     };

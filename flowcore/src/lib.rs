@@ -71,7 +71,7 @@ pub mod testing;
 pub use deploy::agent;
 #[cfg(all(feature = "client", feature = "store"))]
 pub use deploy::deployment;
-pub use deploy::{registry, schedule};
+pub use deploy::{registry, schedule, task_worker};
 pub use reporting::logging;
 pub use runtime::{artifacts, error, flow, retry, runner, state, task};
 
@@ -118,7 +118,7 @@ pub type FlowError = anyhow::Error;
 /// What a flow or task program usually needs.
 pub mod prelude {
     pub use crate::retry::exponential_backoff;
-    pub use crate::runner::TaskRunner::{Concurrent, Sequential};
+    pub use crate::runner::TaskRunner::{Concurrent, Distributed, Sequential};
     pub use crate::{
         flow, task, FlowError, FlowRunError, FlowState, State, StateType, TaskFuture, TaskRunError,
         TaskRunner,
@@ -131,8 +131,13 @@ pub mod __private {
     pub use crate::deploy::registry::{
         object_schema, RegisteredFlow, SchemaProbe, ViaAnything, ViaJsonSchema,
     };
+    pub use crate::runtime::body::RemoteArgs;
     pub use crate::runtime::body::{Body, Edges, FlowBody, SyncCall};
     pub use crate::runtime::flow::JsonParameters;
+    pub use crate::runtime::remote::{
+        arg_from_json, remote_mode, ArgProbe, ViaOpaqueArg, ViaSerdeArg,
+    };
+    pub use crate::runtime::remote_calls::{bad_arguments, delay, run_claimed};
     pub use crate::runtime::results::{
         CacheInputs, Codec, CodecProbe, JsonSource, ViaNoCodec, ViaSerdeCodec,
     };

@@ -6,6 +6,7 @@ mod concurrency;
 mod deployments;
 mod error;
 mod runs;
+mod task_queue;
 mod urls;
 
 use serde::de::DeserializeOwned;

@@ -27,6 +27,9 @@ pub enum Body<T> {
     /// side and gives the call, which runs on a thread of its own (a sync body cannot be
     /// interrupted; at the deadline its thread is left behind, not the runner's).
     SyncTimed(SyncCall<T>),
+    /// A call sent to the task workers (`task::delay`, the `Distributed` runner): what gives its
+    /// arguments as JSON once its upstream runs completed.
+    Remote(RemoteArgs),
 }
 
 /// What prepares one attempt's call of a sync body with a timeout.
@@ -36,3 +39,8 @@ pub type SyncCall<T> = Box<dyn FnMut() -> Box<dyn FnOnce() -> anyhow::Result<T> 
 /// A flow body, boxed so that flow retries can run it again. Built by generated code.
 #[doc(hidden)]
 pub type FlowBody<T> = Box<dyn FnMut() -> BoxFuture<'static, anyhow::Result<T>> + Send>;
+
+/// What prepares a remote run's arguments: their JSON object, once its upstream runs completed.
+/// Built by generated code.
+#[doc(hidden)]
+pub type RemoteArgs = Box<dyn FnOnce() -> Result<serde_json::Value, String> + Send>;

@@ -54,9 +54,13 @@ impl FlowRunContext {
         persist_results: Option<bool>,
         resume_scope: String,
     ) -> Arc<FlowRunContext> {
+        let runner = runner_override.unwrap_or(declared);
+        if runner == TaskRunner::Distributed {
+            super::task_runner::note_distributed();
+        }
         Arc::new(FlowRunContext {
             meta,
-            runner: runner_override.unwrap_or(declared),
+            runner,
             runner_override,
             inner: Mutex::default(),
             stopped: std::sync::OnceLock::new(),

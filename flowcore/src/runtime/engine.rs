@@ -88,6 +88,7 @@ pub(crate) async fn run_task<T: Send + 'static>(
         return Err(error(TaskRunFailure::Cancelled(reason)));
     }
     let (span, scope) = run_scope(meta.clone(), record, meta.flow_run_id);
+    let codec = persistence.codec;
 
     // A persisted result for this run's cache key: the run ends `Cached`, its body not run. Runs
     // that may compute one key at once take its lock, then look again.
@@ -106,6 +107,17 @@ pub(crate) async fn run_task<T: Send + 'static>(
     }
     drop(flow_ctx);
 
+    // A run sent to the task workers: a worker runs it (its tag limits, retries and hooks there).
+    let body = match body {
+        Body::Remote(args) => {
+            let outcome =
+                super::remote::run_remote(spec, args, plan.as_ref(), codec, meta, cancel).await;
+            drop(key_lock);
+            return outcome.map_err(error);
+        }
+        body => body,
+    };
+
     // A task run with tags first takes a slot of every limited tag it has.
     let slots = if meta.tags.is_empty() {
         None
@@ -118,6 +130,9 @@ pub(crate) async fn run_task<T: Send + 'static>(
         attempts.start();
         let result = match &mut body {
             Body::Sync(f) => span.in_scope(|| logging::in_run(&scope, || catch(f))),
+            Body::Remote(_) => Err(AttemptFailure::Panic(
+                "a remote call cannot run here".to_string(),
+            )),
             Body::SyncTimed(prepare) => {
                 let timeout = spec.timeout.unwrap_or(Duration::MAX);
                 sync_with_timeout(prepare, timeout, &scope, &span).await

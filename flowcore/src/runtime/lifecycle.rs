@@ -41,6 +41,18 @@ pub(crate) fn create_task_run(
     tags: &'static [&'static str],
     inputs: Vec<TaskInput>,
 ) -> Arc<TaskRunMeta> {
+    create_task_run_as(ctx, task_name, run_name, tags, inputs, State::pending())
+}
+
+/// [`create_task_run`] with the run's first state (`Scheduled` for a run sent by `task::delay`).
+pub(crate) fn create_task_run_as(
+    ctx: Option<&Arc<FlowRunContext>>,
+    task_name: &'static str,
+    run_name: Option<String>,
+    tags: &'static [&'static str],
+    inputs: Vec<TaskInput>,
+    first: State,
+) -> Arc<TaskRunMeta> {
     init_reporting();
     let name_pending = run_name.is_none();
     let name = match (run_name, ctx) {
@@ -69,8 +81,44 @@ pub(crate) fn create_task_run(
         inputs: meta.inputs.clone(),
         created: chrono::Utc::now(),
     });
-    let _ = meta.record.propose(State::pending());
+    let _ = meta.record.propose(first);
     meta
+}
+
+/// The record of a task run a task worker claimed: created (and reported) by the process that
+/// sent it, so nothing is reported here; its current state is taken as the sender left it
+/// (`Pending`), or `Running` when a lost worker ran it before — then it goes through
+/// `AwaitingRetry` to run again. Gives the record and how many states were taken.
+pub(crate) fn adopt_task_run(
+    task_name: &'static str,
+    claimed: &crate::schemas::task_queue::ClaimedTask,
+) -> (Arc<TaskRunMeta>, usize) {
+    init_reporting();
+    let queued = &claimed.queued;
+    let meta = Arc::new(TaskRunMeta {
+        record: RunRecord::with_id(
+            RunKind::Task,
+            queued.task_run_id,
+            queued.task_run_name.clone(),
+            queued.flow_run_id,
+        ),
+        task_name,
+        flow_run_id: queued.flow_run_id,
+        tags: queued.tags.clone(),
+        inputs: Vec::new(),
+        parameters: std::sync::Mutex::new(None),
+        name_pending: false,
+    });
+    let _ = meta.record.adopt(State::pending());
+    if claimed.claims <= 1 {
+        return (meta, 1);
+    }
+    let _ = meta.record.adopt(State::running());
+    let _ = meta.record.propose(State::awaiting_retry(format!(
+        "The task worker running it was lost; running it again (claim {})",
+        claimed.claims
+    )));
+    (meta, 2)
 }
 
 /// Why one attempt of a run's body did not give a value.

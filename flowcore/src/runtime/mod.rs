@@ -20,6 +20,8 @@ pub(crate) mod input;
 pub(crate) mod lifecycle;
 pub(crate) mod names;
 pub mod orchestration;
+pub mod remote;
+pub mod remote_calls;
 pub mod results;
 pub mod resume;
 pub mod retry;
@@ -30,6 +32,7 @@ pub(crate) mod slots;
 pub mod state;
 pub mod task;
 pub mod task_params;
+pub(crate) mod task_queue;
 pub(crate) mod task_runner;
 pub(crate) mod task_spec;
 

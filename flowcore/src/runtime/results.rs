@@ -83,6 +83,13 @@ impl<T: Serialize + DeserializeOwned> Codec<T> {
     }
 }
 
+impl<T> Codec<T> {
+    /// Reads a stored record's value.
+    pub(crate) fn decode_value(&self, bytes: &[u8]) -> Result<T, String> {
+        (self.decode)(bytes).map(|record| record.result)
+    }
+}
+
 /// Finds the codec of `T` if it is a serde type (`Serialize + DeserializeOwned`), `None` otherwise:
 /// generated code calls `(&CodecProbe::<T>::new()).codec()` with both traits in scope.
 #[doc(hidden)]
@@ -150,6 +157,15 @@ impl CacheInputs {
 pub(crate) struct Persistence<T> {
     pub(crate) codec: Option<Codec<T>>,
     pub(crate) inputs: Option<CacheInputs>,
+    /// For a run a task worker runs: where the sending side wants its value (always persisted).
+    pub(crate) remote: Option<RemoteKey>,
+}
+
+/// Where a run sent to a task worker stores its value, as the sending side chose it.
+pub(crate) struct RemoteKey {
+    pub(crate) storage_key: String,
+    pub(crate) cache_key: Option<String>,
+    pub(crate) expiration: Option<Duration>,
 }
 
 /// How one task run persists and reuses its result.
@@ -175,6 +191,17 @@ impl<T> Plan<T> {
         flow: Option<&FlowRunContext>,
         scope: &RunScope,
     ) -> Option<Plan<T>> {
+        if let Some(key) = persistence.remote {
+            return Some(Plan {
+                storage: storage(),
+                codec: persistence.codec?,
+                storage_key: key.storage_key,
+                cache_key: key.cache_key,
+                lookup: false,
+                shared: false,
+                expiration: key.expiration,
+            });
+        }
         let policy = spec.cache_policy;
         let persist = policy.needs_inputs()
             || spec
@@ -371,6 +398,15 @@ impl<T> Plan<T> {
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    /// Where a task worker running this run stores its value.
+    pub(crate) fn remote_key(&self) -> RemoteKey {
+        RemoteKey {
+            storage_key: self.storage_key.clone(),
+            cache_key: self.cache_key.clone(),
+            expiration: self.expiration,
         }
     }
 

@@ -110,7 +110,30 @@ impl RunRecord {
     /// changes nothing.
     #[allow(clippy::result_large_err)]
     pub(crate) fn propose(&self, state: State) -> Result<State, Rejection> {
-        let state = {
+        let state = self.apply(state)?;
+        reporter::emit(Event::StateChanged {
+            run: self.run_ref(),
+            state: state.clone(),
+        });
+        Ok(state)
+    }
+
+    /// Records a state the run reached elsewhere and that was reported there (on a task worker):
+    /// decided by the policy like any proposal, not reported again.
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn adopt(&self, state: State) -> Result<State, Rejection> {
+        self.apply(state)
+    }
+
+    /// Whether the run is in a final state.
+    pub(crate) fn is_final(&self) -> bool {
+        self.progress().history.last().is_some_and(State::is_final)
+    }
+
+    /// The policy's decision on `state`, recorded when accepted.
+    #[allow(clippy::result_large_err)]
+    fn apply(&self, state: State) -> Result<State, Rejection> {
+        {
             let mut p = self.progress();
             let state = orchestration::decide(p.history.last(), state).into_result()?;
             if state.is_running() {
@@ -123,13 +146,8 @@ impl RunRecord {
                 p.end_time = Some(state.timestamp);
             }
             p.history.push(state.clone());
-            state
-        };
-        reporter::emit(Event::StateChanged {
-            run: self.run_ref(),
-            state: state.clone(),
-        });
-        Ok(state)
+            Ok(state)
+        }
     }
 
     pub(crate) fn state(&self) -> Option<State> {

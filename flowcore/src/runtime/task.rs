@@ -15,7 +15,7 @@ use super::context::FlowRunContext;
 use super::engine;
 use super::error::TaskRunError;
 use super::future::{Completion, Producer, TaskFuture, Upstream};
-use super::lifecycle::create_task_run;
+use super::lifecycle::create_task_run_as;
 use super::results::{CacheInputs, Codec, Persistence};
 use super::run_record::TaskRunMeta;
 use super::runner;
@@ -37,6 +37,8 @@ pub struct TaskCall<T> {
     pub(crate) run_name: Option<String>,
     /// How its value is persisted (if it may be) and its parameters for a cache key.
     pub(crate) persistence: Persistence<T>,
+    /// Whether the run was sent by `task::delay`: it starts `Scheduled`, waiting for a worker.
+    pub(crate) delayed: bool,
 }
 
 impl<T: Send + 'static> TaskCall<T> {
@@ -50,7 +52,9 @@ impl<T: Send + 'static> TaskCall<T> {
             persistence: Persistence {
                 codec: None,
                 inputs: None,
+                remote: None,
             },
+            delayed: false,
         }
     }
 
@@ -63,6 +67,11 @@ impl<T: Send + 'static> TaskCall<T> {
     #[doc(hidden)]
     pub fn __cache_inputs(mut self, inputs: CacheInputs) -> TaskCall<T> {
         self.persistence.inputs = Some(inputs);
+        self
+    }
+
+    pub(crate) fn __delayed(mut self) -> TaskCall<T> {
+        self.delayed = true;
         self
     }
 
@@ -82,12 +91,18 @@ impl<T: Send + 'static> TaskCall<T> {
 
     /// Creates the task run: names it, records its edges, registers it with the current flow run.
     fn create(&self, ctx: Option<&Arc<FlowRunContext>>) -> Arc<TaskRunMeta> {
-        create_task_run(
+        create_task_run_as(
             ctx,
             self.spec.name,
             self.run_name.clone(),
             self.spec.tags,
             self.edges.inputs.clone(),
+            if self.delayed {
+                State::new(super::state::StateType::Scheduled)
+                    .with_message("Waiting for a task worker")
+            } else {
+                State::pending()
+            },
         )
     }
 

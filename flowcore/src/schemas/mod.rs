@@ -11,3 +11,4 @@ pub mod records;
 pub mod requests;
 pub mod results;
 pub mod runs;
+pub mod task_queue;

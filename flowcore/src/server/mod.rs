@@ -37,6 +37,7 @@ mod openapi;
 mod origin;
 mod services;
 mod state;
+mod task_queue;
 mod task_runs;
 mod ui;
 mod work_queues;
@@ -176,6 +177,7 @@ fn router_with(
         .merge(automations::routes())
         .merge(artifacts::routes())
         .merge(concurrency::routes())
+        .merge(task_queue::routes())
         .fallback(|| async { ApiError::not_found("no such API endpoint") })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(

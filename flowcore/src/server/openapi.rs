@@ -3,8 +3,8 @@
 use utoipa::OpenApi;
 
 use super::{
-    artifacts, automations, concurrency, deployments, events, flow_runs, flows, health, task_runs,
-    work_queues,
+    artifacts, automations, concurrency, deployments, events, flow_runs, flows, health, task_queue,
+    task_runs, work_queues,
 };
 
 #[derive(OpenApi)]
@@ -62,6 +62,13 @@ use super::{
         concurrency::acquire,
         concurrency::release,
         concurrency::renew,
+        task_queue::counts,
+        task_queue::enqueue,
+        task_queue::claim,
+        task_queue::renew,
+        task_queue::finish,
+        task_queue::outcomes,
+        task_queue::cancel,
     ),
     components(schemas(
         health::Health,
@@ -113,6 +120,14 @@ use super::{
         crate::schemas::concurrency::SlotAnswer,
         crate::schemas::concurrency::SlotRelease,
         crate::schemas::concurrency::TaskRunSlots,
+        crate::schemas::task_queue::QueuedTask,
+        crate::schemas::task_queue::ClaimedTask,
+        crate::schemas::task_queue::TaskOutcome,
+        crate::schemas::task_queue::TaskClaim,
+        crate::schemas::task_queue::TaskLeases,
+        crate::schemas::task_queue::TaskFinish,
+        crate::schemas::task_queue::TaskRunIds,
+        crate::schemas::task_queue::TaskQueueCount,
     ))
 )]
 struct ApiDoc;

@@ -59,6 +59,15 @@ pub(crate) async fn tick(store: &Store, services: &Services, detect_crashes: boo
         Ok(n) => tracing::info!(target: "flowcore::server", "{n} flow run(s) marked Late"),
         Err(e) => tracing::error!(target: "flowcore::server", "late runs: {e}"),
     }
+    match store.recover_lost_tasks(now).await {
+        Ok(r) if r.requeued + r.crashed > 0 => tracing::warn!(
+            target: "flowcore::server",
+            "task queue: {} run(s) queued again and {} crashed: their task worker stopped renewing its lease",
+            r.requeued, r.crashed
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::error!(target: "flowcore::server", "task queue: {e}"),
+    }
     if !detect_crashes {
         return;
     }

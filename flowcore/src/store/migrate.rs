@@ -81,6 +81,11 @@ impl Store {
                 sqlx::query(&statement).execute(&mut *tx).await?;
             }
         }
+        if from < 8 {
+            for statement in schema::v7_to_v8(self.backend) {
+                sqlx::query(&statement).execute(&mut *tx).await?;
+            }
+        }
         if from < schema::VERSION {
             sqlx::query(&self.sql("UPDATE schema_version SET version = ?"))
                 .bind(schema::VERSION)

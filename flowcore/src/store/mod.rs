@@ -26,6 +26,7 @@ mod retention;
 mod scheduling;
 mod schema;
 mod sink;
+mod task_queue;
 #[cfg(test)]
 mod tests;
 mod transitions;
@@ -41,6 +42,7 @@ pub use ingest::Ingested;
 pub use retention::Vacuumed;
 pub use scheduling::Horizon;
 pub use sink::StoreSink;
+pub use task_queue::RecoveredTasks;
 pub use transitions::Transition;
 pub use wakeups::MAX_CLAIM_WAIT;
 pub use write::WriteOutcome;

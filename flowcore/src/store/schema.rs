@@ -10,7 +10,7 @@
 use super::connect::Backend;
 
 /// The schema version this build writes.
-pub(crate) const VERSION: i64 = 7;
+pub(crate) const VERSION: i64 = 8;
 
 /// The columns every run table has for its current state and history.
 const STATE_COLUMNS: &str = "state_type TEXT, state_name TEXT, state_message TEXT, \
@@ -165,6 +165,35 @@ pub(crate) fn v6_to_v7(backend: Backend) -> Vec<String> {
 
 /// Version 1 → 2, the part SQL does: new columns (filled by the store from the old `states` and
 /// `task_inputs` tables before they are dropped) and the logs' flow-run ids.
+/// Schema 8: the task queue (task runs sent to task workers, claimed under leases). On
+/// PostgreSQL a trigger notifies `flowcore_runs` when one is queued or finishes, so waiting
+/// workers and waiting flow runs on every server wake at once.
+pub(crate) fn v7_to_v8(backend: Backend) -> Vec<String> {
+    let mut statements = vec![
+        "CREATE TABLE IF NOT EXISTS task_queue (id TEXT PRIMARY KEY, task TEXT NOT NULL, \
+         task_run_name TEXT NOT NULL, flow_run_id TEXT, parameters TEXT NOT NULL, \
+         tags TEXT NOT NULL, retries BIGINT NOT NULL, storage_key TEXT NOT NULL, cache_key TEXT, \
+         cache_expiration_ms BIGINT, status TEXT NOT NULL, worker TEXT, lease_until TEXT, \
+         claims BIGINT NOT NULL DEFAULT 0, outcome TEXT, created TEXT NOT NULL, finished TEXT)"
+            .to_string(),
+        "CREATE INDEX IF NOT EXISTS task_queue_status ON task_queue (status, task, created)"
+            .to_string(),
+    ];
+    if backend == Backend::Postgres {
+        statements.extend([
+            "CREATE OR REPLACE FUNCTION flowcore_notify_tasks() RETURNS trigger AS $$ \
+             BEGIN PERFORM pg_notify('flowcore_runs', 'task_queue'); RETURN NULL; END $$ \
+             LANGUAGE plpgsql"
+                .to_string(),
+            "DROP TRIGGER IF EXISTS flowcore_tasks_changed ON task_queue".to_string(),
+            "CREATE TRIGGER flowcore_tasks_changed AFTER INSERT OR UPDATE OF status \
+             ON task_queue FOR EACH STATEMENT EXECUTE FUNCTION flowcore_notify_tasks()"
+                .to_string(),
+        ]);
+    }
+    statements
+}
+
 pub(crate) fn v1_to_v2_columns() -> Vec<String> {
     let mut out = Vec::new();
     for table in ["flow_runs", "task_runs"] {
@@ -190,6 +219,7 @@ pub(crate) const V1_DROPPED: &[&str] = &[
 
 /// The tables, in an order that can be dropped.
 pub(crate) const TABLES: &[&str] = &[
+    "task_queue",
     "task_run_results",
     "concurrency_slots",
     "concurrency_limits",

@@ -63,7 +63,7 @@ impl Store {
     }
 
     /// On PostgreSQL, starts listening for other servers' changes (once per store).
-    fn start_listening(&self) {
+    pub(crate) fn start_listening(&self) {
         let url = self
             .wakeups
             .listen_url

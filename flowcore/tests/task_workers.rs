@@ -162,3 +162,26 @@ async fn a_run_with_bad_arguments_fails_on_the_worker_naming_the_parameter() {
     let message = state.message.clone().unwrap_or_default();
     assert!(message.contains("parameter `x`"), "{message}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_longer_than_the_lease_keeps_it() {
+    let _serial = SERIAL.lock().await;
+    let _harness = flowcore::testing::harness();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let worker = TaskWorker::new(tasks::all()).lease(Duration::from_millis(600));
+    let worker = tokio::spawn(async move {
+        worker
+            .run_until(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let ran = dir.path().join("ran").to_string_lossy().into_owned();
+    let value = tasks::slow_once::delay(1, 2000, ran.clone()).await.unwrap();
+    assert_eq!(value, 1);
+    assert_eq!(std::fs::read_to_string(&ran).unwrap().lines().count(), 2);
+    stop.send(()).unwrap();
+    assert_eq!(worker.await.unwrap(), 1);
+}

@@ -161,6 +161,7 @@ impl TaskWorker {
         if self.tasks.is_empty() {
             return Err(TaskWorkerError::NoTasks);
         }
+        crate::logging::init();
         let access = Arc::new(QueueAccess::open().await.map_err(TaskWorkerError::Queue)?);
         let names: Vec<String> = self.tasks.keys().map(|s| s.to_string()).collect();
         tracing::info!(
@@ -217,7 +218,14 @@ impl TaskWorker {
                 }
             };
             for item in claimed {
-                let Some(permit) = free.pop() else { break };
+                // Never more than asked for; should a server give more, they wait for a slot.
+                let permit = match free.pop() {
+                    Some(p) => p,
+                    None => Arc::clone(&permits)
+                        .acquire_owned()
+                        .await
+                        .expect("the semaphore is never closed"),
+                };
                 let Some(task) = self.tasks.get(item.queued.task.as_str()).copied() else {
                     continue;
                 };

@@ -181,7 +181,7 @@ impl QueueAccess {
 /// What the queue thread is asked.
 enum Request {
     /// Queue a run and answer its outcome.
-    Run(QueuedTask, oneshot::Sender<Result<TaskOutcome, String>>),
+    Run(Box<QueuedTask>, oneshot::Sender<Result<TaskOutcome, String>>),
     /// Cancel a run if it is still queued.
     Cancel(Uuid),
 }
@@ -190,7 +190,7 @@ enum Request {
 pub(crate) async fn run(task: QueuedTask) -> Result<TaskOutcome, String> {
     let (tx, rx) = oneshot::channel();
     sender()
-        .send(Request::Run(task, tx))
+        .send(Request::Run(Box::new(task), tx))
         .map_err(|_| "the task queue thread is gone".to_string())?;
     rx.await
         .map_err(|_| "the task queue thread stopped".to_string())?
@@ -268,7 +268,7 @@ async fn serve(mut rx: mpsc::UnboundedReceiver<Request>) {
             match r {
                 Request::Run(task, reply) => {
                     waiting.insert(task.task_run_id, reply);
-                    batch.push(task);
+                    batch.push(*task);
                 }
                 Request::Cancel(id) => cancels.push(id),
             }

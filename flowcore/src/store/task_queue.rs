@@ -140,20 +140,22 @@ impl Store {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         };
+        // The picked rows in a materialized CTE: a plain `IN (SELECT … LIMIT n)` may be
+        // evaluated more than once by PostgreSQL, claiming more than `limit` rows.
         let sql = self
             .sql(&format!(
-                "UPDATE task_queue SET status = 'running', worker = ?, lease_until = ?, \
-             claims = claims + 1 WHERE id IN (SELECT id FROM task_queue WHERE status = 'queued' \
-             AND task IN ({names}) ORDER BY created, id LIMIT {limit}{skip_locked}) \
-             AND status = 'queued' RETURNING {COLUMNS}"
+                "WITH picked AS MATERIALIZED (SELECT id FROM task_queue WHERE status = 'queued' \
+                 AND task IN ({names}) ORDER BY created, id LIMIT {limit}{skip_locked}) \
+                 UPDATE task_queue SET status = 'running', worker = ?, lease_until = ?, \
+                 claims = claims + 1 WHERE id IN (SELECT id FROM picked) AND status = 'queued' \
+                 RETURNING {COLUMNS}"
             ))
             .into_owned();
-        let mut query = sqlx::query(&sql)
-            .bind(worker.to_string())
-            .bind(ts(&lease_until));
+        let mut query = sqlx::query(&sql);
         for t in tasks {
             query = query.bind(t.clone());
         }
+        let query = query.bind(worker.to_string()).bind(ts(&lease_until));
         let mut tx = self.begin_write().await?;
         let rows = query.fetch_all(&mut *tx).await?;
         tx.commit().await?;
@@ -161,7 +163,7 @@ impl Store {
             .iter()
             .map(parse_claimed)
             .collect::<Result<Vec<_>, _>>()?;
-        claimed.sort_by(|a, b| a.queued.task_run_id.cmp(&b.queued.task_run_id));
+        claimed.sort_by_key(|c| c.queued.task_run_id);
         Ok(claimed)
     }
 

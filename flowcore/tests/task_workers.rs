@@ -185,3 +185,82 @@ async fn a_run_longer_than_the_lease_keeps_it() {
     stop.send(()).unwrap();
     assert_eq!(worker.await.unwrap(), 1);
 }
+
+/// The queue's long polls over HTTP: a claim with nothing queued waits (and answers as soon as a
+/// run is queued, well before its deadline); out-of-bounds waits and leases are refused naming
+/// the field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_task_queue_api_long_polls_and_checks_its_bounds() {
+    use flowcore::api_client::ApiClient;
+    use flowcore::schemas::task_queue::{QueuedTask, TaskClaim};
+    use flowcore::server::{Server, ServerConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(ServerConfig {
+        port: 0,
+        database_url: flowcore::store::sqlite_url(&dir.path().join("q.db")),
+        ..ServerConfig::default()
+    })
+    .await
+    .unwrap();
+    let client = ApiClient::new(&server.api_url(), None);
+    let claim = TaskClaim {
+        worker: "w".into(),
+        tasks: vec!["noop".into()],
+        limit: 5,
+        lease_seconds: 10.0,
+    };
+    let waiting = {
+        let (client, claim) = (client.clone(), claim.clone());
+        tokio::spawn(async move {
+            let asked = std::time::Instant::now();
+            let got = client
+                .claim_tasks(&claim, Duration::from_secs(10))
+                .await
+                .unwrap();
+            (got, asked.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let id = uuid::Uuid::now_v7();
+    client
+        .enqueue_tasks(&[QueuedTask {
+            task_run_id: id,
+            task: "noop".into(),
+            task_run_name: "noop-0".into(),
+            flow_run_id: None,
+            parameters: serde_json::json!({"i": 0}),
+            tags: Vec::new(),
+            retries: 0,
+            storage_key: id.simple().to_string(),
+            cache_key: None,
+            cache_expiration_seconds: None,
+        }])
+        .await
+        .unwrap();
+    let (got, after) = waiting.await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].queued.task_run_id, id);
+    assert!(after < Duration::from_secs(2), "answered after {after:?}");
+
+    for wait in ["-1", "61", "soon"] {
+        let e = client
+            .send::<_, serde_json::Value>(
+                reqwest::Method::POST,
+                &format!("/task_queue/claim?wait={wait}"),
+                Some(&claim),
+            )
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("wait"), "{wait}: {e}");
+    }
+    let bad_lease = TaskClaim {
+        lease_seconds: 0.0,
+        ..claim.clone()
+    };
+    let e = client
+        .claim_tasks(&bad_lease, Duration::ZERO)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("lease_seconds"), "{e}");
+    server.stop().await;
+}

@@ -181,7 +181,10 @@ impl QueueAccess {
 /// What the queue thread is asked.
 enum Request {
     /// Queue a run and answer its outcome.
-    Run(Box<QueuedTask>, oneshot::Sender<Result<TaskOutcome, String>>),
+    Run(
+        Box<QueuedTask>,
+        oneshot::Sender<Result<TaskOutcome, String>>,
+    ),
     /// Cancel a run if it is still queued.
     Cancel(Uuid),
 }

@@ -81,13 +81,15 @@ pub struct TaskClaim {
     /// The worker (its leases are held under this name).
     #[cfg_attr(feature = "server", schema(min_length = 1))]
     pub worker: String,
-    /// The tasks it runs.
+    /// The tasks it runs (at most 1000).
+    #[cfg_attr(feature = "server", schema(max_items = 1000))]
     pub tasks: Vec<String>,
     /// At most this many runs (1 to 1000).
     #[serde(deserialize_with = "crate::schemas::integers::i64")]
     #[cfg_attr(feature = "server", schema(minimum = 1, maximum = 1000))]
     pub limit: i64,
     /// How long the lease runs without a renewal, in seconds (0 < lease ≤ 3600).
+    #[cfg_attr(feature = "server", schema(exclusive_minimum = 0, maximum = 3600))]
     pub lease_seconds: f64,
 }
 
@@ -99,8 +101,10 @@ pub struct TaskLeases {
     #[cfg_attr(feature = "server", schema(min_length = 1))]
     pub worker: String,
     /// The runs it holds (at most 1000).
+    #[cfg_attr(feature = "server", schema(max_items = 1000))]
     pub task_run_ids: Vec<Uuid>,
     /// The new lease, in seconds (0 < lease ≤ 3600).
+    #[cfg_attr(feature = "server", schema(exclusive_minimum = 0, maximum = 3600))]
     pub lease_seconds: f64,
 }
 
@@ -112,6 +116,7 @@ pub struct TaskFinish {
     #[cfg_attr(feature = "server", schema(min_length = 1))]
     pub worker: String,
     /// Their outcomes (at most 1000).
+    #[cfg_attr(feature = "server", schema(max_items = 1000))]
     pub outcomes: Vec<TaskOutcome>,
 }
 
@@ -120,6 +125,7 @@ pub struct TaskFinish {
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct TaskRunIds {
     /// The runs (at most 1000).
+    #[cfg_attr(feature = "server", schema(max_items = 1000))]
     pub task_run_ids: Vec<Uuid>,
 }
 

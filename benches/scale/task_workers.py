@@ -58,12 +58,12 @@ def main():
     })
     workers = []
     try:
-        # The sender creates the schema first (one migration, not five at once).
-        subprocess.run([BIN, "bench", "1"], env=env, check=True, capture_output=True)
-        for _ in range(args.workers):
+        for w in range(args.workers):
             workers.append(subprocess.Popen(
                 [BIN, "serve", str(args.limit)], env=env,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            if w == 0:
+                time.sleep(1.5)  # the first one creates the schema: one migration, not four
         time.sleep(1.0)
         out = subprocess.run([BIN, "bench", str(args.runs)], env=env, check=True,
                              capture_output=True, text=True).stdout
@@ -76,7 +76,7 @@ def main():
             counts[f"{status}/claims={claims}"] = int(n)
         result["workers"] = args.workers
         result["queue"] = counts
-        expected = {"done/claims=1": args.runs + 1}
+        expected = {"done/claims=1": args.runs}
         result["each_exactly_once"] = counts == expected
         print(json.dumps(result))
         return 0 if result["each_exactly_once"] else 1

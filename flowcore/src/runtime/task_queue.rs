@@ -178,6 +178,12 @@ impl QueueAccess {
     }
 }
 
+/// How many of the oldest runs waited for a round asks about.
+const WINDOW: usize = 2 * MAX_TASKS_PER_REQUEST;
+
+/// How often a round asks about every run waited for.
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+
 /// What the queue thread is asked.
 enum Request {
     /// Queue a run and answer its outcome.
@@ -230,6 +236,11 @@ async fn serve(mut rx: mpsc::UnboundedReceiver<Request>) {
     let mut carried: Vec<Request> = Vec::new();
     let mut pause = Duration::from_millis(2);
     let mut last_recovery = tokio::time::Instant::now();
+    // The runs waited for, in the order they were sent: runs mostly end in that order, so each
+    // round asks for the oldest ones only, and for all of them now and then (a run that ended
+    // out of turn).
+    let mut order: std::collections::VecDeque<Uuid> = std::collections::VecDeque::new();
+    let mut last_sweep = tokio::time::Instant::now();
     loop {
         // New requests: those that arrived, or wait for one when nothing is outstanding.
         let mut requests = std::mem::take(&mut carried);
@@ -271,6 +282,7 @@ async fn serve(mut rx: mpsc::UnboundedReceiver<Request>) {
             match r {
                 Request::Run(task, reply) => {
                     waiting.insert(task.task_run_id, reply);
+                    order.push_back(task.task_run_id);
                     batch.push(*task);
                 }
                 Request::Cancel(id) => cancels.push(id),
@@ -292,7 +304,22 @@ async fn serve(mut rx: mpsc::UnboundedReceiver<Request>) {
         if waiting.is_empty() {
             continue;
         }
-        let ids: Vec<Uuid> = waiting.keys().copied().collect();
+        while order.front().is_some_and(|id| !waiting.contains_key(id)) {
+            order.pop_front();
+        }
+        let sweep = last_sweep.elapsed() >= SWEEP_EVERY;
+        let ids: Vec<Uuid> = if sweep {
+            last_sweep = tokio::time::Instant::now();
+            order.retain(|id| waiting.contains_key(id));
+            order.iter().copied().collect()
+        } else {
+            order
+                .iter()
+                .filter(|id| waiting.contains_key(id))
+                .take(WINDOW)
+                .copied()
+                .collect()
+        };
         let remote = queue.waits_remotely();
         let single = ids.len() <= MAX_TASKS_PER_REQUEST;
         let mut found = Vec::new();

@@ -58,6 +58,7 @@ pub struct Store {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
     /// The database's URL (the lease opens a connection of its own to it).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub(crate) url: std::sync::Arc<str>,
     /// Where waiting claims learn that runs changed (see `wakeups`).
     pub(crate) wakeups: std::sync::Arc<super::changes::Wakeups>,

@@ -18,6 +18,7 @@ mod connect;
 mod deployments;
 mod filter;
 mod ingest;
+#[cfg(feature = "server")]
 mod lease;
 mod migrate;
 mod read;

@@ -19,6 +19,7 @@
 //! let future = square::delay(7);
 //! assert_eq!(future.await?, 49);
 //! # Ok(()) }
+//! # fn main() {}
 //! ```
 //!
 //! The queue is where the run record is: the server when `api-url` is set (workers that reach only

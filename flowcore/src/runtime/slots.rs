@@ -69,17 +69,9 @@ impl Backend {
         }
         #[cfg(feature = "store")]
         {
-            let url = crate::config::database_url().map_err(|e| e.to_string())?;
-            if url.starts_with("sqlite:") {
-                let _ = std::fs::create_dir_all(crate::config::home());
-            }
-            let store = crate::store::Store::connect(&url).await.map_err(|e| {
-                format!(
-                    "cannot open the run database {}: {e}",
-                    crate::config::redacted(&url)
-                )
-            })?;
-            Ok(Backend::Db(store))
+            Ok(Backend::Db(
+                crate::store::Store::connect_configured().await?,
+            ))
         }
         #[cfg(not(feature = "store"))]
         Ok(Backend::Nowhere)

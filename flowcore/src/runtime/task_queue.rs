@@ -53,17 +53,9 @@ impl QueueAccess {
         }
         #[cfg(feature = "store")]
         {
-            let url = crate::config::database_url().map_err(|e| e.to_string())?;
-            if url.starts_with("sqlite:") {
-                let _ = std::fs::create_dir_all(crate::config::home());
-            }
-            let store = crate::store::Store::connect(&url).await.map_err(|e| {
-                format!(
-                    "cannot open the run database {}: {e}",
-                    crate::config::redacted(&url)
-                )
-            })?;
-            Ok(QueueAccess::Db(store))
+            Ok(QueueAccess::Db(
+                crate::store::Store::connect_configured().await?,
+            ))
         }
         #[cfg(not(feature = "store"))]
         Err("this build has neither the `store` nor the `client` feature: no task queue".into())

@@ -82,6 +82,21 @@ pub fn sqlite_url(path: &std::path::Path) -> String {
 }
 
 impl Store {
+    /// Connects to the run record the settings name (`database-url`, else the SQLite file in
+    /// the flowcore home, whose folder is created), with a message naming it on failure.
+    pub(crate) async fn connect_configured() -> Result<Store, String> {
+        let url = crate::config::database_url().map_err(|e| e.to_string())?;
+        if url.starts_with("sqlite:") {
+            let _ = std::fs::create_dir_all(crate::config::home());
+        }
+        Store::connect(&url).await.map_err(|e| {
+            format!(
+                "cannot open the run database {}: {e}",
+                crate::config::redacted(&url)
+            )
+        })
+    }
+
     /// Connects and creates the schema if needed. SQLite files use WAL journaling.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         let store = Store::open(url).await?;

@@ -1,11 +1,12 @@
 //! Retention: `Store::vacuum` (and `flowcore server database vacuum`) deletes finished flow runs
-//! older than the cutoff with their task runs and logs, never an unfinished run — on SQLite and
-//! PostgreSQL.
+//! older than the cutoff with their task runs and logs, never an unfinished run, and the task
+//! queue's ended entries — on SQLite and PostgreSQL.
 
 mod common;
 
 use chrono::{Duration, Utc};
 use flowcore::event::{Event, LogLevel, LogRecord, RunKind, RunRef};
+use flowcore::schemas::task_queue::{QueuedTask, TaskOutcome};
 use flowcore::store::{sqlite_url, FlowRunFilter, Store, Vacuumed};
 use flowcore::State;
 use serde_json::json;
@@ -146,6 +147,63 @@ async fn vacuum_keeps_what_is_unfinished_or_recent(url: &str) {
         store.vacuum(cutoff, false).await.unwrap(),
         Vacuumed::default()
     );
+
+    // The task queue: entries that ended (done, cancelled) go; queued and running ones stay.
+    let queued: Vec<QueuedTask> = (0..4).map(queued_task).collect();
+    store.enqueue_tasks(&queued).await.unwrap();
+    let lease = Utc::now() + Duration::minutes(5);
+    let claimed = store
+        .claim_tasks("w", &["noop".to_string()], 2, lease)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    let outcome = TaskOutcome {
+        task_run_id: claimed[0].queued.task_run_id,
+        history: vec![State::completed()],
+        storage_key: None,
+    };
+    assert_eq!(store.finish_tasks("w", &[outcome]).await.unwrap().len(), 1);
+    let still_queued: Vec<Uuid> = queued
+        .iter()
+        .map(|t| t.task_run_id)
+        .filter(|id| claimed.iter().all(|c| c.queued.task_run_id != *id))
+        .collect();
+    assert_eq!(
+        store
+            .cancel_queued_tasks(&still_queued[..1], "cancelled")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let later = Utc::now() + Duration::seconds(5);
+    assert_eq!(store.vacuum(later, true).await.unwrap().queued_tasks, 2);
+    assert_eq!(store.vacuum(cutoff, false).await.unwrap().queued_tasks, 0);
+    assert_eq!(store.vacuum(later, false).await.unwrap().queued_tasks, 2);
+    let left: i64 = store
+        .task_queue_counts()
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.count)
+        .sum();
+    assert_eq!(left, 2, "the running and the queued entry stay");
+}
+
+fn queued_task(i: usize) -> QueuedTask {
+    let id = Uuid::now_v7();
+    QueuedTask {
+        task_run_id: id,
+        task: "noop".into(),
+        task_run_name: format!("noop-{i}"),
+        flow_run_id: None,
+        parameters: json!({ "i": i }),
+        tags: Vec::new(),
+        retries: 0,
+        storage_key: id.simple().to_string(),
+        cache_key: None,
+        cache_expiration_seconds: None,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

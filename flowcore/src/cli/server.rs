@@ -118,6 +118,13 @@ pub(crate) async fn server(action: ServerAction, mut out: impl Write) -> anyhow:
                     cutoff.format("%Y-%m-%d %H:%M:%S UTC"),
                     humantime::format_duration(older_than)
                 )?;
+                if done.queued_tasks > 0 {
+                    writeln!(
+                        out,
+                        "{verb} {} task-queue entr(y/ies) that ended before it.",
+                        done.queued_tasks
+                    )?;
+                }
             }
             Ok(())
         }

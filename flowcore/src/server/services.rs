@@ -91,8 +91,8 @@ async fn retain(store: &Store, keep: Duration) {
     match store.vacuum(cutoff, false).await {
         Ok(done) => tracing::info!(
             target: "flowcore::server",
-            "retention: deleted {} flow run(s), {} task run(s), {} log line(s) finished before {cutoff}",
-            done.flow_runs, done.task_runs, done.logs
+            "retention: deleted {} flow run(s), {} task run(s), {} log line(s), {} task-queue entr(y/ies) finished before {cutoff}",
+            done.flow_runs, done.task_runs, done.logs, done.queued_tasks
         ),
         Err(e) => tracing::error!(target: "flowcore::server", "retention: {e}"),
     }

@@ -86,6 +86,11 @@ impl Store {
                 sqlx::query(&statement).execute(&mut *tx).await?;
             }
         }
+        if from < 9 {
+            for statement in schema::v8_to_v9(self.backend) {
+                sqlx::query(&statement).execute(&mut *tx).await?;
+            }
+        }
         if from < schema::VERSION {
             sqlx::query(&self.sql("UPDATE schema_version SET version = ?"))
                 .bind(schema::VERSION)

@@ -1,5 +1,6 @@
 //! Retention: deleting finished flow runs older than a cutoff, with their task runs and logs, so
-//! the database does not only grow (their artifacts and automations' notifications go with them). Runs that may still move — Scheduled, Late, Pending, Running —
+//! the database does not only grow (their artifacts and automations' notifications go with them,
+//! and the task queue's entries that ended before it). Runs that may still move — Scheduled, Late, Pending, Running —
 //! are never touched.
 
 use chrono::{DateTime, Utc};
@@ -26,6 +27,9 @@ pub struct Vacuumed {
     /// Their task runs' result references (the stored values are the result storage's: not
     /// deleted here).
     pub results: u64,
+    /// Task-queue entries (runs sent to task workers) that ended — done or cancelled — before
+    /// the cutoff, whatever their flow run.
+    pub queued_tasks: u64,
 }
 
 impl Store {
@@ -67,10 +71,14 @@ impl Store {
                 format!("artifacts WHERE flow_run_id IN ({finished})"),
             ),
             ("flow_runs", format!("flow_runs WHERE id IN ({finished})")),
+            (
+                "task_queue",
+                "task_queue WHERE finished IS NOT NULL AND finished < ?".to_string(),
+            ),
         ];
         let cutoff = ts(&cutoff);
         let mut tx = self.begin_write().await?;
-        let mut counts = [0u64; 6];
+        let mut counts = [0u64; 7];
         for (i, (_, from)) in statements.iter().enumerate() {
             let binds = from.matches('?').count();
             let sql = if dry_run {
@@ -94,7 +102,7 @@ impl Store {
         if !dry_run && counts.iter().any(|n| *n > 0) {
             let compact = match self.backend {
                 Backend::Sqlite => "VACUUM",
-                Backend::Postgres => "VACUUM (ANALYZE) flow_runs, task_runs, logs",
+                Backend::Postgres => "VACUUM (ANALYZE) flow_runs, task_runs, logs, task_queue",
             };
             sqlx::query(compact).execute(&self.pool).await?;
         }
@@ -105,6 +113,7 @@ impl Store {
             notifications: counts[3],
             artifacts: counts[4],
             flow_runs: counts[5],
+            queued_tasks: counts[6],
         })
     }
 }

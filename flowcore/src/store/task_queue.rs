@@ -157,6 +157,17 @@ impl Store {
         }
         let query = query.bind(worker.to_string()).bind(ts(&lease_until));
         let mut tx = self.begin_write().await?;
+        if self.backend == Backend::Postgres {
+            // Oldest first from the queued-runs index, never by sorting the queue: planner
+            // statistics lag a queue that fills in a second (taken when it was empty, they make
+            // sorting every queued row look cheap — 260 ms per claim with 100,000 queued).
+            sqlx::query(
+                "SELECT set_config('enable_sort', 'off', true), \
+                 set_config('enable_bitmapscan', 'off', true)",
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
         let rows = query.fetch_all(&mut *tx).await?;
         tx.commit().await?;
         let mut claimed = rows

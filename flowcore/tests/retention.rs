@@ -162,7 +162,26 @@ async fn vacuum_keeps_what_is_unfinished_or_recent(url: &str) {
         history: vec![State::completed()],
         storage_key: None,
     };
-    assert_eq!(store.finish_tasks("w", &[outcome]).await.unwrap().len(), 1);
+    let other = TaskOutcome {
+        task_run_id: claimed[1].queued.task_run_id,
+        ..outcome.clone()
+    };
+    assert!(
+        store
+            .finish_tasks("someone-else", &[outcome.clone(), other.clone()])
+            .await
+            .unwrap()
+            .is_empty(),
+        "only the lease holder finishes a run"
+    );
+    assert_eq!(
+        store
+            .finish_tasks("w", &[outcome.clone(), outcome])
+            .await
+            .unwrap(),
+        vec![claimed[0].queued.task_run_id],
+        "finished once"
+    );
     let still_queued: Vec<Uuid> = queued
         .iter()
         .map(|t| t.task_run_id)

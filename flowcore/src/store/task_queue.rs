@@ -251,26 +251,30 @@ impl Store {
         outcomes: &[TaskOutcome],
     ) -> Result<Vec<Uuid>, StoreError> {
         let now = ts(&Utc::now());
-        let sql = self.sql(
-            "UPDATE task_queue SET status = 'done', outcome = ?, finished = ?, lease_until = NULL \
-             WHERE id = ? AND worker = ? AND status = 'running'",
-        );
         let mut done = Vec::with_capacity(outcomes.len());
         let mut tx = self.begin_write().await?;
-        for outcome in outcomes {
-            let text = serde_json::to_string(outcome).map_err(|e| {
-                StoreError::Invalid(format!("outcome of {}: {e}", outcome.task_run_id))
-            })?;
-            let n = sqlx::query(&sql)
-                .bind(text)
-                .bind(now.clone())
-                .bind(outcome.task_run_id.to_string())
-                .bind(worker.to_string())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if n > 0 {
-                done.push(outcome.task_run_id);
+        // One statement per chunk: the outcomes joined to their rows as a VALUES list (its
+        // columns are `column1`, `column2` on both databases).
+        for chunk in outcomes.chunks(500) {
+            let values = vec!["(?, ?)"; chunk.len()].join(", ");
+            let sql = self
+                .sql(&format!(
+                    "UPDATE task_queue SET status = 'done', outcome = v.column2, finished = ?, \
+                     lease_until = NULL FROM (VALUES {values}) AS v \
+                     WHERE task_queue.id = v.column1 AND task_queue.worker = ? \
+                     AND task_queue.status = 'running' RETURNING task_queue.id AS id"
+                ))
+                .into_owned();
+            let mut query = sqlx::query(&sql).bind(now.clone());
+            for outcome in chunk {
+                let text = serde_json::to_string(outcome).map_err(|e| {
+                    StoreError::Invalid(format!("outcome of {}: {e}", outcome.task_run_id))
+                })?;
+                query = query.bind(outcome.task_run_id.to_string()).bind(text);
+            }
+            for row in query.bind(worker.to_string()).fetch_all(&mut *tx).await? {
+                let id: String = row.try_get("id")?;
+                done.push(parse_id(TABLE, &id)?);
             }
         }
         tx.commit().await?;

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 /// Events waiting (in the reporter's channel, or in a recording thread's queue) past which a
 /// reporting run thread pauses.
-pub(crate) const LIMIT: usize = 1 << 18;
+pub(crate) const LIMIT: usize = 1 << 17;
 
 /// How often (in events sent) a sender looks at the backlog.
 const CHECK_EVERY: usize = 1024;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
-use super::future::Upstream;
+use super::upstream::Upstream;
 use crate::schemas::runs::TaskInput;
 
 /// The upstream edges of a task call. Built by generated code.

@@ -5,13 +5,16 @@
 //! any argument passing.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use futures_util::future::BoxFuture;
 
 use super::task_runner::TaskRunner;
-use crate::runtime::future::Upstream;
 use crate::runtime::run_record::{FlowRunMeta, TaskRunMeta};
+use crate::runtime::state::State;
+use crate::runtime::upstream::Upstream;
+use crate::schemas::runs::TaskRun;
 
 tokio::task_local! {
     static FLOW_RUN: Arc<FlowRunContext>;
@@ -36,9 +39,35 @@ pub(crate) struct FlowRunContext {
     pub(crate) resume_scope: String,
 }
 
+/// One of a flow run's task runs: its live record while it may still change, its final snapshot
+/// once it completed — a flow of a million task runs holds each finished one as one compact
+/// record, which becomes its [`FlowState`](crate::FlowState)'s entry in place.
+enum Slot {
+    Live(Arc<TaskRunMeta>),
+    Done(TaskRun),
+}
+
+impl Slot {
+    /// Its current state and whether its outcome was observed (a completed run's always counts
+    /// as observed: nothing about it is left to report).
+    fn look<R>(&self, f: impl FnOnce(Option<&State>, bool) -> R) -> R {
+        match self {
+            Slot::Live(meta) => f(meta.record.state().as_ref(), meta.record.is_observed()),
+            Slot::Done(run) => f(Some(run.state()), true),
+        }
+    }
+
+    fn into_task_run(self) -> TaskRun {
+        match self {
+            Slot::Live(meta) => meta.into_snapshot(),
+            Slot::Done(run) => run,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Inner {
-    task_runs: Vec<Arc<TaskRunMeta>>,
+    task_runs: Vec<Slot>,
     subflow_task_runs: Vec<crate::schemas::runs::TaskRun>,
     counters: HashMap<&'static str, u32>,
     submitted: Vec<Weak<dyn Upstream>>,
@@ -104,7 +133,27 @@ impl FlowRunContext {
     }
 
     pub(crate) fn register_task_run(&self, meta: Arc<TaskRunMeta>) {
-        self.inner().task_runs.push(meta);
+        let mut inner = self.inner();
+        meta.slot.store(inner.task_runs.len(), Ordering::Relaxed);
+        inner.task_runs.push(Slot::Live(meta));
+    }
+
+    /// Nothing will hold a task run of this flow run for long any more (a plain call returned; a
+    /// submitted run's last future went): once `Completed` (final, observed or not alike) its
+    /// live record is replaced by its snapshot, which is what the flow's state will hold. A run
+    /// whose future outlives the flow body is snapshotted when the flow run ends, as before.
+    pub(crate) fn task_run_released(&self, meta: &Arc<TaskRunMeta>) {
+        if !meta.record.state().is_some_and(|s| s.is_completed()) {
+            return;
+        }
+        let i = meta.slot.load(Ordering::Relaxed);
+        let snapshot = meta.snapshot();
+        let mut inner = self.inner();
+        if let Some(slot) = inner.task_runs.get_mut(i) {
+            if matches!(slot, Slot::Live(m) if Arc::ptr_eq(m, meta)) {
+                *slot = Slot::Done(snapshot);
+            }
+        }
     }
 
     /// Registers a submitted task so the flow run waits for it. Held weakly: a run whose result nobody
@@ -113,13 +162,24 @@ impl FlowRunContext {
         self.inner().submitted.push(upstream);
     }
 
-    pub(crate) fn task_runs(&self) -> Vec<Arc<TaskRunMeta>> {
-        self.inner().task_runs.clone()
+    /// How many of the task runs from the `first`-th on satisfy `test` (given each one's state
+    /// and whether its outcome was observed), and how many there are.
+    pub(crate) fn count_task_runs_since(
+        &self,
+        first: usize,
+        test: impl Fn(Option<&State>, bool) -> bool,
+    ) -> (usize, usize) {
+        let inner = self.inner();
+        let runs = &inner.task_runs[first.min(inner.task_runs.len())..];
+        let n = runs.iter().filter(|r| r.look(&test)).count();
+        (n, runs.len())
     }
 
-    /// Takes the task runs out of a finished flow run (its final record is being gathered).
-    pub(crate) fn take_task_runs(&self) -> Vec<Arc<TaskRunMeta>> {
-        std::mem::take(&mut self.inner().task_runs)
+    /// Takes the task runs out of a finished flow run, as its final record (in place: the
+    /// finished ones already are).
+    pub(crate) fn take_task_runs(&self) -> Vec<TaskRun> {
+        let slots = std::mem::take(&mut self.inner().task_runs);
+        slots.into_iter().map(Slot::into_task_run).collect()
     }
 
     /// Records the task runs of a finished subflow (and of its own subflows).
@@ -149,7 +209,15 @@ impl FlowRunContext {
         }
         let (runs, sequential) = {
             let mut inner = self.inner();
-            (inner.task_runs.clone(), inner.sequential.take())
+            let live: Vec<Arc<TaskRunMeta>> = inner
+                .task_runs
+                .iter()
+                .filter_map(|slot| match slot {
+                    Slot::Live(meta) => Some(Arc::clone(meta)),
+                    Slot::Done(_) => None,
+                })
+                .collect();
+            (live, inner.sequential.take())
         };
         drop(sequential);
         for run in runs {

@@ -202,6 +202,11 @@ pub(crate) async fn run_task<T: Send + 'static>(
         run_hooks(hooks, &run, &scope);
     }
     super::task_params::forget_parameters(meta);
+    if !meta.has_future.load(std::sync::atomic::Ordering::Relaxed) {
+        if let Some(ctx) = FlowRunContext::current() {
+            ctx.task_run_released(meta);
+        }
+    }
     outcome.map_err(|(_, failure)| {
         error(match failure {
             AttemptFailure::Error(e) => TaskRunFailure::Error(Arc::new(e)),
@@ -504,11 +509,7 @@ pub(crate) async fn run_flow<T: Send + 'static>(
     // The run's final record is gathered while the sinks write what is left: a flow of many tasks
     // spends that time in both places at once.
     let flow_run = meta.snapshot();
-    let task_runs: Vec<_> = ctx
-        .take_task_runs()
-        .into_iter()
-        .map(TaskRunMeta::into_snapshot)
-        .collect();
+    let task_runs = ctx.take_task_runs();
     let subflow_task_runs = ctx.subflow_task_runs();
     if parent.is_none() {
         reporter::flush().await;
@@ -533,15 +534,9 @@ pub(crate) async fn run_flow<T: Send + 'static>(
 /// `Some("3 task runs did not run: an upstream task run failed")` for this attempt's task runs
 /// that ended `UpstreamFailed`.
 fn never_ran(ctx: &FlowRunContext, first_task: usize) -> Option<String> {
-    let runs = ctx.task_runs();
-    let n = runs[first_task.min(runs.len())..]
-        .iter()
-        .filter(|r| {
-            r.record
-                .state()
-                .is_some_and(|s| s.has_name(crate::runtime::state::StateName::UpstreamFailed))
-        })
-        .count();
+    let (n, _) = ctx.count_task_runs_since(first_task, |state, _| {
+        state.is_some_and(|s| s.has_name(crate::runtime::state::StateName::UpstreamFailed))
+    });
     match n {
         0 => None,
         1 => Some("1 task run did not run: an upstream task run failed".to_string()),
@@ -553,15 +548,12 @@ fn never_ran(ctx: &FlowRunContext, first_task: usize) -> Option<String> {
 
 /// `Some("2/7 task runs failed")` when a task run of this attempt failed and nobody observed it.
 fn unobserved_failures(ctx: &FlowRunContext, first_task: usize) -> Option<String> {
-    let runs = ctx.task_runs();
-    let runs = &runs[first_task.min(runs.len())..];
-    let failed: Vec<_> = runs
-        .iter()
-        .filter(|r| r.record.state().is_some_and(|s| !s.is_completed()))
-        .collect();
-    if failed.iter().any(|r| !r.record.is_observed()) {
-        Some(format!("{}/{} task runs failed", failed.len(), runs.len()))
-    } else {
-        None
+    let failed = |state: Option<&State>| state.is_some_and(|s| !s.is_completed());
+    let (unobserved, _) =
+        ctx.count_task_runs_since(first_task, |state, observed| failed(state) && !observed);
+    if unobserved == 0 {
+        return None;
     }
+    let (n_failed, n) = ctx.count_task_runs_since(first_task, |state, _| failed(state));
+    Some(format!("{n_failed}/{n} task runs failed"))
 }

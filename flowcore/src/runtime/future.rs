@@ -12,9 +12,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+use super::context::FlowRunContext;
 use super::error::TaskRunError;
 use super::run_record::{RunRecord, TaskRunMeta};
 use super::state::State;
+use super::upstream::Upstream;
 use crate::schemas::runs::TaskRun;
 
 /// The shared completion cell behind a [`TaskFuture`].
@@ -29,8 +31,19 @@ pub(crate) struct Completion<T> {
     notify: Arc<Notify>,
 }
 
+impl<T> Drop for Completion<T> {
+    /// The last handle on the run went: its flow run may keep its compact snapshot instead.
+    fn drop(&mut self) {
+        if let Some(ctx) = FlowRunContext::current() {
+            ctx.task_run_released(&self.meta);
+        }
+    }
+}
+
 impl<T> Completion<T> {
     pub(crate) fn new(meta: Arc<TaskRunMeta>) -> Arc<Completion<T>> {
+        meta.has_future
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         Arc::new(Completion {
             meta,
             outcome: OnceLock::new(),
@@ -127,15 +140,6 @@ impl<T> Drop for Producer<T> {
             Completion::complete(done, Err(error));
         }
     }
-}
-
-/// A type-erased view of a task future: what the runtime needs to wait on it and draw its edge.
-pub(crate) trait Upstream: Send + Sync {
-    fn record(&self) -> &Arc<RunRecord>;
-    fn wait(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
-    fn succeeded(&self) -> bool;
-    /// Why the run did not complete, once it ended so.
-    fn error(&self) -> Option<&TaskRunError>;
 }
 
 impl<T: Send + Sync + 'static> Upstream for Completion<T> {

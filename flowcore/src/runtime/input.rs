@@ -6,7 +6,8 @@
 
 use std::sync::Arc;
 
-use crate::runtime::future::{Completion, TaskFuture, Upstream};
+use crate::runtime::future::{Completion, TaskFuture};
+use crate::runtime::upstream::Upstream;
 use crate::schemas::runs::{InputKind, TaskInput as TaskInputEdge};
 
 /// A value that can feed a task parameter of type `T`.

@@ -69,6 +69,8 @@ pub(crate) fn create_task_run_as(
         inputs,
         parameters: std::sync::Mutex::new(None),
         name_pending,
+        slot: std::sync::atomic::AtomicUsize::new(usize::MAX),
+        has_future: std::sync::atomic::AtomicBool::new(false),
     });
     if let Some(ctx) = ctx {
         ctx.register_task_run(Arc::clone(&meta));
@@ -108,6 +110,8 @@ pub(crate) fn adopt_task_run(
         inputs: Vec::new(),
         parameters: std::sync::Mutex::new(None),
         name_pending: false,
+        slot: std::sync::atomic::AtomicUsize::new(usize::MAX),
+        has_future: std::sync::atomic::AtomicBool::new(false),
     });
     let _ = meta.record.adopt(State::pending());
     if claimed.claims <= 1 {

@@ -205,6 +205,11 @@ pub(crate) struct TaskRunMeta {
     /// Whether the run has its default name only because its `task_run_name` showed an argument
     /// an upstream run had not produced yet: it is renamed when the body takes its arguments.
     pub(crate) name_pending: bool,
+    /// Its place among its flow run's task runs (`usize::MAX` outside a flow run).
+    pub(crate) slot: std::sync::atomic::AtomicUsize,
+    /// Whether it has a future (a submitted run): its flow run snapshots it when the future goes,
+    /// not when the run ends.
+    pub(crate) has_future: AtomicBool,
 }
 
 impl TaskRunMeta {

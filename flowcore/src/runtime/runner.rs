@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use futures_util::future::BoxFuture;
 
 use super::context::FlowRunContext;
-use super::future::Upstream;
 pub use super::task_runner::TaskRunner;
+use super::upstream::Upstream;
 
 tokio::task_local! {
     static OVERRIDE: TaskRunner;

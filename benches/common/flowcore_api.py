@@ -31,3 +31,34 @@ def all_flow_runs(get):
         offset += len(page["results"])
         if not page["results"] or offset >= page["count"]:
             return runs
+
+
+def percentile(values, p):
+    """The p-th percentile (nearest rank) of values, None when there are none."""
+    if not values:
+        return None
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def stop_and_clean(procs, tmp, keep, db_name=None):
+    """Terminates procs (SIGTERM, then SIGKILL after 20 s), drops db_name if any, removes tmp
+    unless keep."""
+    import shutil
+    import subprocess
+    import sys
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    if db_name:
+        subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--force", db_name],
+                       check=False)
+    if not keep:
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        print(f"logs kept in {tmp}", file=sys.stderr)

@@ -34,13 +34,14 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from flowcore_api import free_port, percentile, stop_and_clean  # noqa: E402
 
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 POOL = "bench"
@@ -55,19 +56,6 @@ def noop(ran_file: str):
     with open(ran_file, "a") as f:
         f.write(f"{flow_run.id}\\n")
 '''
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def percentile(values, p):
-    if not values:
-        return None
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 class Bench:
@@ -244,22 +232,7 @@ class Bench:
         return not twice and not waiting and not not_run and not failed
 
     def stop(self):
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                p.terminate()
-        for p in reversed(self.procs):
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        if self.db_name:
-            subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--force",
-                            self.db_name], check=False)
-        if not self.args.keep:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-        else:
-            print(f"logs kept in {self.tmp}", file=sys.stderr)
-
+        stop_and_clean(list(reversed(self.procs)), self.tmp, self.args.keep, self.db_name)
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -31,7 +31,6 @@ import argparse
 import concurrent.futures
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -44,18 +43,11 @@ from datetime import datetime
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 sys.path.insert(0, os.path.join(ROOT, "benches", "common"))
-from flowcore_api import all_flow_runs, free_port, request  # noqa: E402
+from flowcore_api import all_flow_runs, free_port, percentile, request, stop_and_clean  # noqa: E402
 
 
 def parse_time(text):
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-def percentile(values, p):
-    if not values:
-        return None
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 class Scale:
@@ -238,21 +230,8 @@ class Scale:
         return not twice and not waiting and not not_run
 
     def stop(self):
-        for p in list(self.agents.values()) + list(self.servers.values()):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in list(self.agents.values()) + list(self.servers.values()):
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--force", self.db_name],
-                       check=False)
-        if not self.args.keep:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-        else:
-            print(f"logs kept in {self.tmp}", file=sys.stderr)
-
+        stop_and_clean(list(self.agents.values()) + list(self.servers.values()), self.tmp,
+                       self.args.keep, self.db_name)
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -28,6 +28,8 @@ import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.join(ROOT, "target", "release", "examples", "task_workers")
+sys.path.insert(0, os.path.join(ROOT, "benches", "common"))
+from flowcore_api import stop_and_clean  # noqa: E402
 
 
 def psql(db, sql):
@@ -81,15 +83,7 @@ def main():
         print(json.dumps(result))
         return 0 if result["each_exactly_once"] else 1
     finally:
-        for w in workers:
-            w.terminate()
-        for w in workers:
-            try:
-                w.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                w.kill()
-        subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--force", db])
-        subprocess.run(["rm", "-rf", tmp])
+        stop_and_clean(workers, tmp, keep=False, db_name=db)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 and every flow run of the record, page by page."""
 
 import json
+import os
 import socket
 import urllib.request
 
@@ -62,3 +63,14 @@ def stop_and_clean(procs, tmp, keep, db_name=None):
         shutil.rmtree(tmp, ignore_errors=True)
     else:
         print(f"logs kept in {tmp}", file=sys.stderr)
+
+
+def executions_by_run(ran_file):
+    """How many times each run id was noted in ran_file (one id per line; missing file: none)."""
+    counts = {}
+    if os.path.exists(ran_file):
+        with open(ran_file) as f:
+            for line in f:
+                if line.strip():
+                    counts[line.strip()] = counts.get(line.strip(), 0) + 1
+    return counts

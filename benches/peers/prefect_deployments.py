@@ -41,7 +41,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from flowcore_api import free_port, percentile, stop_and_clean  # noqa: E402
+from flowcore_api import executions_by_run, free_port, percentile, stop_and_clean  # noqa: E402
 
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 POOL = "bench"
@@ -196,11 +196,7 @@ class Bench:
         return self.report(runs, waiting, created_at, created_s, failed, workers_up_s)
 
     def report(self, runs, waiting, created_at, created_s, failed, workers_up_s):
-        with open(self.ran) if os.path.exists(self.ran) else open(os.devnull) as f:
-            executions = [line.strip() for line in f if line.strip()]
-        counts = {}
-        for run_id in executions:
-            counts[run_id] = counts.get(run_id, 0) + 1
+        counts = executions_by_run(self.ran)
         twice = [r for r, n in counts.items() if n > 1]
         states = {}
         for r in runs:
@@ -216,7 +212,7 @@ class Bench:
             "peer": "prefect", "database": "postgres" if self.args.postgres else "sqlite",
             "servers": 1, "workers": self.args.workers, "worker_limit": self.args.worker_limit,
             "rate": self.args.rate or None, "runs": len(runs), "creations_failed": len(failed),
-            "states": states, "executions": len(executions), "executed_twice": len(twice),
+            "states": states, "executions": sum(counts.values()), "executed_twice": len(twice),
             "completed_without_execution": len(not_run), "left_non_final": len(waiting),
             "workers_up_s": round(workers_up_s, 2), "created_in_s": round(created_s, 2),
             "span_s": round(span, 2) if span else None,

@@ -43,7 +43,7 @@ from datetime import datetime
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 sys.path.insert(0, os.path.join(ROOT, "benches", "common"))
-from flowcore_api import all_flow_runs, free_port, percentile, request, stop_and_clean  # noqa: E402
+from flowcore_api import all_flow_runs, executions_by_run, free_port, percentile, request, stop_and_clean  # noqa: E402
 
 
 def parse_time(text):
@@ -200,11 +200,7 @@ class Scale:
         return self.report(runs, waiting, created_at, created_s, killed)
 
     def report(self, runs, waiting, created_at, created_s, killed):
-        with open(self.ran) if os.path.exists(self.ran) else open(os.devnull) as f:
-            executions = [line.strip() for line in f if line.strip()]
-        counts = {}
-        for run_id in executions:
-            counts[run_id] = counts.get(run_id, 0) + 1
+        counts = executions_by_run(self.ran)
         twice = [r for r, n in counts.items() if n > 1]
         states = {}
         for r in runs:
@@ -217,7 +213,7 @@ class Scale:
         span = (max(ends) - created_at) if ends else None
         summary = {
             "servers": self.args.servers, "agents": self.args.agents, "runs": len(runs),
-            "states": states, "executions": len(executions), "executed_twice": len(twice),
+            "states": states, "executions": sum(counts.values()), "executed_twice": len(twice),
             "completed_without_execution": len(not_run), "left_non_final": len(waiting),
             "created_in_s": round(created_s, 2),
             "runs_per_s": round(len(completed) / span, 1) if span else None,

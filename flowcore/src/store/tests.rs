@@ -259,3 +259,40 @@ async fn schema_1_is_migrated() {
         1
     );
 }
+
+#[test]
+fn history_lines_are_the_json_of_their_entries() {
+    use crate::runtime::state::{State, StateType};
+    use std::borrow::Cow;
+    let mut states = vec![
+        State::pending(),
+        State::running(),
+        State::completed(),
+        State::failed("boom: \"quoted\"\nsecond line\ttab \\ back é ✓"),
+        State::crashed(String::new()),
+    ];
+    states.push(State {
+        kind: StateType::Completed,
+        name: Cow::Owned("My \"custom\" name/ü".into()),
+        message: Some("plain".into()),
+        timestamp: Utc::now(),
+    });
+    states.push(State {
+        kind: StateType::Scheduled,
+        name: Cow::Borrowed("Late"),
+        message: None,
+        timestamp: chrono::DateTime::from_timestamp_micros(-1_234_567).unwrap(),
+    });
+    for state in &states {
+        let entry = write::HistoryEntry {
+            kind: state.kind,
+            name: Cow::Borrowed(&state.name),
+            message: state.message.as_deref().map(Cow::Borrowed),
+            at: state.timestamp.timestamp_micros(),
+        };
+        let expected = format!("{}\n", serde_json::to_string(&entry).unwrap());
+        assert_eq!(write::history_line(state), expected, "{state:?}");
+        let parsed: write::HistoryEntry<'_> = serde_json::from_str(expected.trim_end()).unwrap();
+        assert_eq!(parsed.name, state.name);
+    }
+}

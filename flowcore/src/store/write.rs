@@ -62,16 +62,37 @@ pub(crate) struct HistoryEntry<'a> {
     pub(crate) at: i64,
 }
 
-/// Appends a state to `out` as one line of a run's `history` column (newline included).
+/// Appends a state to `out` as one line of a run's `history` column (newline included): the JSON
+/// of a [`HistoryEntry`], written directly (serde's map machinery was a sixth of the writer's
+/// instructions; the bytes are the same, as a test checks).
 fn write_history_line(out: &mut Vec<u8>, state: &State) {
-    let entry = HistoryEntry {
-        kind: state.kind,
-        name: std::borrow::Cow::Borrowed(&state.name),
-        message: state.message.as_deref().map(std::borrow::Cow::Borrowed),
-        at: state.timestamp.timestamp_micros(),
-    };
-    serde_json::to_writer(&mut *out, &entry).expect("states serialize");
-    out.push(b'\n');
+    out.extend_from_slice(b"{\"t\":\"");
+    out.extend_from_slice(state.kind.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"n\":");
+    write_json_str(out, &state.name);
+    if let Some(message) = &state.message {
+        out.extend_from_slice(b",\"m\":");
+        write_json_str(out, message);
+    }
+    out.extend_from_slice(b",\"at\":");
+    out.extend_from_slice(
+        itoa::Buffer::new()
+            .format(state.timestamp.timestamp_micros())
+            .as_bytes(),
+    );
+    out.extend_from_slice(b"}\n");
+}
+
+/// `text` as a JSON string: as it is when nothing in it needs escaping (state names), through
+/// serde_json otherwise.
+fn write_json_str(out: &mut Vec<u8>, text: &str) {
+    if text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ') {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(&mut *out, text).expect("strings serialize");
+    }
 }
 
 /// A state as one line of a run's `history` column (newline included).
@@ -118,13 +139,13 @@ impl<'a> Summary<'a> {
         let end = time.clone().filter(|_| last.is_some_and(State::is_final));
         query
             .value(last.map(|s| state_type_str(s.kind)))
-            .value(last.map(|s| s.name.to_string()))
-            .value(last.and_then(|s| s.message.clone()))
-            .value(time)
-            .value(self.start)
-            .value(end)
+            .value(Text::from(last.map(|s| s.name.to_string())))
+            .value(Text::from(last.and_then(|s| s.message.clone())))
+            .value(Text::from(time))
+            .value(Text::from(self.start))
+            .value(Text::from(end))
             .value(self.attempts)
-            .value(self.history)
+            .value(Text::from(self.history))
     }
 }
 
@@ -153,6 +174,64 @@ impl<'q> Bind<'q> for AnyArguments<'q> {
         // Only strings, integers and their options are bound here, and those always encode.
         sqlx::Arguments::add(&mut self, value).expect("strings and integers encode");
         self
+    }
+}
+
+/// Text bound without a copy. sqlx's `Any` driver encodes a bound `String` by reference, so each
+/// one is copied once more before it reaches the database's driver: a dozen allocations and copies
+/// per task run, a fifth of the writer's instructions with their frees on sqlx's worker thread.
+/// This hands the string itself over (`None` is SQL `NULL`).
+pub(crate) struct Text(pub(crate) Option<String>);
+
+impl From<String> for Text {
+    fn from(text: String) -> Text {
+        Text(Some(text))
+    }
+}
+
+impl From<Option<String>> for Text {
+    fn from(text: Option<String>) -> Text {
+        Text(text)
+    }
+}
+
+impl sqlx::Type<sqlx::Any> for Text {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <str as sqlx::Type<sqlx::Any>>::type_info()
+    }
+}
+
+impl<'q> sqlx::Encode<'q, sqlx::Any> for Text {
+    fn encode(
+        self,
+        buf: &mut sqlx_core::any::AnyArgumentBuffer<'q>,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        Ok(push_text(buf, self.0))
+    }
+
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx_core::any::AnyArgumentBuffer<'q>,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        Ok(push_text(buf, self.0.clone()))
+    }
+}
+
+fn push_text(
+    buf: &mut sqlx_core::any::AnyArgumentBuffer<'_>,
+    text: Option<String>,
+) -> sqlx::encode::IsNull {
+    use sqlx_core::any::AnyValueKind;
+    match text {
+        Some(text) => {
+            buf.0.push(AnyValueKind::Text(Cow::Owned(text)));
+            sqlx::encode::IsNull::No
+        }
+        None => {
+            buf.0
+                .push(AnyValueKind::Null(sqlx::any::AnyTypeInfoKind::Text));
+            sqlx::encode::IsNull::Yes
+        }
     }
 }
 
@@ -257,7 +336,8 @@ impl Store {
                     placeholders(2, chunk.len())
                 );
                 let args = chunk.iter().fold(args, |args, (name, created)| {
-                    args.value(name.to_string()).value(created.clone())
+                    args.value(Text::from(name.to_string()))
+                        .value(Text::from(created.clone()))
                 });
                 (self.sql(&sql).into_owned(), args)
             }
@@ -283,15 +363,17 @@ impl Store {
                         unreachable!("partitioned on creation events")
                     };
                     let args = args
-                        .value(run.id.to_string())
-                        .value(flow_name.clone())
-                        .value(run.name.to_string())
-                        .value(version.clone())
-                        .value(parameters.to_string())
-                        .value(serde_json::to_string(tags).expect("tags serialize"))
-                        .value(parent_flow_run_id.map(|i| i.to_string()))
-                        .value(parent_task_run_id.map(|i| i.to_string()))
-                        .value(ts(created));
+                        .value(Text::from(run.id.to_string()))
+                        .value(Text::from(flow_name.clone()))
+                        .value(Text::from(run.name.to_string()))
+                        .value(Text::from(version.clone()))
+                        .value(Text::from(parameters.to_string()))
+                        .value(Text::from(
+                            serde_json::to_string(tags).expect("tags serialize"),
+                        ))
+                        .value(Text::from(parent_flow_run_id.map(|i| i.to_string())))
+                        .value(Text::from(parent_task_run_id.map(|i| i.to_string())))
+                        .value(Text::from(ts(created)));
                     Summary::of(states).bind(args)
                 });
                 (self.sql(&sql).into_owned(), args)
@@ -327,13 +409,13 @@ impl Store {
                         })
                         .collect();
                     let args = args
-                        .value(run.id.to_string())
-                        .value(flow_run_id.map(|i| i.to_string()))
-                        .value(task_name.clone())
-                        .value(run.name.to_string())
-                        .value(json_list(tags))
-                        .value(json_list(&inputs))
-                        .value(ts(created));
+                        .value(Text::from(run.id.to_string()))
+                        .value(Text::from(flow_run_id.map(|i| i.to_string())))
+                        .value(Text::from(task_name.clone()))
+                        .value(Text::from(run.name.to_string()))
+                        .value(Text::from(json_list(tags)))
+                        .value(Text::from(json_list(&inputs)))
+                        .value(Text::from(ts(created)));
                     Summary::of(states).bind(args)
                 });
                 (self.sql(&sql).into_owned(), args)
@@ -348,8 +430,8 @@ impl Store {
                 );
                 let args = chunk.iter().fold(args, |args, (run, _, states)| {
                     Summary::of(states)
-                        .bind(args.value(run.id.to_string()))
-                        .value(run.name.to_string())
+                        .bind(args.value(Text::from(run.id.to_string())))
+                        .value(Text::from(run.name.to_string()))
                 });
                 (self.sql(&sql).into_owned(), args)
             }
@@ -360,14 +442,14 @@ impl Store {
                     placeholders(8, chunk.len())
                 );
                 let args = chunk.iter().fold(args, |args, a| {
-                    args.value(a.id.to_string())
-                        .value(a.key.clone())
+                    args.value(Text::from(a.id.to_string()))
+                        .value(Text::from(a.key.clone()))
                         .value(a.kind.as_str())
-                        .value(a.data.to_string())
-                        .value(a.description.clone())
-                        .value(a.flow_run_id.map(|i| i.to_string()))
-                        .value(a.task_run_id.map(|i| i.to_string()))
-                        .value(ts(&a.created))
+                        .value(Text::from(a.data.to_string()))
+                        .value(Text::from(a.description.clone()))
+                        .value(Text::from(a.flow_run_id.map(|i| i.to_string())))
+                        .value(Text::from(a.task_run_id.map(|i| i.to_string())))
+                        .value(Text::from(ts(&a.created)))
                 });
                 (self.sql(&sql).into_owned(), args)
             }
@@ -381,12 +463,12 @@ impl Store {
                     placeholders(6, chunk.len())
                 );
                 let args = chunk.iter().fold(args, |args, r| {
-                    args.value(r.task_run_id.to_string())
-                        .value(r.storage_key.clone())
-                        .value(r.cache_key.clone())
-                        .value(r.produced_by.to_string())
-                        .value(r.storage.clone())
-                        .value(ts(&r.created))
+                    args.value(Text::from(r.task_run_id.to_string()))
+                        .value(Text::from(r.storage_key.clone()))
+                        .value(Text::from(r.cache_key.clone()))
+                        .value(Text::from(r.produced_by.to_string()))
+                        .value(Text::from(r.storage.clone()))
+                        .value(Text::from(ts(&r.created)))
                 });
                 (self.sql(&sql).into_owned(), args)
             }
@@ -396,17 +478,17 @@ impl Store {
                     placeholders(7, chunk.len())
                 );
                 let args = chunk.iter().fold(args, |args, log| {
-                    args.value(log.run.id.to_string())
+                    args.value(Text::from(log.run.id.to_string()))
                         .value(kind_str(log.run.kind))
-                        .value(
+                        .value(Text::from(
                             log.flow_run_id
                                 .or(log.run.flow_run_id)
                                 .map(|i| i.to_string()),
-                        )
+                        ))
                         .value(log.level.as_str())
-                        .value(log.target.clone())
-                        .value(log.message.clone())
-                        .value(ts(&log.timestamp))
+                        .value(Text::from(log.target.clone()))
+                        .value(Text::from(log.message.clone()))
+                        .value(Text::from(ts(&log.timestamp)))
                 });
                 (self.sql(&sql).into_owned(), args)
             }

@@ -34,6 +34,18 @@ pub struct Queued {
     pub created: DateTime<Utc>,
 }
 
+/// The automations that may fire: read in the transaction that records the transitions.
+pub(crate) const ACTIVE_AUTOMATIONS: &str = "SELECT id, spec FROM automations WHERE paused = 0";
+
+/// The rows of [`ACTIVE_AUTOMATIONS`]: each automation's id and spec.
+pub(crate) fn active_automations(
+    rows: &[AnyRow],
+) -> Result<Vec<(String, AutomationSpec)>, StoreError> {
+    rows.iter()
+        .map(|row| Ok((row.try_get::<String, _>("id")?, spec_of(row)?)))
+        .collect()
+}
+
 fn spec_of(row: &AnyRow) -> Result<AutomationSpec, StoreError> {
     serde_json::from_str(&row.try_get::<String, _>("spec")?).map_err(|e| StoreError::Corrupt {
         table: "automations",
@@ -188,14 +200,23 @@ impl Store {
         if changes.iter().all(|(_, states)| states.is_empty()) {
             return Ok(());
         }
-        let automations: Vec<(String, AutomationSpec)> =
-            sqlx::query("SELECT id, spec FROM automations WHERE paused = 0")
-                .fetch_all(&mut *conn)
-                .await?
-                .iter()
-                .map(|row| Ok((row.try_get::<String, _>("id")?, spec_of(row)?)))
-                .collect::<Result<_, StoreError>>()?;
-        if automations.is_empty() {
+        let rows = sqlx::query(ACTIVE_AUTOMATIONS)
+            .fetch_all(&mut *conn)
+            .await?;
+        let automations = active_automations(&rows)?;
+        self.queue_notifications_for(conn, changes, &automations)
+            .await
+    }
+
+    /// [`queue_notifications`](Self::queue_notifications) with the active automations already
+    /// read (by [`ACTIVE_AUTOMATIONS`], in the same transaction).
+    pub(crate) async fn queue_notifications_for(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        changes: &[(Uuid, Vec<&State>)],
+        automations: &[(String, AutomationSpec)],
+    ) -> Result<(), StoreError> {
+        if automations.is_empty() || changes.iter().all(|(_, states)| states.is_empty()) {
             return Ok(());
         }
         let marks = vec!["?"; changes.len()].join(", ");
@@ -237,7 +258,7 @@ impl Store {
                     state_type: state.kind.as_str(),
                     state_name: &state.name,
                 };
-                for (automation_id, spec) in &automations {
+                for (automation_id, spec) in automations {
                     if !spec.matches(&transition) {
                         continue;
                     }

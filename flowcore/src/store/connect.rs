@@ -113,6 +113,10 @@ impl Store {
                 Backend::Sqlite => 1,
                 Backend::Postgres => 4,
             })
+            // A SQLite connection is a file handle on sqlx's thread: it cannot go stale the way a
+            // network connection can, and pinging it before each use is one more round trip to
+            // that thread per write (a flow run's final flush waits for every one of them).
+            .test_before_acquire(backend == Backend::Postgres)
             // Every connection the pool opens (also after idle timeouts) gets the settings.
             .after_connect(move |conn, _| {
                 Box::pin(async move {

@@ -9,16 +9,19 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use sqlx::any::AnyArguments;
+use sqlx::Row;
 use uuid::Uuid;
 
+use super::automations::{active_automations, ACTIVE_AUTOMATIONS};
 use super::codec::ts;
 use super::connect::{Backend, Store, StoreError};
-use super::transitions::Stored;
+use super::transitions::{stored_from_row, Stored};
 use super::write::{Caller, Piece, RunEntry, WriteOutcome, COMBINE_UP_TO, ROWS_PER_STATEMENT};
 use crate::reporting::reporter::is_task_finished_line;
 use crate::runtime::orchestration::{decide, Decision};
 use crate::runtime::state::{State, StateName, StateType};
 use crate::schemas::artifacts::{Artifact, ARTIFACT_TARGET};
+use crate::schemas::automations::AutomationSpec;
 use crate::schemas::events::{Event, LogRecord, RunKind, RunRef};
 use crate::schemas::records::RefusedTransition;
 use crate::schemas::results::{ResultRef, RESULT_TARGET};
@@ -128,6 +131,13 @@ impl<'a> Runs<'a> {
             ));
         }
         sql
+    }
+
+    /// Whether the batch reports states of flow runs (which automations may be notified of).
+    fn has_flow_states(&self) -> bool {
+        self.order
+            .iter()
+            .any(|(run, _, states)| run.kind == RunKind::Flow && !states.is_empty())
     }
 
     /// The flow runs' accepted transitions (what automations are matched against).
@@ -304,6 +314,52 @@ impl Store {
         Ok(stored)
     }
 
+    /// Opens a small batch's transaction on SQLite in one round trip to sqlx's SQLite thread (each
+    /// is a hop there and back, most of a small write's time; the flush at the end of every flow
+    /// run is such a batch): takes the write lock, reads the automations that may fire when flow
+    /// runs changed state, and the stored states the policy needs (as
+    /// [`stored_states`](Self::stored_states)).
+    async fn begin_small(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        runs: &Runs<'_>,
+    ) -> Result<(HashMap<Uuid, Stored>, Vec<(String, AutomationSpec)>), StoreError> {
+        let (flows, tasks) = runs.stored_needed();
+        let mut sql = String::from("BEGIN IMMEDIATE;\n");
+        if runs.has_flow_states() {
+            sql.push_str(ACTIVE_AUTOMATIONS);
+            sql.push_str(";\n");
+        }
+        let unless_harmless = if flows.is_empty() && tasks.is_empty() {
+            String::new()
+        } else {
+            runs.unless_harmless()
+        };
+        let mut chunks: Vec<&[Uuid]> = Vec::new();
+        for (table, ids) in [("flow_runs", &flows), ("task_runs", &tasks)] {
+            for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+                sql.push_str(&self.states_sql(table, chunk.len(), &unless_harmless, false));
+                sql.push_str(";\n");
+                chunks.push(chunk);
+            }
+        }
+        let query = chunks.iter().fold(sqlx::query(&sql), |query, chunk| {
+            self.bind_ids(query, chunk)
+        });
+        let mut stored = HashMap::new();
+        let mut automations = Vec::new();
+        for row in query.fetch_all(&mut *conn).await? {
+            // The automations' rows are the ones with a spec; the others are runs' states.
+            if row.try_column("spec").is_ok() {
+                automations.push(row);
+            } else {
+                let (id, state) = stored_from_row("runs", &row)?;
+                stored.insert(id, state);
+            }
+        }
+        Ok((stored, active_automations(&automations)?))
+    }
+
     /// [`ingest`](Self::ingest) over borrowed events.
     ///
     /// The batch becomes a list of statements (one per table and chunk of rows); each statement's
@@ -368,20 +424,23 @@ impl Store {
             // transaction open on the pooled connection: hence only for the store writer's thread,
             // which never does.)
             let mut conn = self.pool.acquire().await?;
-            sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
             let written = async {
-                let stored = self.stored_states(&mut conn, &runs).await?;
+                let (stored, automations) = self.begin_small(&mut conn, &runs).await?;
                 let refused = runs.orchestrate(&stored);
                 let parts = Parts::of(&runs);
                 let pieces = parts.pieces(&flows, &logs, &artifacts, &results);
                 let changes = runs.flow_changes();
-                // Without flow-run transitions the commit goes in the same round trip.
-                let commit = if changes.is_empty() { "COMMIT;" } else { "" };
+                // Unless an automation is to be notified, the commit goes in the same round trip.
+                let notify = !changes.is_empty() && !automations.is_empty();
+                let commit = if notify { "" } else { "COMMIT;" };
                 let (sql, args) = self.combined(pieces, "", commit);
                 sqlx::query_with(&sql, args).execute(&mut *conn).await?;
-                if !changes.is_empty() {
-                    self.queue_notifications(&mut conn, &changes).await?;
+                if notify {
+                    self.queue_notifications_for(&mut conn, &changes, &automations)
+                        .await?;
                     sqlx::query("COMMIT").execute(&mut *conn).await?;
+                }
+                if !changes.is_empty() {
                     // A deployment's run that ended may free its queue's slot.
                     self.wake();
                 }

@@ -296,3 +296,83 @@ fn history_lines_are_the_json_of_their_entries() {
         assert_eq!(parsed.name, state.name);
     }
 }
+
+/// The store writer's small batches (the flush at the end of each flow run) take the write lock
+/// and read the automations and stored states in one round trip: what they read must still
+/// decide the batch — automations queue their notifications, and the policy refuses a
+/// transition out of a final state.
+#[tokio::test]
+async fn small_batches_notify_automations_and_keep_the_policy() {
+    use crate::schemas::automations::AutomationSpec;
+    use crate::schemas::events::Event;
+    use write::Caller;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&sqlite_url(&dir.path().join("x.db")))
+        .await
+        .unwrap();
+    let write = |events: Vec<Event>| {
+        let store = store.clone();
+        async move {
+            let refs: Vec<&Event> = events.iter().collect();
+            store.write_events(None, &refs, Caller::NeverCancels).await
+        }
+    };
+
+    // No automation yet: nothing queued.
+    let (quiet, mut events) = flow_run_events("quiet", true);
+    events.push(Event::StateChanged {
+        run: crate::schemas::events::RunRef {
+            kind: RunKind::Flow,
+            id: quiet,
+            name: "quiet".into(),
+            flow_run_id: Some(quiet),
+        },
+        state: crate::State::completed(),
+    });
+    write(events).await.unwrap();
+    let later = Utc::now() + chrono::Duration::minutes(1);
+    assert!(store.due_notifications(later, 10).await.unwrap().is_empty());
+
+    store
+        .create_automation(&AutomationSpec {
+            name: "on-completion".into(),
+            on: vec!["Completed".into()],
+            flows: Vec::new(),
+            deployments: Vec::new(),
+            tags: Vec::new(),
+            webhook: "http://127.0.0.1:9/hook".into(),
+            headers: Default::default(),
+        })
+        .await
+        .unwrap();
+    let (id, mut events) = flow_run_events("noticed", false);
+    let run = crate::schemas::events::RunRef {
+        kind: RunKind::Flow,
+        id,
+        name: "noticed".into(),
+        flow_run_id: Some(id),
+    };
+    events.push(Event::StateChanged {
+        run: run.clone(),
+        state: crate::State::completed(),
+    });
+    let written = write(events).await.unwrap();
+    assert!(written.refused.is_empty(), "{:?}", written.refused);
+    let queued = store.due_notifications(later, 10).await.unwrap();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(queued[0].body["flow_run"]["id"], id.to_string());
+    assert_eq!(queued[0].body["state"]["name"], "Completed");
+
+    // The run is Completed in the store: a later batch's Running is refused and not written.
+    let written = write(vec![Event::StateChanged {
+        run,
+        state: crate::State::running(),
+    }])
+    .await
+    .unwrap();
+    assert_eq!(written.refused.len(), 1, "{:?}", written.refused);
+    let runs = store.flow_runs(&FlowRunFilter::default()).await.unwrap();
+    let noticed = runs.iter().find(|r| r.id == id).unwrap();
+    assert_eq!(noticed.state.as_ref().unwrap().name, "Completed");
+    assert_eq!(store.due_notifications(later, 10).await.unwrap().len(), 1);
+}

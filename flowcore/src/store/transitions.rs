@@ -40,6 +40,19 @@ pub(crate) struct Stored {
     pub(crate) version: i64,
 }
 
+/// A row of a [`Store::states_sql`] query: the run's id and stored state.
+pub(crate) fn stored_from_row(
+    table: &'static str,
+    row: &AnyRow,
+) -> Result<(Uuid, Stored), StoreError> {
+    let id = parse_id(table, &row.try_get::<String, _>("id")?)?;
+    let stored = Stored {
+        state: state_from_row(table, row)?,
+        version: row.try_get("version")?,
+    };
+    Ok((id, stored))
+}
+
 /// A run's current state, read from its row's state columns.
 pub(crate) fn state_from_row(
     table: &'static str,
@@ -80,10 +93,22 @@ impl Store {
         if ids.is_empty() {
             return Ok(out);
         }
+        let sql = self.states_sql(table, ids.len(), and, full);
+        let query = self.bind_ids(sqlx::query(&sql), ids);
+        for row in query.fetch_all(executor).await? {
+            let (id, stored) = stored_from_row(table, &row)?;
+            out.insert(id, stored);
+        }
+        Ok(out)
+    }
+
+    /// The query of [`current_states`](Self::current_states) for `n` ids, bound by
+    /// [`bind_ids`](Self::bind_ids).
+    pub(crate) fn states_sql(&self, table: &str, n: usize, and: &str, full: bool) -> String {
         // SQLite takes the ids as one JSON array (one value to bind, not one per id).
         let (ids_in, lock) = match self.backend {
             Backend::Sqlite => ("SELECT value FROM json_each(?)".to_string(), ""),
-            Backend::Postgres => (vec!["?"; ids.len()].join(", "), " FOR UPDATE"),
+            Backend::Postgres => (vec!["?"; n].join(", "), " FOR UPDATE"),
         };
         // What the policy decides on is the type and name; the rest only describes a refusal.
         let columns = if full {
@@ -91,12 +116,18 @@ impl Store {
         } else {
             "state_type, state_name, NULL AS state_message, NULL AS state_time, CAST(0 AS BIGINT) AS version"
         };
-        let sql = self
-            .sql(&format!(
-                "SELECT id, {columns} FROM {table} WHERE id IN ({ids_in}){and}{lock}"
-            ))
-            .into_owned();
-        let mut query = sqlx::query(&sql);
+        self.sql(&format!(
+            "SELECT id, {columns} FROM {table} WHERE id IN ({ids_in}){and}{lock}"
+        ))
+        .into_owned()
+    }
+
+    /// Binds the ids a [`states_sql`](Self::states_sql) query reads.
+    pub(crate) fn bind_ids<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        ids: &[Uuid],
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
         match self.backend {
             Backend::Sqlite => {
                 let mut list = String::with_capacity(2 + 39 * ids.len());
@@ -106,23 +137,12 @@ impl Store {
                     list.push('"');
                 }
                 list.push(']');
-                query = query.bind(list);
+                query.bind(list)
             }
-            Backend::Postgres => {
-                for id in ids {
-                    query = query.bind(id.to_string());
-                }
-            }
+            Backend::Postgres => ids
+                .iter()
+                .fold(query, |query, id| query.bind(id.to_string())),
         }
-        for row in query.fetch_all(executor).await? {
-            let id = parse_id(table, &row.try_get::<String, _>("id")?)?;
-            let stored = Stored {
-                state: state_from_row(table, &row)?,
-                version: row.try_get("version")?,
-            };
-            out.insert(id, stored);
-        }
-        Ok(out)
     }
 
     /// Proposes that flow run `id` move to `state`: the policy decides against its stored state.

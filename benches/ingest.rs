@@ -14,42 +14,16 @@
 //! Throughput is reported in state events per second. The request body is built before the timer
 //! starts; the timer covers the HTTP round trip, JSON parsing and the SQLite transaction.
 
-use std::sync::Arc;
-
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use flowcore::event::{Event, RunKind, RunRef};
+use flowcore::event::{Event, RunRef};
 use flowcore::server::{Server, ServerConfig};
 use flowcore::State;
 use uuid::Uuid;
 
+#[path = "support/events.rs"]
+mod events;
+
 const TASKS: usize = 1_000;
-
-fn run_ref(kind: RunKind, id: Uuid, name: String, flow_run_id: Uuid) -> RunRef {
-    RunRef {
-        kind,
-        id,
-        name: Arc::from(name),
-        flow_run_id: Some(flow_run_id),
-    }
-}
-
-fn created(flow_run_id: Uuid, i: usize) -> (RunRef, Event) {
-    let run = run_ref(
-        RunKind::Task,
-        Uuid::now_v7(),
-        format!("step-{i}"),
-        flow_run_id,
-    );
-    let event = Event::TaskRunCreated {
-        run: run.clone(),
-        task_name: "step".into(),
-        flow_run_id: Some(flow_run_id),
-        tags: Vec::new(),
-        inputs: Vec::new(),
-        created: chrono::Utc::now(),
-    };
-    (run, event)
-}
 
 fn body(events: &[Event]) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({ "batch_id": Uuid::now_v7(), "events": events }))
@@ -82,40 +56,14 @@ fn ingest(c: &mut Criterion) {
     };
 
     let flow_run_id = Uuid::now_v7();
-    post(body(&[Event::FlowRunCreated {
-        run: run_ref(
-            RunKind::Flow,
-            flow_run_id,
-            "ingest-bench".into(),
-            flow_run_id,
-        ),
-        flow_name: "ingest".into(),
-        version: None,
-        parameters: serde_json::json!({}),
-        tags: Vec::new(),
-        parent_flow_run_id: None,
-        parent_task_run_id: None,
-        created: chrono::Utc::now(),
-    }]));
+    let (_, created) = events::flow_run_created(flow_run_id, "ingest-bench", "ingest");
+    post(body(&[created]));
 
     let mut group = c.benchmark_group("ingest");
     group.throughput(Throughput::Elements(3 * TASKS as u64));
     group.bench_function("new_task_runs", |b| {
         b.iter_batched(
-            || {
-                let mut events = Vec::with_capacity(4 * TASKS);
-                for i in 0..TASKS {
-                    let (run, event) = created(flow_run_id, i);
-                    events.push(event);
-                    for state in [State::pending(), State::running(), State::completed()] {
-                        events.push(Event::StateChanged {
-                            run: run.clone(),
-                            state,
-                        });
-                    }
-                }
-                body(&events)
-            },
+            || body(&events::completed_task_runs(flow_run_id, TASKS)),
             post,
             BatchSize::PerIteration,
         )
@@ -124,8 +72,9 @@ fn ingest(c: &mut Criterion) {
     group.bench_function("state_updates", |b| {
         b.iter_batched(
             || {
-                let runs: Vec<(RunRef, Event)> =
-                    (0..TASKS).map(|i| created(flow_run_id, i)).collect();
+                let runs: Vec<(RunRef, Event)> = (0..TASKS)
+                    .map(|i| events::task_run_created(flow_run_id, i))
+                    .collect();
                 let creations: Vec<Event> = runs.iter().map(|(_, e)| e.clone()).collect();
                 post(body(&creations));
                 let updates: Vec<Event> = runs

@@ -16,70 +16,28 @@
 //! The table grows over the run (criterion's warm-up and samples add up to some hundred thousand
 //! task runs), as a long-lived record does.
 
-use std::sync::Arc;
-
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use flowcore::event::{Event, RunKind, RunRef};
+use flowcore::event::Event;
 use flowcore::store::Store;
 use flowcore::State;
 use sqlx::Connection;
 use uuid::Uuid;
 
+#[path = "support/events.rs"]
+mod events;
+
 const TASKS: usize = 1_000;
 const PG_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/test";
 
-/// A flow run's creation, so the task runs have a parent.
+/// A flow run's creation and start, so the task runs have a parent.
 fn flow_run() -> (Uuid, Vec<Event>) {
     let id = Uuid::now_v7();
-    let run = RunRef {
-        kind: RunKind::Flow,
-        id,
-        name: Arc::from("writer-bench"),
-        flow_run_id: Some(id),
-    };
-    let created = Event::FlowRunCreated {
-        run: run.clone(),
-        flow_name: "writer-bench".into(),
-        version: None,
-        parameters: serde_json::json!({}),
-        tags: Vec::new(),
-        parent_flow_run_id: None,
-        parent_task_run_id: None,
-        created: chrono::Utc::now(),
-    };
+    let (run, created) = events::flow_run_created(id, "writer-bench", "writer-bench");
     let running = Event::StateChanged {
         run,
         state: State::running(),
     };
     (id, vec![created, running])
-}
-
-/// 1,000 task runs created and completed, in the order the runtime reports them.
-fn batch(flow_run_id: Uuid) -> Vec<Event> {
-    let mut events = Vec::with_capacity(4 * TASKS);
-    for i in 0..TASKS {
-        let run = RunRef {
-            kind: RunKind::Task,
-            id: Uuid::now_v7(),
-            name: Arc::from(format!("step-{i}")),
-            flow_run_id: Some(flow_run_id),
-        };
-        events.push(Event::TaskRunCreated {
-            run: run.clone(),
-            task_name: "step".into(),
-            flow_run_id: Some(flow_run_id),
-            tags: Vec::new(),
-            inputs: Vec::new(),
-            created: chrono::Utc::now(),
-        });
-        for state in [State::pending(), State::running(), State::completed()] {
-            events.push(Event::StateChanged {
-                run: run.clone(),
-                state,
-            });
-        }
-    }
-    events
 }
 
 fn bench_store(c: &mut Criterion, runtime: &tokio::runtime::Runtime, name: &str, store: &Store) {
@@ -91,7 +49,7 @@ fn bench_store(c: &mut Criterion, runtime: &tokio::runtime::Runtime, name: &str,
     group.throughput(Throughput::Elements(4 * TASKS as u64));
     group.bench_function(name, |b| {
         b.iter_batched(
-            || batch(flow_run_id),
+            || events::completed_task_runs(flow_run_id, TASKS),
             |events| {
                 runtime
                     .block_on(store.write(&events))

@@ -3,7 +3,10 @@ and every flow run of the record, page by page."""
 
 import json
 import os
+import shutil
 import socket
+import subprocess
+import sys
 import urllib.request
 
 
@@ -45,9 +48,6 @@ def percentile(values, p):
 def stop_and_clean(procs, tmp, keep, db_name=None):
     """Terminates procs (SIGTERM, then SIGKILL after 20 s), drops db_name if any, removes tmp
     unless keep."""
-    import shutil
-    import subprocess
-    import sys
     for p in procs:
         if p.poll() is None:
             p.terminate()
@@ -70,7 +70,7 @@ def executions_by_run(ran_file):
     counts = {}
     if os.path.exists(ran_file):
         with open(ran_file) as f:
-            for line in f:
-                if line.strip():
-                    counts[line.strip()] = counts.get(line.strip(), 0) + 1
+            for run_id in (line.strip() for line in f):
+                if run_id:
+                    counts[run_id] = counts.get(run_id, 0) + 1
     return counts

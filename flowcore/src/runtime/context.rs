@@ -162,17 +162,20 @@ impl FlowRunContext {
         self.inner().submitted.push(upstream);
     }
 
-    /// How many of the task runs from the `first`-th on satisfy `test` (given each one's state
-    /// and whether its outcome was observed), and how many there are.
-    pub(crate) fn count_task_runs_since(
+    /// Folds `f` over the task runs from the `first`-th on, given each one's state and whether its
+    /// outcome was observed.
+    pub(crate) fn fold_task_runs_since<R>(
         &self,
         first: usize,
-        test: impl Fn(Option<&State>, bool) -> bool,
-    ) -> (usize, usize) {
+        init: R,
+        mut f: impl FnMut(R, Option<&State>, bool) -> R,
+    ) -> R {
         let inner = self.inner();
-        let runs = &inner.task_runs[first.min(inner.task_runs.len())..];
-        let n = runs.iter().filter(|r| r.look(&test)).count();
-        (n, runs.len())
+        inner.task_runs[first.min(inner.task_runs.len())..]
+            .iter()
+            .fold(init, |acc, slot| {
+                slot.look(|state, observed| f(acc, state, observed))
+            })
     }
 
     /// Takes the task runs out of a finished flow run, as its final record (in place: the

@@ -534,8 +534,10 @@ pub(crate) async fn run_flow<T: Send + 'static>(
 /// `Some("3 task runs did not run: an upstream task run failed")` for this attempt's task runs
 /// that ended `UpstreamFailed`.
 fn never_ran(ctx: &FlowRunContext, first_task: usize) -> Option<String> {
-    let (n, _) = ctx.count_task_runs_since(first_task, |state, _| {
-        state.is_some_and(|s| s.has_name(crate::runtime::state::StateName::UpstreamFailed))
+    let n = ctx.fold_task_runs_since(first_task, 0, |n, state, _| {
+        n + usize::from(
+            state.is_some_and(|s| s.has_name(crate::runtime::state::StateName::UpstreamFailed)),
+        )
     });
     match n {
         0 => None,
@@ -548,12 +550,15 @@ fn never_ran(ctx: &FlowRunContext, first_task: usize) -> Option<String> {
 
 /// `Some("2/7 task runs failed")` when a task run of this attempt failed and nobody observed it.
 fn unobserved_failures(ctx: &FlowRunContext, first_task: usize) -> Option<String> {
-    let failed = |state: Option<&State>| state.is_some_and(|s| !s.is_completed());
-    let (unobserved, _) =
-        ctx.count_task_runs_since(first_task, |state, observed| failed(state) && !observed);
-    if unobserved == 0 {
-        return None;
-    }
-    let (n_failed, n) = ctx.count_task_runs_since(first_task, |state, _| failed(state));
-    Some(format!("{n_failed}/{n} task runs failed"))
+    // (failed, failed and unobserved, all) in one pass.
+    let (failed, unobserved, n) =
+        ctx.fold_task_runs_since(first_task, (0, 0, 0), |(f, u, n), state, observed| {
+            let failed = state.is_some_and(|s| !s.is_completed());
+            (
+                f + usize::from(failed),
+                u + usize::from(failed && !observed),
+                n + 1,
+            )
+        });
+    (unobserved > 0).then(|| format!("{failed}/{n} task runs failed"))
 }

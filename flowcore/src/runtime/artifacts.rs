@@ -77,7 +77,7 @@ fn publish(key: &str, kind: ArtifactKind, data: serde_json::Value) -> Result<Uui
     let task = logging::current_meta().and_then(|m| m.downcast::<TaskRunMeta>().ok());
     let flow = FlowRunContext::current();
     let flow_run_id = match &task {
-        Some(task) => task.flow_run_id,
+        Some(task) => task.flow_run_id(),
         None => flow.as_ref().map(|ctx| ctx.meta.record.id()),
     };
     let run = match (&task, &flow) {

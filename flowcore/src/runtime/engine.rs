@@ -87,7 +87,7 @@ pub(crate) async fn run_task<T: Send + 'static>(
         let _ = record.propose(State::cancelled(reason.clone()));
         return Err(error(TaskRunFailure::Cancelled(reason)));
     }
-    let (span, scope) = run_scope(meta.clone(), record, meta.flow_run_id);
+    let (span, scope) = run_scope(meta.clone(), record, meta.flow_run_id());
     let codec = persistence.codec;
 
     // A persisted result for this run's cache key: the run ends `Cached`, its body not run. Runs

@@ -7,6 +7,7 @@
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
+use std::sync::atomic::{fence, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::Notify;
@@ -26,9 +27,13 @@ use crate::schemas::runs::TaskRun;
 /// the value over without a clone.
 pub(crate) struct Completion<T> {
     pub(crate) meta: Arc<TaskRunMeta>,
-    outcome: OnceLock<Result<(), TaskRunError>>,
+    /// Set once: `None` for a run that completed, its error (boxed: most runs succeed, and a
+    /// flow keeps a million of these cells) otherwise.
+    outcome: OnceLock<Option<Box<TaskRunError>>>,
     value: Mutex<Option<Arc<T>>>,
-    notify: Arc<Notify>,
+    /// Made by the first waiter that finds the run unfinished: most runs finish before anyone
+    /// waits, and need none.
+    notify: OnceLock<Arc<Notify>>,
 }
 
 impl<T> Drop for Completion<T> {
@@ -48,43 +53,53 @@ impl<T> Completion<T> {
             meta,
             outcome: OnceLock::new(),
             value: Mutex::new(None),
-            notify: Arc::new(Notify::new()),
+            notify: OnceLock::new(),
         })
     }
 
     /// Sets the outcome and wakes the waiters. Takes the producer's handle and lets go of it before
     /// waking anyone, so that a consumer holding the last handle can take the value without a clone.
     pub(crate) fn complete(this: Arc<Completion<T>>, outcome: Result<T, TaskRunError>) {
-        let status = match outcome {
+        let failure = match outcome {
             Ok(value) => {
                 *this.value.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(value));
-                Ok(())
+                None
             }
-            Err(e) => Err(e),
+            Err(e) => Some(Box::new(e)),
         };
-        let _ = this.outcome.set(status);
-        let notify = Arc::clone(&this.notify);
+        let _ = this.outcome.set(failure);
+        // Pairs with the fence in `wait`: either this sees the waiter's `Notify`, or the waiter
+        // sees the outcome just set.
+        fence(Ordering::SeqCst);
+        let notify = this.notify.get().cloned();
         drop(this);
-        notify.notify_waiters();
+        if let Some(notify) = notify {
+            notify.notify_waiters();
+        }
     }
 
-    pub(crate) async fn wait(&self) -> &Result<(), TaskRunError> {
+    pub(crate) async fn wait(&self) -> Result<(), &TaskRunError> {
         loop {
-            if let Some(outcome) = self.outcome.get() {
+            if let Some(outcome) = self.get() {
                 return outcome;
             }
-            let notified = self.notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if let Some(outcome) = self.outcome.get() {
+            let notify = self.notify.get_or_init(|| Arc::new(Notify::new()));
+            // A `Notified` hears every `notify_waiters` from its creation on, polled or not.
+            let notified = notify.notified();
+            fence(Ordering::SeqCst);
+            if let Some(outcome) = self.get() {
                 return outcome;
             }
             notified.await;
         }
     }
 
-    pub(crate) fn get(&self) -> Option<&Result<(), TaskRunError>> {
-        self.outcome.get()
+    /// The outcome, once the run has finished.
+    pub(crate) fn get(&self) -> Option<Result<(), &TaskRunError>> {
+        self.outcome.get().map(|failure| match failure {
+            None => Ok(()),
+            Some(error) => Err(&**error),
+        })
     }
 
     /// The value of a completed run, shared.
@@ -143,13 +158,13 @@ impl<T> Drop for Producer<T> {
 }
 
 impl<T: Send + Sync + 'static> Upstream for Completion<T> {
-    fn record(&self) -> &Arc<RunRecord> {
+    fn record(&self) -> &RunRecord {
         &self.meta.record
     }
 
     fn wait(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         Box::pin(async move {
-            Completion::wait(self).await;
+            let _ = Completion::wait(self).await;
         })
     }
 
@@ -158,7 +173,7 @@ impl<T: Send + Sync + 'static> Upstream for Completion<T> {
     }
 
     fn error(&self) -> Option<&TaskRunError> {
-        self.get().and_then(|r| r.as_ref().err())
+        self.get().and_then(Result::err)
     }
 }
 

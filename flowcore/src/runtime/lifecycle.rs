@@ -64,7 +64,6 @@ pub(crate) fn create_task_run_as(
     let meta = Arc::new(TaskRunMeta {
         record: RunRecord::new(RunKind::Task, name, flow_run_id),
         task_name,
-        flow_run_id,
         tags: tags.iter().map(|t| t.to_string()).collect(),
         inputs,
         parameters: std::sync::Mutex::new(None),
@@ -78,7 +77,7 @@ pub(crate) fn create_task_run_as(
     reporter::emit(Event::TaskRunCreated {
         run: meta.record.run.clone(),
         task_name: task_name.to_string(),
-        flow_run_id: meta.flow_run_id,
+        flow_run_id: meta.flow_run_id(),
         tags: meta.tags.clone(),
         inputs: meta.inputs.clone(),
         created: chrono::Utc::now(),
@@ -105,7 +104,6 @@ pub(crate) fn adopt_task_run(
             queued.flow_run_id,
         ),
         task_name,
-        flow_run_id: queued.flow_run_id,
         tags: queued.tags.clone(),
         inputs: Vec::new(),
         parameters: std::sync::Mutex::new(None),

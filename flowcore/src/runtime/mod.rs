@@ -16,6 +16,7 @@ pub(crate) mod engine;
 pub mod error;
 pub mod flow;
 pub(crate) mod future;
+pub(crate) mod history;
 pub(crate) mod input;
 pub(crate) mod lifecycle;
 pub(crate) mod names;

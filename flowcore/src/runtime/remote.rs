@@ -139,7 +139,7 @@ pub(crate) async fn run_remote<T: Send + 'static>(
         task_run_id: record.id(),
         task: spec.name.to_string(),
         task_run_name: record.name().to_string(),
-        flow_run_id: meta.flow_run_id,
+        flow_run_id: meta.flow_run_id(),
         parameters,
         tags: meta.tags.clone(),
         retries: i64::from(spec.retries),

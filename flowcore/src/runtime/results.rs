@@ -412,7 +412,7 @@ impl<T> Plan<T> {
 
     /// Stores `value` as this run's result and reports the reference.
     pub(crate) fn save(&self, value: &T, meta: &TaskRunMeta) -> Result<(), String> {
-        self.save_as(value, meta.task_name, &meta.record, meta.flow_run_id)?;
+        self.save_as(value, meta.task_name, &meta.record, meta.flow_run_id())?;
         self.report(meta, meta.record.id());
         Ok(())
     }

@@ -119,7 +119,7 @@ pub fn task_run() -> Option<TaskRunInfo> {
         id: meta.record.id(),
         name: meta.record.name().to_string(),
         task_name: meta.task_name.to_string(),
-        flow_run_id: meta.flow_run_id,
+        flow_run_id: meta.flow_run_id(),
         parameters: super::task_params::parameters_of(&meta),
         tags: meta.tags.clone(),
         attempt,

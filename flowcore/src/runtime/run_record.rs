@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::history::History;
 use super::orchestration::{self, Rejection};
 use super::state::State;
 use crate::reporting::reporter;
@@ -17,11 +18,41 @@ use crate::schemas::runs::{FlowRun, TaskInput, TaskRun};
 
 #[derive(Debug, Default, Clone)]
 struct Progress {
+    /// Compact; the start and end times are read off it.
+    history: History,
+    attempts: u32,
+    subflow_run_id: Option<Uuid>,
+}
+
+/// A run's progress in the shape of its snapshot.
+struct Parts {
     history: Vec<State>,
     attempts: u32,
     start_time: Option<DateTime<Utc>>,
     end_time: Option<DateTime<Utc>>,
     subflow_run_id: Option<Uuid>,
+}
+
+impl Progress {
+    fn to_parts(&self) -> Parts {
+        Parts {
+            history: self.history.to_states(),
+            attempts: self.attempts,
+            start_time: self.history.start_time(),
+            end_time: self.history.end_time(),
+            subflow_run_id: self.subflow_run_id,
+        }
+    }
+
+    fn into_parts(self) -> Parts {
+        Parts {
+            start_time: self.history.start_time(),
+            end_time: self.history.end_time(),
+            history: self.history.into_states(),
+            attempts: self.attempts,
+            subflow_run_id: self.subflow_run_id,
+        }
+    }
 }
 
 /// The live record of one run (flow run or task run).
@@ -38,7 +69,7 @@ pub(crate) struct RunRecord {
 
 impl RunRecord {
     /// A new run. `flow_run_id` is the flow run a task run belongs to; a flow run belongs to itself.
-    pub(crate) fn new(kind: RunKind, name: String, flow_run_id: Option<Uuid>) -> Arc<RunRecord> {
+    pub(crate) fn new(kind: RunKind, name: String, flow_run_id: Option<Uuid>) -> RunRecord {
         RunRecord::with_id(kind, Uuid::now_v7(), name, flow_run_id)
     }
 
@@ -48,8 +79,8 @@ impl RunRecord {
         id: Uuid,
         name: String,
         flow_run_id: Option<Uuid>,
-    ) -> Arc<RunRecord> {
-        Arc::new(RunRecord {
+    ) -> RunRecord {
+        RunRecord {
             run: RunRef {
                 kind,
                 id,
@@ -62,11 +93,11 @@ impl RunRecord {
             renamed: OnceLock::new(),
             progress: Mutex::new(Progress {
                 // Pending, Running and a final state: most runs need no more (a retry grows it).
-                history: Vec::with_capacity(3),
+                history: History::with_capacity(3),
                 ..Progress::default()
             }),
             observed: AtomicBool::new(false),
-        })
+        }
     }
 
     pub(crate) fn id(&self) -> Uuid {
@@ -127,7 +158,10 @@ impl RunRecord {
 
     /// Whether the run is in a final state.
     pub(crate) fn is_final(&self) -> bool {
-        self.progress().history.last().is_some_and(State::is_final)
+        self.progress()
+            .history
+            .last_kind()
+            .is_some_and(|kind| kind.is_final())
     }
 
     /// The policy's decision on `state`, recorded when accepted.
@@ -135,15 +169,9 @@ impl RunRecord {
     fn apply(&self, state: State) -> Result<State, Rejection> {
         {
             let mut p = self.progress();
-            let state = orchestration::decide(p.history.last(), state).into_result()?;
+            let state = orchestration::decide(p.history.last().as_ref(), state).into_result()?;
             if state.is_running() {
                 p.attempts += 1;
-                if p.start_time.is_none() {
-                    p.start_time = Some(state.timestamp);
-                }
-            }
-            if state.is_final() {
-                p.end_time = Some(state.timestamp);
             }
             p.history.push(state.clone());
             Ok(state)
@@ -151,7 +179,7 @@ impl RunRecord {
     }
 
     pub(crate) fn state(&self) -> Option<State> {
-        self.progress().history.last().cloned()
+        self.progress().history.last()
     }
 
     pub(crate) fn set_subflow(&self, id: Uuid) {
@@ -170,31 +198,28 @@ impl RunRecord {
     /// The attempts so far (the current one included) and when the run first started.
     pub(crate) fn attempts_and_start(&self) -> (u32, Option<DateTime<Utc>>) {
         let p = self.progress();
-        (p.attempts, p.start_time)
+        (p.attempts, p.history.start_time())
     }
 
-    fn snapshot_parts(&self) -> Progress {
-        self.progress().clone()
+    fn snapshot_parts(&self) -> Parts {
+        self.progress().to_parts()
     }
 
-    /// The run's progress, moved out when nobody else holds the record (no copy), copied otherwise.
-    fn into_parts(self: Arc<Self>) -> Progress {
-        match Arc::try_unwrap(self) {
-            Ok(record) => record
-                .progress
-                .into_inner()
-                .unwrap_or_else(|e| e.into_inner()),
-            Err(shared) => shared.snapshot_parts(),
-        }
+    /// The run's progress, moved out (no copy).
+    fn into_parts(self) -> Parts {
+        self.progress
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .into_parts()
     }
 }
 
 /// The static description of a task run, fixed when it is created.
 #[derive(Debug)]
 pub(crate) struct TaskRunMeta {
-    pub(crate) record: Arc<RunRecord>,
+    /// Inline: a task run's record lives and goes with its description.
+    pub(crate) record: RunRecord,
     pub(crate) task_name: &'static str,
-    pub(crate) flow_run_id: Option<Uuid>,
     pub(crate) tags: Vec<String>,
     pub(crate) inputs: Vec<TaskInput>,
     /// The parameters the body was called with, as a JSON object's text (see
@@ -213,6 +238,11 @@ pub(crate) struct TaskRunMeta {
 }
 
 impl TaskRunMeta {
+    /// The flow run it belongs to (none for a task called outside a flow).
+    pub(crate) fn flow_run_id(&self) -> Option<Uuid> {
+        self.record.run.flow_run_id
+    }
+
     /// The final snapshot of a finished run, made without copying what nobody else holds: a flow
     /// of a million task runs does not hold each run's record twice while it gathers them.
     pub(crate) fn into_snapshot(self: Arc<Self>) -> TaskRun {
@@ -220,16 +250,16 @@ impl TaskRunMeta {
             Ok(meta) => meta,
             Err(shared) => return shared.snapshot(),
         };
+        let flow_run_id = meta.flow_run_id();
         let TaskRunMeta {
             record,
             task_name,
-            flow_run_id,
             tags,
             inputs,
             ..
         } = meta;
         let (id, name) = (record.id(), record.name().to_string());
-        let Progress {
+        let Parts {
             history,
             attempts,
             start_time,
@@ -252,7 +282,7 @@ impl TaskRunMeta {
     }
 
     pub(crate) fn snapshot(&self) -> TaskRun {
-        let Progress {
+        let Parts {
             history,
             attempts,
             start_time,
@@ -263,7 +293,7 @@ impl TaskRunMeta {
             id: self.record.id(),
             name: self.record.name().to_string(),
             task_name: self.task_name.to_string(),
-            flow_run_id: self.flow_run_id,
+            flow_run_id: self.flow_run_id(),
             tags: self.tags.clone(),
             inputs: self.inputs.clone(),
             history,
@@ -278,7 +308,7 @@ impl TaskRunMeta {
 /// The static description of a flow run, fixed when it is created.
 #[derive(Debug)]
 pub(crate) struct FlowRunMeta {
-    pub(crate) record: Arc<RunRecord>,
+    pub(crate) record: RunRecord,
     pub(crate) flow_name: &'static str,
     pub(crate) version: Option<&'static str>,
     pub(crate) parameters: serde_json::Value,
@@ -289,7 +319,7 @@ pub(crate) struct FlowRunMeta {
 
 impl FlowRunMeta {
     pub(crate) fn snapshot(&self) -> FlowRun {
-        let Progress {
+        let Parts {
             history,
             attempts,
             start_time,

@@ -40,6 +40,7 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    mlpipeline::memory::return_large_buffers();
     let cli = Cli::parse();
     let params = PredictParameters {
         data_path: cli

@@ -176,6 +176,7 @@ async fn data_files(cli: &Cli) -> anyhow::Result<(Vec<PathBuf>, PathBuf)> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    mlpipeline::memory::return_large_buffers();
     let cli = Cli::parse();
     let (train, test) = data_files(&cli).await?;
     let encoding = match cli.encoding {

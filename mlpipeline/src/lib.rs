@@ -27,6 +27,7 @@ pub mod download;
 pub mod error;
 pub mod features;
 pub mod flows;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod months;

@@ -107,6 +107,40 @@ impl ProcessedTrips {
         })
     }
 
+    /// Encodes trips it takes over: the table's own columns become the encoded ones (in place for
+    /// [`Encoding::Notebook`]; each dropped once encoded for [`Encoding::OneHot`]) and its target
+    /// moves over, so a month is never held twice.
+    ///
+    /// ```
+    /// use mlpipeline::data::{TaxiColor, Trips};
+    /// use mlpipeline::processing::{compute_target, Encoding, ProcessedTrips};
+    /// let mut trips = Trips::from_columns(
+    ///     TaxiColor::Yellow, vec![0], vec![600_000_000_000], vec![132.0], vec![236.0], vec![f64::NAN],
+    /// )?;
+    /// compute_target(&mut trips);
+    /// let by_ref = ProcessedTrips::from_trips(&trips, Encoding::OneHot)?;
+    /// assert_eq!(ProcessedTrips::from_owned_trips(trips, Encoding::OneHot)?, by_ref);
+    /// # Ok::<(), mlpipeline::PipelineError>(())
+    /// ```
+    pub fn from_owned_trips(trips: Trips, encoding: Encoding) -> Result<Self> {
+        let n = trips.len();
+        let (columns, target) = trips.into_categorical_and_duration();
+        let mut records = Records::new(n);
+        for (name, values) in CATEGORICAL.into_iter().zip(columns) {
+            records.push_column(name, encode_column(name, values, encoding)?)?;
+        }
+        Ok(ProcessedTrips {
+            encoding,
+            records,
+            target,
+        })
+    }
+
+    /// Splits into the records and the target.
+    pub(crate) fn into_parts(self) -> (Records, Option<Vec<f64>>) {
+        (self.records, self.target)
+    }
+
     /// The encoding used.
     pub fn encoding(&self) -> Encoding {
         self.encoding
@@ -188,19 +222,26 @@ pub fn encode_categorical_columns(trips: &Trips, encoding: Encoding) -> Result<R
         (DO_LOCATION_ID, trips.do_location_id()),
         (PASSENGER_COUNT, trips.passenger_count()),
     ] {
-        let column = match encoding {
-            Encoding::Notebook => {
-                let mut out = Vec::with_capacity(values.len());
-                for (row, &v) in values.iter().enumerate() {
-                    out.push(to_integer(name, row, v)? as f64);
-                }
-                FeatureColumn::Numeric(out)
-            }
-            Encoding::OneHot => categorical_from_integers(&to_integers(name, values)?),
-        };
-        records.push_column(name, column)?;
+        records.push_column(name, encode_column(name, values.to_vec(), encoding)?)?;
     }
     Ok(records)
+}
+
+/// Encodes one categorical column it takes over (see [`encode_categorical_columns`]).
+fn encode_column(name: &str, mut values: Vec<f64>, encoding: Encoding) -> Result<FeatureColumn> {
+    Ok(match encoding {
+        Encoding::Notebook => {
+            for (row, v) in values.iter_mut().enumerate() {
+                *v = to_integer(name, row, *v)? as f64;
+            }
+            FeatureColumn::Numeric(values)
+        }
+        Encoding::OneHot => {
+            let integers = to_integers(name, &values)?;
+            drop(values);
+            categorical_from_integers(&integers)
+        }
+    })
 }
 
 fn to_integers(name: &str, values: &[f64]) -> Result<Vec<i64>> {
@@ -278,6 +319,21 @@ pub fn extract_x_y(
     Ok((x, data.target.clone(), dv))
 }
 
+/// [`extract_x_y`] on data it takes over: the records go once `X` is built and the target moves
+/// to `y` without a copy.
+pub fn extract_x_y_owned(
+    data: ProcessedTrips,
+    vectorizer: Option<&FittedDictVectorizer>,
+) -> Result<(CsrMatrix, Option<Vec<f64>>, FittedDictVectorizer)> {
+    let (records, target) = data.into_parts();
+    let dv = match vectorizer {
+        Some(dv) => dv.clone(),
+        None => DictVectorizer::new().fit(&records),
+    };
+    let x = dv.transform(&records)?;
+    Ok((x, target, dv))
+}
+
 /// The one entry point for both cases the course names.
 ///
 /// - `with_target = true` (training / evaluation data): compute the duration, drop outliers,
@@ -317,15 +373,8 @@ pub fn process(
         compute_target(&mut trips);
         filter_outliers(&mut trips, options.min_duration, options.max_duration)?;
     }
-    let records = encode_categorical_columns(&trips, options.encoding)?;
-    let target = if with_target {
-        trips.take_duration()
-    } else {
-        None
-    };
-    Ok(ProcessedTrips {
-        encoding: options.encoding,
-        records,
-        target,
-    })
+    if !with_target {
+        trips.take_duration();
+    }
+    ProcessedTrips::from_owned_trips(trips, options.encoding)
 }

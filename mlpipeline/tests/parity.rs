@@ -290,3 +290,32 @@ fn sklearn_lsqr_solver_is_as_close_to_the_notebook() {
         assert_close(&format!("{encoding} lsqr rmse_train"), e, g.rmse_train, tol);
     }
 }
+
+/// The flow's tasks take their data over (`from_owned_trips`, `extract_x_y_owned`: columns encoded
+/// in place, targets moved); the library's by-reference steps copy. Both must give the same data.
+#[test]
+fn owned_and_borrowed_steps_give_the_same_data() {
+    use mlpipeline::processing::{
+        compute_target, extract_x_y_owned, filter_outliers, ProcessedTrips,
+    };
+    let trips = load_data(data("yellow_tripdata_sample_2021-01.parquet")).unwrap();
+    for encoding in [Encoding::Notebook, Encoding::OneHot] {
+        let mut trips = trips.clone();
+        compute_target(&mut trips);
+        filter_outliers(&mut trips, 1.0, 60.0).unwrap();
+        let by_ref = ProcessedTrips::from_trips(&trips, encoding).unwrap();
+        let owned = ProcessedTrips::from_owned_trips(trips, encoding).unwrap();
+        assert_eq!(owned, by_ref, "{encoding}: processed data");
+        assert!(
+            owned.target().is_some(),
+            "{encoding}: the target moved over"
+        );
+        let (x, y, dv) = extract_x_y(&by_ref, None).unwrap();
+        let (x_owned, y_owned, dv_owned) = extract_x_y_owned(owned, None).unwrap();
+        assert_eq!(x_owned, x, "{encoding}: X");
+        assert_eq!(y_owned, y, "{encoding}: y");
+        assert_eq!(dv_owned, dv, "{encoding}: vectorizer");
+        let (x_with, _, _) = extract_x_y_owned(by_ref.clone(), Some(&dv)).unwrap();
+        assert_eq!(x_with, x, "{encoding}: X with a fitted vectorizer");
+    }
+}

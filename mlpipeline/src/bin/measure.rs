@@ -34,6 +34,7 @@ struct Args {
 }
 
 fn main() -> Result<(), mlpipeline::PipelineError> {
+    mlpipeline::memory::return_large_buffers();
     let args = Args::parse();
     let options = ProcessOptions::with_encoding(args.encoding);
     let total = Instant::now();

@@ -268,6 +268,19 @@ impl Trips {
         )
     }
 
+    /// Takes the three categorical columns (zones, passenger count) and the `duration`, dropping
+    /// the timestamps: what encoding keeps of a table it consumes.
+    pub(crate) fn into_categorical_and_duration(self) -> ([Vec<f64>; 3], Option<Vec<f64>>) {
+        (
+            [
+                self.pu_location_id,
+                self.do_location_id,
+                self.passenger_count,
+            ],
+            self.duration,
+        )
+    }
+
     pub(crate) fn shrink_to_fit(&mut self) {
         self.pickup_ns.shrink_to_fit();
         self.dropoff_ns.shrink_to_fit();

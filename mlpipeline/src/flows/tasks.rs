@@ -82,13 +82,13 @@ pub fn filter_outliers(trips: Trips, min_duration: f64, max_duration: f64) -> Re
 /// there is one. (Not persisted itself: its `processing` flow persists the same value.)
 #[task(persist_result = false)]
 pub fn encode_categorical_columns(trips: Trips, encoding: Encoding) -> Result<ProcessedTrips> {
-    ProcessedTrips::from_trips(&trips, encoding)
+    ProcessedTrips::from_owned_trips(trips, encoding)
 }
 
 /// Fits a `DictVectorizer` on training data and transforms them.
 #[task]
 pub fn extract_x_y(data: ProcessedTrips) -> Result<Dataset> {
-    let (x, y, vectorizer) = processing::extract_x_y(&data, None)?;
+    let (x, y, vectorizer) = processing::extract_x_y_owned(data, None)?;
     Ok(Dataset {
         x: Arc::new(x),
         y: y.map(Arc::new),
@@ -99,7 +99,7 @@ pub fn extract_x_y(data: ProcessedTrips) -> Result<Dataset> {
 /// Transforms data with the vectorizer fitted on `reference` (test and prediction data).
 #[task]
 pub fn extract_x_y_with(data: ProcessedTrips, reference: Dataset) -> Result<Dataset> {
-    let (x, y, vectorizer) = processing::extract_x_y(&data, Some(&reference.vectorizer))?;
+    let (x, y, vectorizer) = processing::extract_x_y_owned(data, Some(&reference.vectorizer))?;
     Ok(Dataset {
         x: Arc::new(x),
         y: y.map(Arc::new),

@@ -263,9 +263,35 @@ impl FittedDictVectorizer {
             .collect();
         let n = records.n_rows;
         let k = records.columns.len();
+        let ncols = self.n_features();
+        // Every key numeric and each its own feature, all features covered: every row stores
+        // every column, so only the values are kept (the notebook encoding).
+        let mut dense: Vec<(u32, &[f64])> = records
+            .columns
+            .iter()
+            .zip(&maps)
+            .filter_map(|((_, column), map)| match (column, map) {
+                (FeatureColumn::Numeric(values), Map::Numeric(Some(j))) => {
+                    Some((*j, values.as_slice()))
+                }
+                _ => None,
+            })
+            .collect();
+        dense.sort_unstable_by_key(|&(j, _)| j);
+        if dense.len() == k
+            && k == ncols
+            && dense.iter().enumerate().all(|(c, &(j, _))| j as usize == c)
+        {
+            let mut values = Vec::with_capacity(n * k);
+            for r in 0..n {
+                values.extend(dense.iter().map(|&(_, column)| column[r]));
+            }
+            return Ok(CsrMatrix::dense(n, ncols, values));
+        }
         let mut indptr = Vec::with_capacity(n + 1);
         let mut indices: Vec<u32> = Vec::with_capacity(n * k);
-        let mut data: Vec<f64> = Vec::with_capacity(n * k);
+        // Not kept while every value is one (one-hot): built at the first other value.
+        let mut data: Option<Vec<f64>> = None;
         indptr.push(0);
         let mut row: Vec<(u32, f64)> = Vec::with_capacity(k);
         for r in 0..n {
@@ -287,23 +313,93 @@ impl FittedDictVectorizer {
             let start = indices.len();
             for &(j, v) in &row {
                 // Two keys mapping to one feature add up, as in scikit-learn's matrix.
-                if indices.len() > start && indices[indices.len() - 1] == j {
-                    if let Some(last) = data.last_mut() {
+                let repeated = indices.len() > start && indices[indices.len() - 1] == j;
+                if data.is_none() && (repeated || v != 1.0) {
+                    let mut all = Vec::with_capacity(n * k);
+                    all.resize(indices.len(), 1.0);
+                    data = Some(all);
+                }
+                if repeated {
+                    if let Some(last) = data.as_mut().and_then(|d| d.last_mut()) {
                         *last += v;
                     }
                 } else {
                     indices.push(j);
-                    data.push(v);
+                    if let Some(data) = data.as_mut() {
+                        data.push(v);
+                    }
                 }
             }
             indptr.push(indices.len());
         }
-        Ok(CsrMatrix::from_parts_unchecked(
-            n,
-            self.n_features(),
-            indptr,
-            indices,
-            data,
-        ))
+        Ok(match data {
+            None => CsrMatrix::ones(n, ncols, indptr, indices),
+            Some(data) => CsrMatrix::from_parts_unchecked(n, ncols, indptr, indices, data),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn general(m: &CsrMatrix) -> CsrMatrix {
+        CsrMatrix::from_parts(
+            m.nrows(),
+            m.ncols(),
+            m.indptr().to_vec(),
+            m.indices().to_vec(),
+            m.data().to_vec(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn numbers_and_one_hot_keys_transform_alike_whatever_the_layout() {
+        let mut numeric = Records::new(2);
+        numeric
+            .push_column("b", FeatureColumn::Numeric(vec![2.0, 0.0]))
+            .unwrap();
+        numeric
+            .push_column("a", FeatureColumn::Numeric(vec![1.0, 3.0]))
+            .unwrap();
+        let x = DictVectorizer::new()
+            .fit(&numeric)
+            .transform(&numeric)
+            .unwrap();
+        // Sorted features: a, b; the zero is stored, as scikit-learn's matrix does.
+        assert_eq!(x.to_dense(), vec![vec![1.0, 2.0], vec![3.0, 0.0]]);
+        assert_eq!(x.nnz(), 4);
+        assert_eq!(x, general(&x));
+
+        let mut onehot = Records::new(3);
+        onehot
+            .push_column("z", FeatureColumn::from_strings(&["1", "2", "1"]))
+            .unwrap();
+        let dv = DictVectorizer::new().fit(&onehot);
+        let x = dv.transform(&onehot).unwrap();
+        assert_eq!(x.data(), &[1.0, 1.0, 1.0]);
+        assert_eq!(x, general(&x));
+        // A value unseen at fit time stores nothing for its key.
+        let mut unseen = Records::new(2);
+        unseen
+            .push_column("z", FeatureColumn::from_strings(&["3", "2"]))
+            .unwrap();
+        let x = dv.transform(&unseen).unwrap();
+        assert_eq!(x.indptr(), &[0, 0, 1]);
+        assert_eq!(x.to_dense(), vec![vec![0.0, 0.0], vec![0.0, 1.0]]);
+    }
+
+    #[test]
+    fn two_keys_naming_one_feature_add_up() {
+        // `a=b` + `c` and `a` + `b=c` both name the feature `a=b=c`.
+        let mut r = Records::new(1);
+        r.push_column("a=b", FeatureColumn::from_strings(&["c"]))
+            .unwrap();
+        r.push_column("a", FeatureColumn::from_strings(&["b=c"]))
+            .unwrap();
+        let x = DictVectorizer::new().fit(&r).transform(&r).unwrap();
+        assert_eq!(x.ncols(), 1);
+        assert_eq!(x.data(), &[2.0]);
     }
 }

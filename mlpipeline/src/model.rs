@@ -385,13 +385,10 @@ fn centered_gram(x: &CsrMatrix, center: bool) -> (DMatrix<f64>, Vec<f64>) {
     let n = x.nrows();
     let p = x.ncols();
     const LIMIT: f64 = i32::MAX as f64;
-    let integral = x
-        .data()
-        .iter()
-        .all(|v| v.fract() == 0.0 && v.abs() <= LIMIT);
+    let integral = x.values().all(|v| v.fract() == 0.0 && v.abs() <= LIMIT);
     if integral {
         // Exact: sums of products of integers below 2^31 fit in i128, and in i64 when small.
-        let max_abs = x.data().iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let max_abs = x.values().fold(0.0f64, |m, v| m.max(v.abs()));
         let (c, s): (Vec<i128>, Vec<i128>) = if max_abs * max_abs * (n as f64) < 4.0e18 {
             let (c, s) = integer_sums::<i64>(x);
             (

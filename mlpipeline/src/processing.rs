@@ -311,12 +311,20 @@ pub fn extract_x_y(
     data: &ProcessedTrips,
     vectorizer: Option<&FittedDictVectorizer>,
 ) -> Result<(CsrMatrix, Option<Vec<f64>>, FittedDictVectorizer)> {
+    let (x, dv) = vectorize(&data.records, vectorizer)?;
+    Ok((x, data.target.clone(), dv))
+}
+
+/// `records` through `vectorizer`, or through one fitted on them.
+fn vectorize(
+    records: &Records,
+    vectorizer: Option<&FittedDictVectorizer>,
+) -> Result<(CsrMatrix, FittedDictVectorizer)> {
     let dv = match vectorizer {
         Some(dv) => dv.clone(),
-        None => DictVectorizer::new().fit(&data.records),
+        None => DictVectorizer::new().fit(records),
     };
-    let x = dv.transform(&data.records)?;
-    Ok((x, data.target.clone(), dv))
+    Ok((dv.transform(records)?, dv))
 }
 
 /// [`extract_x_y`] on data it takes over: the records go once `X` is built and the target moves
@@ -326,11 +334,7 @@ pub fn extract_x_y_owned(
     vectorizer: Option<&FittedDictVectorizer>,
 ) -> Result<(CsrMatrix, Option<Vec<f64>>, FittedDictVectorizer)> {
     let (records, target) = data.into_parts();
-    let dv = match vectorizer {
-        Some(dv) => dv.clone(),
-        None => DictVectorizer::new().fit(&records),
-    };
-    let x = dv.transform(&records)?;
+    let (x, dv) = vectorize(&records, vectorizer)?;
     Ok((x, target, dv))
 }
 

@@ -39,16 +39,7 @@ impl Kept {
     }
 
     fn to_state(&self) -> State {
-        let (name, message) = match &self.named {
-            None => (Cow::Borrowed(self.kind.default_name()), None),
-            Some(named) => (named.0.clone(), named.1.clone()),
-        };
-        State {
-            kind: self.kind,
-            name,
-            message,
-            timestamp: self.timestamp,
-        }
+        self.clone().into_state()
     }
 
     fn into_state(self) -> State {

@@ -132,10 +132,7 @@ impl<T: Send + 'static> TaskCall<T> {
         } = self;
         let job = async move {
             let meta = Arc::clone(producer.meta());
-            // Boxed when the run starts: a run's lifecycle (retries, timeouts, hooks, results) is a
-            // future of over a kilobyte, and a flow may have a million submitted runs waiting for a
-            // worker — each holds only its arguments until then.
-            let outcome = Box::pin(engine::run_task(spec, edges, body, persistence, &meta)).await;
+            let outcome = engine::run_task(spec, edges, body, persistence, &meta).await;
             producer.complete(outcome);
         };
         if let Some(ctx) = &ctx {

@@ -16,4 +16,4 @@ pub mod storage;
 
 pub use cache::{CacheKeyFn, CachePolicy};
 pub use record::{ResultMetadata, ResultRecord};
-pub use storage::{default_storage, KeyLock, LocalDir, ResultStorage, StorageError};
+pub use storage::{default_storage, KeyLock, LocalDir, Produce, ResultStorage, StorageError};

@@ -56,21 +56,33 @@ pub struct ResultRecord<V> {
 
 /// Encodes a record of `value`.
 pub fn encode<T: Serialize>(metadata: &ResultMetadata, value: &T) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    encode_into(metadata, value, &mut out).map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// Encodes a record of `value` into `out` as it goes (a large value is never held encoded in
+/// memory): what [`ResultStorage::write_with`](crate::results::ResultStorage::write_with) is given.
+pub fn encode_into<T: Serialize>(
+    metadata: &ResultMetadata,
+    value: &T,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
     #[derive(Serialize)]
     struct Borrowed<'a, T> {
         metadata: &'a ResultMetadata,
         result: &'a T,
     }
-    let mut out = Vec::new();
-    ciborium::into_writer(
-        &Borrowed {
-            metadata,
-            result: value,
-        },
-        &mut out,
-    )
-    .map_err(|e| format!("cannot serialize the result: {e}"))?;
-    Ok(out)
+    let record = Borrowed {
+        metadata,
+        result: value,
+    };
+    ciborium::into_writer(&record, out).map_err(|e| match e {
+        ciborium::ser::Error::Io(e) => e,
+        ciborium::ser::Error::Value(e) => {
+            std::io::Error::other(format!("cannot serialize the result: {e}"))
+        }
+    })
 }
 
 /// Decodes a record whose value is a `T`.
@@ -110,6 +122,9 @@ mod tests {
         assert_eq!(back.result, vec![1, 2, 3]);
         assert_eq!(back.metadata, m);
         assert_eq!(decode_metadata(&bytes).unwrap(), m);
+        let mut streamed = Vec::new();
+        encode_into(&m, &vec![1u32, 2, 3], &mut streamed).unwrap();
+        assert_eq!(streamed, bytes);
         assert!(decode::<String>(&bytes).is_err());
     }
 

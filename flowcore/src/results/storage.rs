@@ -28,6 +28,9 @@ pub enum StorageError {
     },
 }
 
+/// Writes a result's bytes into the writer it is given (see [`ResultStorage::write_with`]).
+pub type Produce<'a> = dyn FnMut(&mut dyn Write) -> std::io::Result<()> + 'a;
+
 /// A held lock on one key: dropping it releases the lock.
 pub type KeyLock = Box<dyn Send + Sync>;
 
@@ -39,6 +42,19 @@ pub type KeyLock = Box<dyn Send + Sync>;
 pub trait ResultStorage: Send + Sync + fmt::Debug {
     /// Stores `bytes` under `key`, whole or not at all (a reader never sees half a result).
     fn write(&self, key: &str, bytes: &[u8]) -> Result<(), StorageError>;
+    /// Stores what `produce` writes under `key`, whole or not at all: a failing `produce` leaves
+    /// what was stored before. A storage that can take a stream (a file) overrides it so that a
+    /// large result is never held in memory in its encoded form as well; the default collects the
+    /// bytes and calls [`write`](Self::write).
+    fn write_with(&self, key: &str, produce: &mut Produce<'_>) -> Result<(), StorageError> {
+        let mut bytes = Vec::new();
+        produce(&mut bytes).map_err(|source| StorageError::Io {
+            action: "write",
+            path: key.to_string(),
+            source,
+        })?;
+        self.write(key, &bytes)
+    }
     /// The bytes under `key`, if any.
     fn read(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError>;
     /// The size of what is stored under `key`, if anything.
@@ -102,13 +118,22 @@ fn io<'p>(
 
 impl ResultStorage for LocalDir {
     fn write(&self, key: &str, bytes: &[u8]) -> Result<(), StorageError> {
+        self.write_with(key, &mut |out: &mut dyn Write| out.write_all(bytes))
+    }
+
+    fn write_with(&self, key: &str, produce: &mut Produce<'_>) -> Result<(), StorageError> {
         let path = self.path(key)?;
         std::fs::create_dir_all(&self.root).map_err(io("create", &self.root))?;
-        let mut tmp = tempfile::Builder::new()
+        let tmp = tempfile::Builder::new()
             .prefix(".tmp-")
             .tempfile_in(&self.root)
             .map_err(io("write", &path))?;
-        tmp.write_all(bytes).map_err(io("write", &path))?;
+        // The temporary file is removed if anything below fails.
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, tmp);
+        produce(&mut out).map_err(io("write", &path))?;
+        let tmp = out
+            .into_inner()
+            .map_err(|e| io("write", &path)(e.into_error()))?;
         tmp.as_file().sync_data().map_err(io("write", &path))?;
         tmp.persist(&path)
             .map_err(|e| io("write", &path)(e.error))?;
@@ -190,6 +215,33 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         assert!(names.iter().all(|n| !n.starts_with(".tmp-")), "{names:?}");
+
+        // A failing producer leaves the stored value and no temporary file.
+        let err = s
+            .write_with("abc", &mut |out: &mut dyn Write| {
+                out.write_all(b"half")?;
+                Err(std::io::Error::other("cannot serialize"))
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("cannot serialize"), "{err}");
+        assert_eq!(s.read("abc").unwrap().as_deref(), Some(&b"again"[..]));
+        let leftovers = std::fs::read_dir(s.root())
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                name.to_string_lossy().starts_with(".tmp-")
+            })
+            .count();
+        assert_eq!(leftovers, 0);
+        s.write_with("streamed", &mut |out: &mut dyn Write| {
+            out.write_all(b"in ")?;
+            out.write_all(b"parts")
+        })
+        .unwrap();
+        assert_eq!(
+            s.read("streamed").unwrap().as_deref(),
+            Some(&b"in parts"[..])
+        );
 
         let held = s.try_lock("abc").unwrap().expect("free");
         assert!(s.try_lock("abc").unwrap().is_none(), "held");

@@ -59,7 +59,7 @@ pub fn load<T: DeserializeOwned>(storage_key: &str) -> anyhow::Result<Option<Res
 /// How a task's value is written to and read from the result storage. Generated code makes one
 /// for every task whose value is a serde type.
 pub struct Codec<T> {
-    encode: fn(&ResultMetadata, &T) -> Result<Vec<u8>, String>,
+    encode: fn(&ResultMetadata, &T, &mut dyn std::io::Write) -> std::io::Result<()>,
     decode: fn(&[u8]) -> Result<ResultRecord<T>, String>,
     type_name: &'static str,
 }
@@ -76,7 +76,7 @@ impl<T: Serialize + DeserializeOwned> Codec<T> {
     /// The codec of a serde type.
     pub fn serde() -> Codec<T> {
         Codec {
-            encode: record::encode::<T>,
+            encode: record::encode_into::<T>,
             decode: record::decode::<T>,
             type_name: std::any::type_name::<T>(),
         }
@@ -441,9 +441,11 @@ impl<T> Plan<T> {
             type_name: self.codec.type_name.to_string(),
             serializer: SERIALIZER.to_string(),
         };
-        let bytes = (self.codec.encode)(&metadata, value)?;
+        let encode = self.codec.encode;
         self.storage
-            .write(&self.storage_key, &bytes)
+            .write_with(&self.storage_key, &mut |out: &mut dyn std::io::Write| {
+                encode(&metadata, value, out)
+            })
             .map_err(|e| e.to_string())
     }
 

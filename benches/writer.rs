@@ -9,6 +9,9 @@
 //! tasks reports. Throughput is in events per second.
 //!
 //! * `writer/sqlite`: the embedded record's SQLite file (WAL, as the runtime opens it);
+//! * `writer/sqlite_sink`: the same file through `StoreSink`, the embedded record's own path (its
+//!   writer thread; the batch's new task runs through the SQLite fast path), 4,000 task runs
+//!   (16,000 events, about the writer's batch) per iteration, timed to the sink's flush;
 //! * `writer/postgres`: a fresh database on the PostgreSQL server at `FLOWCORE_BENCH_PG`
 //!   (default `postgres://postgres@127.0.0.1:5432/test`, trust auth), created for the run and
 //!   dropped after it. Skipped, with a line on stderr, when no server answers there.
@@ -17,7 +20,7 @@
 //! task runs), as a long-lived record does.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use flowcore::event::Event;
+use flowcore::event::{Event, EventSink};
 use flowcore::store::Store;
 use flowcore::State;
 use sqlx::Connection;
@@ -27,6 +30,8 @@ use uuid::Uuid;
 mod events;
 
 const TASKS: usize = 1_000;
+/// Task runs per batch handed to the sink: the store writer writes when 16,384 events wait.
+const SINK_TASKS: usize = 4_000;
 const PG_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// A flow run's creation and start, so the task runs have a parent.
@@ -61,6 +66,34 @@ fn bench_store(c: &mut Criterion, runtime: &tokio::runtime::Runtime, name: &str,
     group.finish();
 }
 
+fn bench_sink(c: &mut Criterion, runtime: &tokio::runtime::Runtime, url: &str) {
+    let sink = flowcore::store::StoreSink::new(url).expect("the store writer starts");
+    let (flow_run_id, setup) = flow_run();
+    sink.handle(&setup);
+    sink.flush();
+    let store = runtime
+        .block_on(Store::connect(url))
+        .expect("the SQLite record opens");
+    let mut group = c.benchmark_group("writer");
+    group.throughput(Throughput::Elements(4 * SINK_TASKS as u64));
+    group.bench_function("sqlite_sink", |b| {
+        b.iter_batched(
+            || events::completed_task_runs(flow_run_id, SINK_TASKS),
+            |events| {
+                sink.handle(&events);
+                sink.flush();
+            },
+            BatchSize::PerIteration,
+        );
+    });
+    group.finish();
+    // Everything handed over was written.
+    let written = runtime
+        .block_on(store.task_runs(flow_run_id))
+        .expect("the task runs read back");
+    assert!(written.len() >= SINK_TASKS, "{} task runs", written.len());
+}
+
 /// A fresh database on the PostgreSQL server, or why there is none.
 async fn fresh_postgres(admin_url: &str) -> Result<(sqlx::PgConnection, String, String), String> {
     let mut admin = sqlx::PgConnection::connect(admin_url)
@@ -88,6 +121,11 @@ fn writer(c: &mut Criterion) {
         .expect("the SQLite record opens");
     bench_store(c, &runtime, "sqlite", &sqlite);
     drop(sqlite);
+    let sink_url = flowcore::store::sqlite_url(&dir.path().join("sink.db"));
+    runtime
+        .block_on(Store::connect(&sink_url))
+        .expect("the sink's record is created");
+    bench_sink(c, &runtime, &sink_url);
 
     let admin_url = std::env::var("FLOWCORE_BENCH_PG").unwrap_or_else(|_| PG_DEFAULT.into());
     match runtime.block_on(fresh_postgres(&admin_url)) {

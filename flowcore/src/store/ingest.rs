@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::automations::{active_automations, ACTIVE_AUTOMATIONS};
 use super::codec::ts;
 use super::connect::{Backend, Store, StoreError};
+use super::fast_sqlite::{FastTaskRuns, FAST_FROM};
 use super::transitions::{stored_from_row, Stored};
 use super::write::{Caller, Piece, RunEntry, WriteOutcome, COMBINE_UP_TO, ROWS_PER_STATEMENT};
 use crate::reporting::reporter::is_task_finished_line;
@@ -281,7 +282,7 @@ impl Store {
         batch: &[Event],
     ) -> Result<Ingested, StoreError> {
         let events: Vec<&Event> = batch.iter().collect();
-        self.write_events(batch_id, &events, Caller::MayCancel)
+        self.write_events(batch_id, &events, Caller::MayCancel, None)
             .await
     }
 
@@ -370,6 +371,7 @@ impl Store {
         batch_id: Option<Uuid>,
         batch: &[&Event],
         caller: Caller,
+        fast: Option<&mut FastTaskRuns>,
     ) -> Result<Ingested, StoreError> {
         let mut runs = Runs {
             order: Vec::new(),
@@ -476,7 +478,27 @@ impl Store {
         let stored = self.stored_states(&mut tx, &runs).await?;
         let refused = runs.orchestrate(&stored);
         let parts = Parts::of(&runs);
-        let pieces = parts.pieces(&flows, &logs, &artifacts, &results);
+        let mut pieces = parts.pieces(&flows, &logs, &artifacts, &results);
+        // Many new task runs go through the store writer's own SQLite connection once the rest
+        // committed (see `fast_sqlite`).
+        let fast = fast.filter(|_| self.backend == Backend::Sqlite);
+        let mut later: Vec<&[&RunEntry<'_>]> = Vec::new();
+        let new_task_runs: usize = pieces
+            .iter()
+            .map(|piece| match piece {
+                Piece::TaskRuns(rows) => rows.len(),
+                _ => 0,
+            })
+            .sum();
+        if fast.is_some() && new_task_runs >= FAST_FROM {
+            pieces.retain(|piece| match piece {
+                Piece::TaskRuns(rows) => {
+                    later.push(rows);
+                    false
+                }
+                _ => true,
+            });
+        }
         let rows: usize = pieces.iter().map(Piece::rows).sum();
         if self.backend == Backend::Sqlite && rows <= COMBINE_UP_TO && !pieces.is_empty() {
             let (sql, args) = self.combined(pieces, "", "");
@@ -497,6 +519,19 @@ impl Store {
         let changes = runs.flow_changes();
         self.queue_notifications(&mut tx, &changes).await?;
         tx.commit().await?;
+        if let Some(fast) = fast {
+            if !later.is_empty() && fast.insert(&later).is_err() {
+                // The fast connection failed (busy past its timeout, say): nothing of it was
+                // written, and the rows go the ordinary way.
+                let mut tx = self.begin_write().await?;
+                for rows in later {
+                    let (sql, args) =
+                        self.statement(Piece::TaskRuns(rows), AnyArguments::default());
+                    sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+            }
+        }
         if !changes.is_empty() {
             self.wake();
         }

@@ -16,6 +16,7 @@ mod codec;
 mod concurrency;
 mod connect;
 mod deployments;
+mod fast_sqlite;
 mod filter;
 mod ingest;
 #[cfg(feature = "server")]

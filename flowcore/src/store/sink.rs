@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::checkpoint::Checkpointer;
 use super::connect::{Backend, Store};
+use super::fast_sqlite::FastTaskRuns;
 use super::write::Caller;
 use crate::reporting::sink::EventSink;
 use crate::reporting::spool::{flatten, Consumer, Spool};
@@ -25,8 +26,9 @@ pub struct StoreSink {
 enum Conn {
     /// Not connected yet: connects on the first write (never on a task's thread).
     Pending(String),
-    /// Connected; on SQLite, a checkpointer thread copies the log back into the database.
-    Ready(Store, Option<Checkpointer>),
+    /// Connected; on SQLite, a checkpointer thread copies the log back into the database, and
+    /// new task runs go through a connection of the writer's own (see `fast_sqlite`).
+    Ready(Store, Option<Checkpointer>, Option<FastTaskRuns>),
     /// Connecting failed; reported once.
     Broken,
 }
@@ -55,10 +57,12 @@ impl Consumer for Writer {
             let url = url.clone();
             self.conn = match self.runtime.block_on(Store::connect(&url)) {
                 Ok(store) => {
-                    let checkpointer = (store.backend() == Backend::Sqlite)
+                    let sqlite = store.backend() == Backend::Sqlite;
+                    let checkpointer = sqlite
                         .then(|| Checkpointer::start(url.clone()).ok())
                         .flatten();
-                    Conn::Ready(store, checkpointer)
+                    let fast = sqlite.then(|| FastTaskRuns::open(&url)).flatten();
+                    Conn::Ready(store, checkpointer, fast)
                 }
                 Err(e) => {
                     self.warn_once(&format!(
@@ -69,11 +73,14 @@ impl Consumer for Writer {
                 }
             };
         }
-        if let Conn::Ready(store, checkpointer) = &self.conn {
+        if let Conn::Ready(store, checkpointer, fast) = &mut self.conn {
             let events = flatten(&batches);
-            let written =
-                self.runtime
-                    .block_on(store.write_events(None, &events, Caller::NeverCancels));
+            let written = self.runtime.block_on(store.write_events(
+                None,
+                &events,
+                Caller::NeverCancels,
+                fast.as_mut(),
+            ));
             match written {
                 Ok(_) => {
                     if let Some(checkpointer) = checkpointer {

@@ -65,13 +65,16 @@ async fn a_failed_small_batch_leaves_nothing_behind() {
             .unwrap();
         let (failed, events) = flow_run_events("doomed", true);
         let refs: Vec<_> = events.iter().collect();
-        let err = store.write_events(None, &refs, caller).await.unwrap_err();
+        let err = store
+            .write_events(None, &refs, caller, None)
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("logs"), "{caller:?}: {err}");
         assert!(store.flow_run(&failed.to_string()).await.unwrap().is_none());
 
         let (ok, events) = flow_run_events("fine", false);
         let refs: Vec<_> = events.iter().collect();
-        store.write_events(None, &refs, caller).await.unwrap();
+        store.write_events(None, &refs, caller, None).await.unwrap();
         let run = store.flow_run(&ok.to_string()).await.unwrap().unwrap();
         assert_eq!(run.name, "fine");
         assert!(run.state.unwrap().is_running());
@@ -314,7 +317,9 @@ async fn small_batches_notify_automations_and_keep_the_policy() {
         let store = store.clone();
         async move {
             let refs: Vec<&Event> = events.iter().collect();
-            store.write_events(None, &refs, Caller::NeverCancels).await
+            store
+                .write_events(None, &refs, Caller::NeverCancels, None)
+                .await
         }
     };
 

@@ -132,20 +132,107 @@ impl<'a> Summary<'a> {
         }
     }
 
-    /// Binds the values of [`SET_STATE`] (or of the state columns of an insert), in that order.
-    pub(crate) fn bind<'q, B: Bind<'q>>(self, query: B) -> B {
+    /// The values of the state columns, in [`SET_STATE`]'s order.
+    pub(crate) fn columns(self) -> StateColumns<'a> {
         let last = self.last;
         let time = last.map(|s| ts(&s.timestamp));
         let end = time.clone().filter(|_| last.is_some_and(State::is_final));
+        StateColumns {
+            state_type: last.map(|s| state_type_str(s.kind)),
+            state_name: last.map(|s| &*s.name),
+            state_message: last.and_then(|s| s.message.as_deref()),
+            time,
+            start: self.start,
+            end,
+            attempts: self.attempts,
+            history: self.history,
+        }
+    }
+
+    /// Binds the values of [`SET_STATE`] (or of the state columns of an insert), in that order.
+    pub(crate) fn bind<'q, B: Bind<'q>>(self, query: B) -> B {
+        self.columns().bind(query)
+    }
+}
+
+/// A run row's state columns, as [`Summary::columns`] spells them.
+pub(crate) struct StateColumns<'a> {
+    pub(crate) state_type: Option<&'static str>,
+    pub(crate) state_name: Option<&'a str>,
+    pub(crate) state_message: Option<&'a str>,
+    pub(crate) time: Option<String>,
+    pub(crate) start: Option<String>,
+    pub(crate) end: Option<String>,
+    pub(crate) attempts: i64,
+    pub(crate) history: String,
+}
+
+impl StateColumns<'_> {
+    /// Binds them in order.
+    fn bind<'q, B: Bind<'q>>(self, query: B) -> B {
         query
-            .value(last.map(|s| state_type_str(s.kind)))
-            .value(Text::from(last.map(|s| s.name.to_string())))
-            .value(Text::from(last.and_then(|s| s.message.clone())))
-            .value(Text::from(time))
+            .value(self.state_type)
+            .value(Text::from(self.state_name.map(str::to_string)))
+            .value(Text::from(self.state_message.map(str::to_string)))
+            .value(Text::from(self.time))
             .value(Text::from(self.start))
-            .value(Text::from(end))
+            .value(Text::from(self.end))
             .value(self.attempts)
             .value(Text::from(self.history))
+    }
+}
+
+/// A new task run's row: what both ways of inserting it (a multi-row statement through sqlx, the
+/// SQLite fast path) write, in [`TASK_RUN_COLUMNS`] order.
+pub(crate) struct TaskRunRow<'a> {
+    pub(crate) id: String,
+    pub(crate) flow_run_id: Option<String>,
+    pub(crate) task_name: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) tags: String,
+    pub(crate) inputs: String,
+    pub(crate) created: String,
+    pub(crate) state: StateColumns<'a>,
+}
+
+impl<'a> TaskRunRow<'a> {
+    /// The row of a task run created in the batch (`entry` carries its creation event).
+    pub(crate) fn of(entry: &'a RunEntry<'a>) -> TaskRunRow<'a> {
+        let (run, created, states) = entry;
+        let Some(Event::TaskRunCreated {
+            task_name,
+            flow_run_id,
+            tags,
+            inputs,
+            created,
+            ..
+        }) = created
+        else {
+            unreachable!("partitioned on creation events")
+        };
+        let inputs: Vec<StoredInput> = inputs
+            .iter()
+            .map(|i| StoredInput {
+                parameter: i.parameter.clone(),
+                upstream_id: i.upstream_id,
+                upstream_name: Some(i.upstream_name.clone()),
+                kind: match i.kind {
+                    InputKind::Parameter => "parameter",
+                    InputKind::WaitFor => "wait_for",
+                }
+                .to_string(),
+            })
+            .collect();
+        TaskRunRow {
+            id: run.id.to_string(),
+            flow_run_id: flow_run_id.map(|i| i.to_string()),
+            task_name,
+            name: &run.name,
+            tags: json_list(tags),
+            inputs: json_list(&inputs),
+            created: ts(created),
+            state: Summary::of(states).columns(),
+        }
     }
 }
 
@@ -283,7 +370,8 @@ pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 const FLOW_RUN_COLUMNS: &str = "id, flow_name, name, version, parameters, tags, \
      parent_flow_run_id, parent_task_run_id, created, state_type, state_name, state_message, \
      state_time, start_time, end_time, attempts, history";
-const TASK_RUN_COLUMNS: &str = "id, flow_run_id, task_name, name, tags, inputs, created, \
+pub(crate) const TASK_RUN_COLUMNS: &str =
+    "id, flow_run_id, task_name, name, tags, inputs, created, \
      state_type, state_name, state_message, state_time, start_time, end_time, attempts, history";
 const LOG_COLUMNS: &str = "run_id, run_kind, flow_run_id, level, target, message, timestamp";
 
@@ -383,40 +471,17 @@ impl Store {
                     "INSERT INTO task_runs ({TASK_RUN_COLUMNS}) VALUES {} ON CONFLICT (id) DO NOTHING",
                     placeholders(15, chunk.len())
                 );
-                let args = chunk.iter().fold(args, |args, (run, created, states)| {
-                    let Some(Event::TaskRunCreated {
-                        task_name,
-                        flow_run_id,
-                        tags,
-                        inputs,
-                        created,
-                        ..
-                    }) = created
-                    else {
-                        unreachable!("partitioned on creation events")
-                    };
-                    let inputs: Vec<StoredInput> = inputs
-                        .iter()
-                        .map(|i| StoredInput {
-                            parameter: i.parameter.clone(),
-                            upstream_id: i.upstream_id,
-                            upstream_name: Some(i.upstream_name.clone()),
-                            kind: match i.kind {
-                                InputKind::Parameter => "parameter",
-                                InputKind::WaitFor => "wait_for",
-                            }
-                            .to_string(),
-                        })
-                        .collect();
+                let args = chunk.iter().fold(args, |args, entry| {
+                    let row = TaskRunRow::of(entry);
                     let args = args
-                        .value(Text::from(run.id.to_string()))
-                        .value(Text::from(flow_run_id.map(|i| i.to_string())))
-                        .value(Text::from(task_name.clone()))
-                        .value(Text::from(run.name.to_string()))
-                        .value(Text::from(json_list(tags)))
-                        .value(Text::from(json_list(&inputs)))
-                        .value(Text::from(ts(created)));
-                    Summary::of(states).bind(args)
+                        .value(Text::from(row.id))
+                        .value(Text::from(row.flow_run_id))
+                        .value(Text::from(row.task_name.to_string()))
+                        .value(Text::from(row.name.to_string()))
+                        .value(Text::from(row.tags))
+                        .value(Text::from(row.inputs))
+                        .value(Text::from(row.created));
+                    row.state.bind(args)
                 });
                 (self.sql(&sql).into_owned(), args)
             }

@@ -130,7 +130,11 @@ impl ResultStorage for LocalDir {
             .map_err(io("write", &path))?;
         // The temporary file is removed if anything below fails.
         let mut out = std::io::BufWriter::with_capacity(1 << 16, tmp);
-        produce(&mut out).map_err(io("write", &path))?;
+        if let Err(e) = produce(&mut out) {
+            // What is still buffered is dropped unwritten, with the temporary file.
+            drop(out.into_parts());
+            return Err(io("write", &path)(e));
+        }
         let tmp = out
             .into_inner()
             .map_err(|e| io("write", &path)(e.into_error()))?;

@@ -7,9 +7,15 @@
 //! libsqlite3 sqlx links) and inserts those rows with statements it prepared once, their text bound
 //! without a copy (`SQLITE_STATIC`: the values outlive the statement's execution, which
 //! [`Insert::execute`] guarantees), in a transaction of their own after the rest of the batch
-//! committed. The rows are the same
-//! ([`TaskRunRow`] spells them for both paths) and nothing refers to a task run's row from
-//! another table, so the order of the two transactions shows nowhere but in their timing.
+//! committed. The rows are the same ([`TaskRunRow`] spells them for both paths).
+//!
+//! What the second transaction changes: such a batch is no longer all or nothing. For the few
+//! milliseconds between the two commits a reader can see the batch's flow-run states, logs,
+//! results and artifacts without the task runs they belong to; a process that dies in between
+//! loses those task runs' rows (as it loses every event not yet written); and a flow run finished
+//! from outside in between (cancelled, or marked crashed) does not finish them — they are written
+//! as reported. Should the fast insert fail, it writes nothing, says so once on stderr, and the
+//! same rows go through sqlx in a transaction of their own.
 
 use std::os::raw::c_int;
 use std::ptr::NonNull;
@@ -30,6 +36,8 @@ pub(crate) struct FastTaskRuns {
     many: Insert,
     one: Insert,
     conn: Connection,
+    /// Whether a failure was reported.
+    warned: bool,
 }
 
 impl std::fmt::Debug for FastTaskRuns {
@@ -53,9 +61,10 @@ fn insert_sql(rows: usize) -> String {
     )
 }
 
-/// The database file of a SQLite URL (`sqlite://path?mode=rwc`, `sqlite:path`); `None` for an
-/// in-memory database, which a second connection would not share.
-fn database_file(url: &str) -> Option<&str> {
+/// The database file of a SQLite URL as sqlx reads it (`sqlite://path?mode=rwc`, `sqlite:path`,
+/// percent-decoded); `None` for an in-memory database, which a second connection would not share.
+fn database_file(url: &str) -> Option<std::path::PathBuf> {
+    use std::str::FromStr;
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;
@@ -63,7 +72,11 @@ fn database_file(url: &str) -> Option<&str> {
     let in_memory = path.is_empty()
         || path == ":memory:"
         || query.split('&').any(|option| option == "mode=memory");
-    (!in_memory).then_some(path)
+    if in_memory {
+        return None;
+    }
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    Some(options.get_filename().to_path_buf())
 }
 
 impl FastTaskRuns {
@@ -71,6 +84,9 @@ impl FastTaskRuns {
     /// `None` where there is no such file to share (the writer then writes every row through sqlx).
     pub(crate) fn open(url: &str) -> Option<FastTaskRuns> {
         let path = database_file(url)?;
+        if !path.is_file() {
+            return None;
+        }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).ok()?;
         // The settings of the store's own connections (`connect::SQLITE_PRAGMAS`).
@@ -82,7 +98,22 @@ impl FastTaskRuns {
         // Preparing checks that the schema is there (the writer migrated it) with these columns.
         let many = Insert::prepare(&conn, &insert_sql(ROWS)).ok()?;
         let one = Insert::prepare(&conn, &insert_sql(1)).ok()?;
-        Some(FastTaskRuns { many, one, conn })
+        Some(FastTaskRuns {
+            many,
+            one,
+            conn,
+            warned: false,
+        })
+    }
+
+    /// Says once on stderr that the fast path failed (its rows then go through sqlx).
+    pub(crate) fn warn_once(&mut self, error: &rusqlite::Error) {
+        if !std::mem::replace(&mut self.warned, true) {
+            eprintln!(
+                "flowcore: the record's SQLite fast path failed ({error}); task runs are written \
+                 the ordinary way"
+            );
+        }
     }
 
     /// Inserts the task runs `chunks` hold (each entry a run created in the batch) in one
@@ -147,6 +178,13 @@ impl Insert {
         rows: &[TaskRunRow<'_>],
     ) -> rusqlite::Result<()> {
         let statement = self.statement.as_ptr();
+        // SAFETY: a live statement.
+        let parameters = unsafe { ffi::sqlite3_bind_parameter_count(statement) };
+        debug_assert_eq!(
+            parameters as usize,
+            rows.len() * WIDTH,
+            "every parameter bound"
+        );
         let bound = self.bind(rows);
         // SAFETY: the statement is live (finalized only on drop); stepping runs it on its
         // connection, inside the caller's transaction; reset and clear leave it reusable, with no
@@ -165,7 +203,16 @@ impl Insert {
         if rc == ffi::SQLITE_DONE {
             Ok(())
         } else {
-            Err(failure(rc))
+            // SAFETY: a live statement's connection; SQLite's message is copied at once.
+            let message = unsafe {
+                let text = ffi::sqlite3_errmsg(ffi::sqlite3_db_handle(statement));
+                (!text.is_null()).then(|| {
+                    std::ffi::CStr::from_ptr(text)
+                        .to_string_lossy()
+                        .into_owned()
+                })
+            };
+            Err(rusqlite::Error::SqliteFailure(ffi::Error::new(rc), message))
         }
     }
 
@@ -195,18 +242,24 @@ impl Insert {
         Ok(())
     }
 
-    /// Binds `text` (`None`: NULL) to parameter `i` without copying it: only [`execute`] calls
-    /// this, for values that outlive the statement's execution.
+    /// Binds `text` (`None`: NULL) to parameter `i` without copying it: only for [`execute`]
+    /// (through [`bind`](Self::bind)), whose values outlive the statement's execution.
     fn text(&mut self, i: c_int, text: Option<&str>) -> rusqlite::Result<()> {
         let statement = self.statement.as_ptr();
         // SAFETY: a live statement; `text` is valid UTF-8 for its length until the bindings are
         // cleared at the end of `execute` (SQLITE_STATIC: SQLite neither copies nor frees it).
         let rc = unsafe {
             match text {
+                // An empty string's pointer is dangling: a static one instead (as rusqlite does).
                 Some(text) => ffi::sqlite3_bind_text64(
                     statement,
                     i,
-                    text.as_ptr().cast(),
+                    if text.is_empty() {
+                        "".as_ptr()
+                    } else {
+                        text.as_ptr()
+                    }
+                    .cast(),
                     text.len() as ffi::sqlite3_uint64,
                     ffi::SQLITE_STATIC(),
                     ffi::SQLITE_UTF8 as u8,
@@ -432,11 +485,17 @@ mod tests {
 
     #[test]
     fn only_a_file_is_shared() {
+        let path = |p: &str| Some(std::path::PathBuf::from(p));
         assert_eq!(
             database_file("sqlite:///tmp/x/flowcore.db?mode=rwc"),
-            Some("/tmp/x/flowcore.db")
+            path("/tmp/x/flowcore.db")
         );
-        assert_eq!(database_file("sqlite:runs.db"), Some("runs.db"));
+        assert_eq!(database_file("sqlite:runs.db"), path("runs.db"));
+        // Read as sqlx reads it: percent-decoded.
+        assert_eq!(
+            database_file("sqlite:///tmp/a%20b/x%25.db?mode=rwc"),
+            path("/tmp/a b/x%.db")
+        );
         assert_eq!(database_file("sqlite::memory:"), None);
         assert_eq!(database_file("sqlite://file.db?mode=memory"), None);
         assert_eq!(database_file("postgres://localhost/test"), None);

@@ -1,4 +1,5 @@
-//! Ingesting reported events (the runtime's batches, `POST /api/events`): one transaction per batch.
+//! Ingesting reported events (the runtime's batches, `POST /api/events`): one transaction per batch
+//! (for the store writer's large SQLite batches, two: see `fast_sqlite`).
 //!
 //! Every reported transition goes through the [orchestration policy](crate::runtime::orchestration)
 //! against the run's stored state (or, for a run created in the batch, the states before it in the
@@ -520,9 +521,13 @@ impl Store {
         self.queue_notifications(&mut tx, &changes).await?;
         tx.commit().await?;
         if let Some(fast) = fast {
-            if !later.is_empty() && fast.insert(&later).is_err() {
+            if let Some(error) = (!later.is_empty())
+                .then(|| fast.insert(&later).err())
+                .flatten()
+            {
                 // The fast connection failed (busy past its timeout, say): nothing of it was
                 // written, and the rows go the ordinary way.
+                fast.warn_once(&error);
                 let mut tx = self.begin_write().await?;
                 for rows in later {
                     let (sql, args) =

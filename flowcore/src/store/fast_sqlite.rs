@@ -304,29 +304,7 @@ mod tests {
     /// A flow run and `n` task runs of every shape a row can have: tags or none, inputs or
     /// none, messages that need escaping, retried, failed, still running, renamed.
     fn batch(n: usize) -> Vec<Event> {
-        let flow = uuid::Uuid::now_v7();
-        let flow_ref = RunRef {
-            kind: RunKind::Flow,
-            id: flow,
-            name: "f-0".into(),
-            flow_run_id: Some(flow),
-        };
-        let mut events = vec![
-            Event::FlowRunCreated {
-                run: flow_ref.clone(),
-                flow_name: "f".into(),
-                version: None,
-                parameters: serde_json::json!({}),
-                tags: Vec::new(),
-                parent_flow_run_id: None,
-                parent_task_run_id: None,
-                created: chrono::Utc::now(),
-            },
-            Event::StateChanged {
-                run: flow_ref,
-                state: State::running(),
-            },
-        ];
+        let (flow, mut events) = crate::store::tests::flow_run_events("f-0", false);
         let mut previous: Option<RunRef> = None;
         for i in 0..n {
             let run = RunRef {

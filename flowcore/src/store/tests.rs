@@ -10,7 +10,8 @@ use super::filter::FlowRunFilter;
 use super::{schema, write};
 use crate::schemas::events::RunKind;
 
-fn flow_run_events(name: &str, log: bool) -> (Uuid, Vec<crate::schemas::events::Event>) {
+/// A flow run's creation and start (and a log line of it with `log`).
+pub(super) fn flow_run_events(name: &str, log: bool) -> (Uuid, Vec<crate::schemas::events::Event>) {
     use crate::schemas::events::{Event, LogLevel, LogRecord, RunRef};
     let id = Uuid::now_v7();
     let run = RunRef {

@@ -232,7 +232,7 @@ impl Insert {
             self.text(at + 10, s.state_message)?;
             self.text(at + 11, s.time.as_deref())?;
             self.text(at + 12, s.start.as_deref())?;
-            self.text(at + 13, s.end.as_deref())?;
+            self.text(at + 13, s.time.as_deref().filter(|_| s.ended))?;
             // SAFETY: a live statement; the index is one of its parameters.
             check(unsafe {
                 ffi::sqlite3_bind_int64(self.statement.as_ptr(), at + 14, s.attempts)

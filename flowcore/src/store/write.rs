@@ -136,14 +136,13 @@ impl<'a> Summary<'a> {
     pub(crate) fn columns(self) -> StateColumns<'a> {
         let last = self.last;
         let time = last.map(|s| ts(&s.timestamp));
-        let end = time.clone().filter(|_| last.is_some_and(State::is_final));
         StateColumns {
             state_type: last.map(|s| state_type_str(s.kind)),
             state_name: last.map(|s| &*s.name),
             state_message: last.and_then(|s| s.message.as_deref()),
             time,
             start: self.start,
-            end,
+            ended: last.is_some_and(State::is_final),
             attempts: self.attempts,
             history: self.history,
         }
@@ -162,21 +161,28 @@ pub(crate) struct StateColumns<'a> {
     pub(crate) state_message: Option<&'a str>,
     pub(crate) time: Option<String>,
     pub(crate) start: Option<String>,
-    pub(crate) end: Option<String>,
+    /// Whether the state is final: the end time is then [`time`](Self::time).
+    pub(crate) ended: bool,
     pub(crate) attempts: i64,
     pub(crate) history: String,
 }
 
 impl StateColumns<'_> {
+    /// The end time: the state's time if it is final.
+    pub(crate) fn end(&self) -> Option<String> {
+        self.time.clone().filter(|_| self.ended)
+    }
+
     /// Binds them in order.
     fn bind<'q, B: Bind<'q>>(self, query: B) -> B {
+        let end = self.end();
         query
             .value(self.state_type)
             .value(Text::from(self.state_name.map(str::to_string)))
             .value(Text::from(self.state_message.map(str::to_string)))
             .value(Text::from(self.time))
             .value(Text::from(self.start))
-            .value(Text::from(self.end))
+            .value(Text::from(end))
             .value(self.attempts)
             .value(Text::from(self.history))
     }
@@ -189,8 +195,8 @@ pub(crate) struct TaskRunRow<'a> {
     pub(crate) flow_run_id: Option<String>,
     pub(crate) task_name: &'a str,
     pub(crate) name: &'a str,
-    pub(crate) tags: String,
-    pub(crate) inputs: String,
+    pub(crate) tags: Cow<'static, str>,
+    pub(crate) inputs: Cow<'static, str>,
     pub(crate) created: String,
     pub(crate) state: StateColumns<'a>,
 }
@@ -224,8 +230,8 @@ impl<'a> TaskRunRow<'a> {
             })
             .collect();
         TaskRunRow {
-            id: run.id.to_string(),
-            flow_run_id: flow_run_id.map(|i| i.to_string()),
+            id: id_text(run.id),
+            flow_run_id: flow_run_id.map(id_text),
             task_name,
             name: &run.name,
             tags: json_list(tags),
@@ -376,12 +382,18 @@ pub(crate) const TASK_RUN_COLUMNS: &str =
 const LOG_COLUMNS: &str = "run_id, run_kind, flow_run_id, level, target, message, timestamp";
 
 /// A list as its JSON text (most task runs have no tags and no inputs: `[]` without serde).
-fn json_list<T: serde::Serialize>(items: &[T]) -> String {
+fn json_list<T: serde::Serialize>(items: &[T]) -> Cow<'static, str> {
     if items.is_empty() {
-        "[]".to_string()
+        Cow::Borrowed("[]")
     } else {
-        serde_json::to_string(items).expect("lists of strings and inputs serialize")
+        Cow::Owned(serde_json::to_string(items).expect("lists of strings and inputs serialize"))
     }
+}
+
+/// An id as the database spells it (hyphenated, lower case), without the formatting machinery.
+fn id_text(id: uuid::Uuid) -> String {
+    let mut buffer = uuid::Uuid::encode_buffer();
+    id.hyphenated().encode_lower(&mut buffer).to_string()
 }
 
 fn placeholders(width: usize, rows: usize) -> String {
@@ -478,8 +490,8 @@ impl Store {
                         .value(Text::from(row.flow_run_id))
                         .value(Text::from(row.task_name.to_string()))
                         .value(Text::from(row.name.to_string()))
-                        .value(Text::from(row.tags))
-                        .value(Text::from(row.inputs))
+                        .value(Text::from(row.tags.into_owned()))
+                        .value(Text::from(row.inputs.into_owned()))
                         .value(Text::from(row.created));
                     row.state.bind(args)
                 });

@@ -122,9 +122,6 @@ fn writer(c: &mut Criterion) {
     bench_store(c, &runtime, "sqlite", &sqlite);
     drop(sqlite);
     let sink_url = flowcore::store::sqlite_url(&dir.path().join("sink.db"));
-    runtime
-        .block_on(Store::connect(&sink_url))
-        .expect("the sink's record is created");
     bench_sink(c, &runtime, &sink_url);
 
     let admin_url = std::env::var("FLOWCORE_BENCH_PG").unwrap_or_else(|_| PG_DEFAULT.into());

@@ -27,7 +27,8 @@ pub(crate) fn ts(t: &DateTime<Utc>) -> String {
     SECOND.with(|second| {
         let mut second = second.borrow_mut();
         let secs = t.timestamp();
-        if second.0 != secs || second.1.is_empty() {
+        // (`i64::MIN`, the initial second, is before any a `DateTime` can hold.)
+        if second.0 != secs {
             let mut prefix = t.to_rfc3339_opts(SecondsFormat::Secs, true);
             prefix.pop(); // the `Z`
             *second = (secs, prefix);

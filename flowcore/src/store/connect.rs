@@ -68,7 +68,7 @@ pub struct Store {
 /// crashes; only a power loss can cost the last transactions), a 10 s busy timeout, a page cache that
 /// holds a batch of thousands of rows (no spills to the WAL mid-transaction), fewer and larger
 /// checkpoints.
-const SQLITE_PRAGMAS: &[&str] = &[
+pub(crate) const SQLITE_PRAGMAS: &[&str] = &[
     "PRAGMA journal_mode=WAL",
     "PRAGMA busy_timeout=10000",
     "PRAGMA synchronous=NORMAL",

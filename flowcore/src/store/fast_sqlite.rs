@@ -22,7 +22,8 @@ use std::ptr::NonNull;
 
 use rusqlite::{ffi, Connection, OpenFlags, TransactionBehavior};
 
-use super::write::{RunEntry, TaskRunRow, TASK_RUN_COLUMNS};
+use super::connect::SQLITE_PRAGMAS;
+use super::write::{placeholders, RunEntry, TaskRunRow, TASK_RUN_COLUMNS};
 
 /// Fewer new task runs than this in a batch go through sqlx with the rest of it (one transaction
 /// is cheaper than two for a few rows). Only batches written as several statements (over
@@ -54,10 +55,9 @@ const WIDTH: usize = 15;
 
 /// The insert of `rows` task runs.
 fn insert_sql(rows: usize) -> String {
-    let row = format!("({})", vec!["?"; WIDTH].join(", "));
     format!(
         "INSERT INTO task_runs ({TASK_RUN_COLUMNS}) VALUES {} ON CONFLICT (id) DO NOTHING",
-        vec![row.as_str(); rows].join(", ")
+        placeholders(WIDTH, rows)
     )
 }
 
@@ -89,12 +89,12 @@ impl FastTaskRuns {
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).ok()?;
-        // The settings of the store's own connections (`connect::SQLITE_PRAGMAS`).
-        conn.execute_batch(
-            "PRAGMA busy_timeout=10000; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768; \
-             PRAGMA wal_autocheckpoint=8192;",
-        )
-        .ok()?;
+        // The settings of the store's own connections (some answer with a row, read and dropped).
+        for pragma in SQLITE_PRAGMAS {
+            let mut statement = conn.prepare(pragma).ok()?;
+            let mut rows = statement.query([]).ok()?;
+            while rows.next().ok()?.is_some() {}
+        }
         // Preparing checks that the schema is there (the writer migrated it) with these columns.
         let many = Insert::prepare(&conn, &insert_sql(ROWS)).ok()?;
         let one = Insert::prepare(&conn, &insert_sql(1)).ok()?;
@@ -232,7 +232,7 @@ impl Insert {
             self.text(at + 10, s.state_message)?;
             self.text(at + 11, s.time.as_deref())?;
             self.text(at + 12, s.start.as_deref())?;
-            self.text(at + 13, s.time.as_deref().filter(|_| s.ended))?;
+            self.text(at + 13, s.end())?;
             // SAFETY: a live statement; the index is one of its parameters.
             check(unsafe {
                 ffi::sqlite3_bind_int64(self.statement.as_ptr(), at + 14, s.attempts)

@@ -169,13 +169,13 @@ pub(crate) struct StateColumns<'a> {
 
 impl StateColumns<'_> {
     /// The end time: the state's time if it is final.
-    pub(crate) fn end(&self) -> Option<String> {
-        self.time.clone().filter(|_| self.ended)
+    pub(crate) fn end(&self) -> Option<&str> {
+        self.time.as_deref().filter(|_| self.ended)
     }
 
     /// Binds them in order.
     fn bind<'q, B: Bind<'q>>(self, query: B) -> B {
-        let end = self.end();
+        let end = self.end().map(str::to_string);
         query
             .value(self.state_type)
             .value(Text::from(self.state_name.map(str::to_string)))
@@ -396,7 +396,8 @@ fn id_text(id: uuid::Uuid) -> String {
     id.hyphenated().encode_lower(&mut buffer).to_string()
 }
 
-fn placeholders(width: usize, rows: usize) -> String {
+/// `rows` rows of `width` placeholders: `(?, ?), (?, ?)`.
+pub(crate) fn placeholders(width: usize, rows: usize) -> String {
     let row = format!("({})", vec!["?"; width].join(", "));
     vec![row.as_str(); rows].join(", ")
 }

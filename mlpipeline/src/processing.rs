@@ -194,13 +194,10 @@ pub fn filter_outliers(trips: &mut Trips, min_duration: f64, max_duration: f64) 
             message: format!("need min <= max, got [{min_duration}, {max_duration}]"),
         });
     }
-    let duration = trips.duration().ok_or(PipelineError::MissingTarget)?;
-    let before = duration.len();
-    let keep: Vec<bool> = duration
-        .iter()
-        .map(|&d| d >= min_duration && d <= max_duration)
-        .collect();
-    trips.retain_rows(&keep)?;
+    let before = trips.len();
+    if !trips.retain_by_duration(|d| d >= min_duration && d <= max_duration) {
+        return Err(PipelineError::MissingTarget);
+    }
     if trips.is_empty() {
         return Err(PipelineError::EmptyData {
             context: format!(

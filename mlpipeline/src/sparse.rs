@@ -10,10 +10,12 @@ use crate::error::{PipelineError, Result};
 /// with values `data[indptr[i]..indptr[i + 1]]`.
 ///
 /// What the vectorizer makes is kept compactly: a matrix whose every row stores all its columns (the
-/// notebook encoding's three numbers) keeps only its values, row after row; one whose stored values
-/// are all one (one-hot) keeps no values. [`indptr`](Self::indptr), [`indices`](Self::indices) and
-/// [`data`](Self::data) build the arrays such a matrix does not keep the first time they are asked
-/// for; [`row`](Self::row), [`rows`](Self::rows) and everything in this crate read the compact form.
+/// notebook encoding's three numbers) keeps only its values, row after row — as 32-bit integers
+/// when they all are such integers; one whose stored values are all one (one-hot) keeps no values,
+/// and no row pointers either when every row stores as many entries. [`indptr`](Self::indptr),
+/// [`indices`](Self::indices) and [`data`](Self::data) build the arrays such a matrix does not
+/// keep the first time they are asked for, and so does [`row`](Self::row) (and [`rows`](Self::rows))
+/// the `f64` values of an integer matrix; everything in this crate reads the compact form.
 /// Equality compares the matrices, not how they are kept.
 #[derive(Debug, Clone, Default)]
 pub struct CsrMatrix {
@@ -35,12 +37,23 @@ enum Layout {
     /// Every row stores every column, in order: `values` holds the rows one after another;
     /// `columns` is `0..ncols`.
     Dense { values: Vec<f64>, columns: Vec<u32> },
+    /// [`Layout::Dense`] whose every value is an integer that fits in an `i32`.
+    DenseInt { values: Vec<i32>, columns: Vec<u32> },
     /// Every stored value is one: `ones` has as many as the longest row.
     Ones {
-        indptr: Vec<usize>,
+        starts: RowStarts,
         indices: Vec<u32>,
         ones: Vec<f64>,
     },
+}
+
+/// Where the rows of a [`Layout::Ones`] matrix start.
+#[derive(Debug, Clone)]
+enum RowStarts {
+    /// Row pointers (`nrows + 1`).
+    Pointers(Vec<usize>),
+    /// Every row stores this many entries: row `i` starts at `i * k`.
+    Every(usize),
 }
 
 impl Default for Layout {
@@ -62,7 +75,11 @@ struct Built {
 
 impl PartialEq for CsrMatrix {
     fn eq(&self, other: &Self) -> bool {
-        self.nrows == other.nrows && self.ncols == other.ncols && self.rows().eq(other.rows())
+        if self.nrows != other.nrows || self.ncols != other.ncols {
+            return false;
+        }
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        (0..self.nrows).all(|i| self.row_with(i, &mut a) == other.row_with(i, &mut b))
     }
 }
 
@@ -150,15 +167,35 @@ impl CsrMatrix {
         }
     }
 
-    /// A matrix whose stored values are all one (trusted parts, built by this crate).
+    /// [`dense`](Self::dense) for integer values, kept as such (trusted: built by this crate).
+    pub(crate) fn dense_int(nrows: usize, ncols: usize, values: Vec<i32>) -> Self {
+        debug_assert_eq!(values.len(), nrows * ncols);
+        CsrMatrix {
+            nrows,
+            ncols,
+            layout: Layout::DenseInt {
+                values,
+                columns: (0..ncols as u32).collect(),
+            },
+            built: Built::default(),
+        }
+    }
+
+    /// A matrix whose stored values are all one (trusted parts, built by this crate). The row
+    /// pointers are dropped when every row stores as many entries.
     pub(crate) fn ones(nrows: usize, ncols: usize, indptr: Vec<usize>, indices: Vec<u32>) -> Self {
         debug_assert_eq!(indptr.len(), nrows + 1);
         let longest = indptr.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+        let starts = if nrows > 0 && indptr.windows(2).all(|w| w[1] - w[0] == longest) {
+            RowStarts::Every(longest)
+        } else {
+            RowStarts::Pointers(indptr)
+        };
         CsrMatrix {
             nrows,
             ncols,
             layout: Layout::Ones {
-                indptr,
+                starts,
                 indices,
                 ones: vec![1.0; longest],
             },
@@ -179,29 +216,40 @@ impl CsrMatrix {
         match &self.layout {
             Layout::General { indices, .. } | Layout::Ones { indices, .. } => indices.len(),
             Layout::Dense { values, .. } => values.len(),
+            Layout::DenseInt { values, .. } => values.len(),
         }
     }
     /// Row pointers (`nrows + 1` of them).
     pub fn indptr(&self) -> &[usize] {
-        match &self.layout {
-            Layout::General { indptr, .. } | Layout::Ones { indptr, .. } => indptr,
-            Layout::Dense { .. } => self
-                .built
-                .indptr
-                .get_or_init(|| (0..=self.nrows).map(|i| i * self.ncols).collect()),
-        }
+        let every = match &self.layout {
+            Layout::General { indptr, .. }
+            | Layout::Ones {
+                starts: RowStarts::Pointers(indptr),
+                ..
+            } => return indptr,
+            Layout::Ones {
+                starts: RowStarts::Every(k),
+                ..
+            } => *k,
+            Layout::Dense { .. } | Layout::DenseInt { .. } => self.ncols,
+        };
+        self.built
+            .indptr
+            .get_or_init(|| (0..=self.nrows).map(|i| i * every).collect())
     }
     /// Column index of each stored entry.
     pub fn indices(&self) -> &[u32] {
         match &self.layout {
             Layout::General { indices, .. } | Layout::Ones { indices, .. } => indices,
-            Layout::Dense { columns, .. } => self.built.indices.get_or_init(|| {
-                let mut all = Vec::with_capacity(self.nrows * self.ncols);
-                for _ in 0..self.nrows {
-                    all.extend_from_slice(columns);
-                }
-                all
-            }),
+            Layout::Dense { columns, .. } | Layout::DenseInt { columns, .. } => {
+                self.built.indices.get_or_init(|| {
+                    let mut all = Vec::with_capacity(self.nrows * self.ncols);
+                    for _ in 0..self.nrows {
+                        all.extend_from_slice(columns);
+                    }
+                    all
+                })
+            }
         }
     }
     /// Value of each stored entry.
@@ -209,8 +257,31 @@ impl CsrMatrix {
         match &self.layout {
             Layout::General { data, .. } => data,
             Layout::Dense { values, .. } => values,
+            Layout::DenseInt { values, .. } => self
+                .built
+                .data
+                .get_or_init(|| values.iter().map(|&v| f64::from(v)).collect()),
             Layout::Ones { indices, .. } => {
                 self.built.data.get_or_init(|| vec![1.0; indices.len()])
+            }
+        }
+    }
+
+    /// Where row `i`'s entries are (in `indices`, `data`).
+    fn span(&self, i: usize) -> (usize, usize) {
+        assert!(i < self.nrows, "row {i} of a {}-row matrix", self.nrows);
+        match &self.layout {
+            Layout::General { indptr, .. }
+            | Layout::Ones {
+                starts: RowStarts::Pointers(indptr),
+                ..
+            } => (indptr[i], indptr[i + 1]),
+            Layout::Ones {
+                starts: RowStarts::Every(k),
+                ..
+            } => (i * k, (i + 1) * k),
+            Layout::Dense { .. } | Layout::DenseInt { .. } => {
+                (i * self.ncols, (i + 1) * self.ncols)
             }
         }
     }
@@ -220,29 +291,53 @@ impl CsrMatrix {
     /// # Panics
     /// If `i >= nrows`.
     pub fn row(&self, i: usize) -> (&[u32], &[f64]) {
+        let (a, b) = self.span(i);
         match &self.layout {
-            Layout::General {
-                indptr,
-                indices,
-                data,
-            } => {
-                let (a, b) = (indptr[i], indptr[i + 1]);
-                (&indices[a..b], &data[a..b])
-            }
-            Layout::Dense { values, columns } => {
-                assert!(i < self.nrows, "row {i} of a {}-row matrix", self.nrows);
-                let k = self.ncols;
-                (columns, &values[i * k..(i + 1) * k])
-            }
-            Layout::Ones {
-                indptr,
-                indices,
-                ones,
-            } => {
-                let (a, b) = (indptr[i], indptr[i + 1]);
-                (&indices[a..b], &ones[..b - a])
-            }
+            Layout::General { indices, data, .. } => (&indices[a..b], &data[a..b]),
+            Layout::Dense { values, columns } => (columns, &values[a..b]),
+            Layout::DenseInt { columns, .. } => (columns, &self.data()[a..b]),
+            Layout::Ones { indices, ones, .. } => (&indices[a..b], &ones[..b - a]),
         }
+    }
+
+    /// Row `i` as [`row`](Self::row) gives it, with the values of an integer matrix converted into
+    /// `buf` instead of building [`data`](Self::data).
+    pub(crate) fn row_with<'a>(
+        &'a self,
+        i: usize,
+        buf: &'a mut Vec<f64>,
+    ) -> (&'a [u32], &'a [f64]) {
+        match &self.layout {
+            Layout::DenseInt { values, columns } => {
+                let (a, b) = self.span(i);
+                buf.clear();
+                buf.extend(values[a..b].iter().map(|&v| f64::from(v)));
+                (columns, buf)
+            }
+            _ => self.row(i),
+        }
+    }
+
+    /// Calls `f(i, indices, values)` for every row `i`, in order, reading the compact form.
+    pub(crate) fn for_each_row(&self, mut f: impl FnMut(usize, &[u32], &[f64])) {
+        let mut buf = Vec::with_capacity(self.ncols.min(64));
+        for i in 0..self.nrows {
+            let (idx, val) = self.row_with(i, &mut buf);
+            f(i, idx, val);
+        }
+    }
+
+    /// [`for_each_row`](Self::for_each_row) stopping at the first error.
+    pub(crate) fn try_for_each_row<E>(
+        &self,
+        mut f: impl FnMut(usize, &[u32], &[f64]) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let mut buf = Vec::with_capacity(self.ncols.min(64));
+        for i in 0..self.nrows {
+            let (idx, val) = self.row_with(i, &mut buf);
+            f(i, idx, val)?;
+        }
+        Ok(())
     }
 
     /// Iterates over the rows as `(indices, values)`.
@@ -250,9 +345,26 @@ impl CsrMatrix {
         (0..self.nrows).map(move |i| self.row(i))
     }
 
-    /// The stored values, row after row (without building [`data`](Self::data)).
-    pub(crate) fn values(&self) -> impl Iterator<Item = f64> + '_ {
-        self.rows().flat_map(|(_, values)| values.iter().copied())
+    /// Folds the stored values, row after row (without building [`data`](Self::data)).
+    pub(crate) fn fold_values<B>(&self, init: B, mut f: impl FnMut(B, f64) -> B) -> B {
+        match &self.layout {
+            Layout::DenseInt { values, .. } => {
+                values.iter().fold(init, |acc, &v| f(acc, f64::from(v)))
+            }
+            Layout::Dense { values, .. } | Layout::General { data: values, .. } => {
+                values.iter().fold(init, |acc, &v| f(acc, v))
+            }
+            Layout::Ones { indices, .. } => (0..indices.len()).fold(init, |acc, _| f(acc, 1.0)),
+        }
+    }
+
+    /// Whether every stored value is an integer of at most `limit` in absolute value.
+    pub(crate) fn integral_within(&self, limit: f64) -> bool {
+        match &self.layout {
+            Layout::DenseInt { values, .. } => values.iter().all(|&v| f64::from(v).abs() <= limit),
+            Layout::Ones { indices, .. } => indices.is_empty() || limit >= 1.0,
+            _ => self.fold_values(true, |ok, v| ok && v.fract() == 0.0 && v.abs() <= limit),
+        }
     }
 
     /// The product `self · v`.
@@ -264,28 +376,29 @@ impl CsrMatrix {
                 actual: v.len(),
             });
         }
-        Ok(self
-            .rows()
-            .map(|(idx, val)| {
+        let mut out = Vec::with_capacity(self.nrows);
+        self.for_each_row(|_, idx, val| {
+            out.push(
                 idx.iter()
                     .zip(val)
                     .map(|(&j, &x)| x * v[j as usize])
-                    .sum::<f64>()
-            })
-            .collect())
+                    .sum::<f64>(),
+            )
+        });
+        Ok(out)
     }
 
     /// The matrix as dense rows (for small matrices and tests).
     pub fn to_dense(&self) -> Vec<Vec<f64>> {
-        self.rows()
-            .map(|(idx, val)| {
-                let mut row = vec![0.0; self.ncols];
-                for (&j, &x) in idx.iter().zip(val) {
-                    row[j as usize] += x;
-                }
-                row
-            })
-            .collect()
+        let mut out = Vec::with_capacity(self.nrows);
+        self.for_each_row(|_, idx, val| {
+            let mut row = vec![0.0; self.ncols];
+            for (&j, &x) in idx.iter().zip(val) {
+                row[j as usize] += x;
+            }
+            out.push(row);
+        });
+        out
     }
 }
 
@@ -316,7 +429,13 @@ mod tests {
             dense.mul_vec(&[1.0, 2.0, 3.0]).unwrap(),
             general.mul_vec(&[1.0, 2.0, 3.0]).unwrap()
         );
-        assert_eq!(dense.values().collect::<Vec<_>>(), general.data());
+        assert_eq!(
+            dense.fold_values(Vec::new(), |mut all, v| {
+                all.push(v);
+                all
+            }),
+            general.data()
+        );
     }
 
     #[test]
@@ -337,6 +456,70 @@ mod tests {
             CsrMatrix::from_parts(3, 3, vec![0, 2, 2, 3], vec![0, 2, 1], vec![1.0, 2.0, 1.0])
                 .unwrap();
         assert_ne!(ones, twos);
+    }
+
+    #[test]
+    fn an_integer_matrix_reads_like_its_general_form_without_building_its_values() {
+        // [[1, -2, 3], [0, 5, 2147483647]]
+        let values = vec![1, -2, 3, 0, 5, i32::MAX];
+        let int = CsrMatrix::dense_int(2, 3, values.clone());
+        let as_f64: Vec<f64> = values.iter().map(|&v| f64::from(v)).collect();
+        let dense = CsrMatrix::dense(2, 3, as_f64.clone());
+        let general =
+            CsrMatrix::from_parts(2, 3, vec![0, 3, 6], vec![0, 1, 2, 0, 1, 2], as_f64.clone())
+                .unwrap();
+        // Read without building anything.
+        assert_eq!(int, dense);
+        assert_eq!(int, general);
+        assert_eq!(int.to_dense(), general.to_dense());
+        let v = [1.0, 2.0, 3.0];
+        assert_eq!(int.mul_vec(&v).unwrap(), general.mul_vec(&v).unwrap());
+        let mut seen = Vec::new();
+        int.for_each_row(|i, idx, val| seen.push((i, idx.to_vec(), val.to_vec())));
+        assert_eq!(
+            seen[1],
+            (1, vec![0, 1, 2], vec![0.0, 5.0, f64::from(i32::MAX)])
+        );
+        assert!(int.built.data.get().is_none(), "the f64 values were built");
+        assert!(int.integral_within(f64::from(i32::MAX)));
+        assert!(!int.integral_within(4.0));
+        assert_eq!(
+            int.fold_values(0.0, |m: f64, v| m.max(v.abs())),
+            f64::from(i32::MAX)
+        );
+        // The public slices, built on request.
+        assert_eq!(int.row(0), (&[0, 1, 2][..], &[1.0, -2.0, 3.0][..]));
+        assert_eq!(int.data(), general.data());
+        assert_eq!(int.indptr(), general.indptr());
+        assert_eq!(int.indices(), general.indices());
+        assert_eq!(int.nnz(), 6);
+        assert_ne!(int, CsrMatrix::dense_int(2, 3, vec![1, -2, 3, 0, 5, 7]));
+    }
+
+    #[test]
+    fn rows_of_ones_of_one_length_keep_no_row_pointers() {
+        // [[1, 0, 1], [0, 1, 1]]: two entries in every row.
+        let ones = CsrMatrix::ones(2, 3, vec![0, 2, 4], vec![0, 2, 1, 2]);
+        assert!(matches!(
+            ones.layout,
+            Layout::Ones {
+                starts: RowStarts::Every(2),
+                ..
+            }
+        ));
+        let general =
+            CsrMatrix::from_parts(2, 3, vec![0, 2, 4], vec![0, 2, 1, 2], vec![1.0; 4]).unwrap();
+        assert_eq!(ones, general);
+        assert_eq!(ones.row(1), (&[1, 2][..], &[1.0, 1.0][..]));
+        assert_eq!(ones.indptr(), &[0, 2, 4]);
+        assert_eq!(ones.to_dense(), general.to_dense());
+        assert_eq!(ones.nnz(), 4);
+    }
+
+    #[test]
+    #[should_panic(expected = "row 2 of a 2-row matrix")]
+    fn a_row_past_the_end_panics() {
+        CsrMatrix::ones(2, 3, vec![0, 2, 4], vec![0, 2, 1, 2]).row(2);
     }
 
     #[test]

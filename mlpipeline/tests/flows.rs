@@ -54,20 +54,27 @@ async fn train_and_predict(encoding: Encoding, runner: TaskRunner, predictions_e
     };
     let state = flowcore::runner::with_task_runner(runner, train_flow.run(params)).await;
     assert!(state.is_completed(), "{:?}", state.message());
-    // Two processing subflows, each with its four steps, and the training tasks.
+    // Two processing subflows, each with its four steps, and the training tasks: the training
+    // month is processed and extracted before the test month is loaded.
     let names: Vec<&str> = state.task_runs().iter().map(|t| t.name.as_str()).collect();
     assert_eq!(
         names,
         [
             "processing-0",
-            "processing-1",
             "extract_x_y-0",
-            "extract_x_y_with-0",
             "train-0",
             "evaluate-0",
+            "processing-1",
+            "extract_x_y_with-0",
             "evaluate-1",
             "Save-0"
         ]
+    );
+    let run = |name: &str| state.task_run(name).unwrap();
+    let (extracted, test_loaded) = (run("extract_x_y-0"), run("processing-1"));
+    assert!(
+        extracted.end_time.unwrap() <= test_loaded.start_time.unwrap(),
+        "the test month was processed while the training month was extracted"
     );
     assert_eq!(
         state

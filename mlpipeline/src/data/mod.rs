@@ -217,6 +217,32 @@ impl Trips {
         Ok(())
     }
 
+    /// Keeps only the rows whose duration satisfies `keep`, in order, without a mask (the
+    /// duration column is compacted last, so each column reads the original durations).
+    /// Returns `false` (and changes nothing) if there is no duration column.
+    pub(crate) fn retain_by_duration(&mut self, keep: impl Fn(f64) -> bool) -> bool {
+        let Some(duration) = self.duration.as_mut() else {
+            return false;
+        };
+        fn retain<T: Copy>(v: &mut Vec<T>, duration: &[f64], keep: &impl Fn(f64) -> bool) {
+            let mut w = 0;
+            for r in 0..v.len() {
+                if keep(duration[r]) {
+                    v[w] = v[r];
+                    w += 1;
+                }
+            }
+            v.truncate(w);
+        }
+        retain(&mut self.pickup_ns, duration, &keep);
+        retain(&mut self.dropoff_ns, duration, &keep);
+        retain(&mut self.pu_location_id, duration, &keep);
+        retain(&mut self.do_location_id, duration, &keep);
+        retain(&mut self.passenger_count, duration, &keep);
+        duration.retain(|&d| keep(d));
+        true
+    }
+
     /// Appends all rows of `other` (which must be of the same color).
     pub fn append(&mut self, other: &Trips) {
         self.pickup_ns.extend_from_slice(&other.pickup_ns);

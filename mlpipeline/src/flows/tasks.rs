@@ -116,8 +116,7 @@ pub fn train(dataset: Dataset) -> Result<FittedLinearRegression> {
 /// RMSE of the model on a dataset.
 #[task]
 pub fn evaluate(model: FittedLinearRegression, dataset: Dataset) -> Result<f64> {
-    let predictions = model.predict(&dataset.x)?;
-    crate::metrics::rmse(dataset.target()?, &predictions)
+    model.rmse(&dataset.x, dataset.target()?)
 }
 
 /// Bundles the model with the vectorizer it was trained with and saves them as one artifact.

@@ -30,35 +30,34 @@ pub struct TrainReport {
     pub model_path: PathBuf,
 }
 
-/// Trains the trip-duration model: process both months, extract X and y (the vectorizer is fitted on
-/// the training month only), train, evaluate, save the model with its vectorizer.
+/// Trains the trip-duration model: process the training month and extract its `X` and `y` (the
+/// vectorizer is fitted on it), then train and evaluate on it while the test month is processed,
+/// extract the test month's `X` through that vectorizer, evaluate, save the model with its
+/// vectorizer.
+///
+/// A month is largest while it is loaded (its table and target: ~66 MB for 1.37M rows) and much
+/// smaller once extracted (~27 MB), so the test month is loaded only after the training month is
+/// extracted: two loaded months are never held at once (measured: 93–105 MB peak RSS instead of
+/// 143–147 MB with both months processed at once, for 1.37M-row months). Under the Concurrent
+/// runner the model's fit and its training RMSE run beside the test month's processing.
 #[flow(name = "Model training", version = "1.0", tags = ["ml"])]
 pub async fn train_flow(params: TrainParameters) -> Result<TrainReport, FlowError> {
     params.validate()?;
     let options = params.process_options();
-    let (train_data, test_data) = if flowcore::runner::current() == Some(TaskRunner::Sequential) {
-        let train_data = processing
-            .call(params.train_path.clone(), true, options)
-            .await?;
-        let test_data = processing
-            .call(params.test_path.clone(), true, options)
-            .await?;
-        (train_data, test_data)
-    } else {
-        let (train_data, test_data) = tokio::join!(
-            processing.call(params.train_path.clone(), true, options),
-            processing.call(params.test_path.clone(), true, options),
-        );
-        (train_data?, test_data?)
-    };
-
+    let train_data = processing
+        .call(params.train_path.clone(), true, options)
+        .await?;
     let train_set = extract_x_y(train_data).submit();
-    let test_set = extract_x_y_with(test_data, &train_set).submit();
+    // Extracted before the test month is loaded (see above).
+    let train_ds = (&train_set).await?;
     let model = train(&train_set).submit();
     let rmse_train = evaluate(&model, &train_set).submit();
+    let test_data = processing
+        .call(params.test_path.clone(), true, options)
+        .await?;
+    let test_set = extract_x_y_with(test_data, &train_set).submit();
     let rmse_test = evaluate(&model, &test_set).submit();
 
-    let train_ds = (&train_set).await?;
     let test_ds = test_set.await?;
     let (rmse_train, rmse_test) = (rmse_train.await?, rmse_test.await?);
     let metadata = TrainingMetadata {

@@ -25,6 +25,10 @@ use crate::error::{PipelineError, Result};
 use crate::metrics::neumaier_add;
 use crate::sparse::CsrMatrix;
 
+mod lsqr;
+
+use self::lsqr::{column_means, lsqr, CenteredOperator};
+
 /// How [`LinearRegression::fit`] solves the least-squares problem.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -115,15 +119,16 @@ impl LinearRegression {
             });
         }
         check_finite("y", y)?;
-        for (row, (idx, val)) in x.rows().enumerate() {
-            if let Some((j, &v)) = idx.iter().zip(val).find(|(_, v)| !v.is_finite()) {
-                return Err(PipelineError::NonFinite {
+        x.try_for_each_row(|row, idx, val| {
+            match idx.iter().zip(val).find(|(_, v)| !v.is_finite()) {
+                Some((j, &v)) => Err(PipelineError::NonFinite {
                     field: format!("X column {j}"),
                     row,
                     value: v,
-                });
+                }),
+                None => Ok(()),
             }
-        }
+        })?;
 
         let nf = n as f64;
         let y_mean = if self.fit_intercept {
@@ -137,12 +142,12 @@ impl LinearRegression {
                 // b = Xcᵀ(y − ȳ) = Xᵀ(y − ȳ) − x̄ Σ(y − ȳ)
                 let mut b = vec![0.0; p];
                 let mut bc = vec![0.0; p];
-                for ((idx, val), &yi) in x.rows().zip(y) {
-                    let r = yi - y_mean;
+                x.for_each_row(|i, idx, val| {
+                    let r = y[i] - y_mean;
                     for (&j, &v) in idx.iter().zip(val) {
                         neumaier_add(&mut b[j as usize], &mut bc[j as usize], v * r);
                     }
-                }
+                });
                 let r_sum = compensated_sum(y.iter().map(|&v| v - y_mean));
                 let b: Vec<f64> = (0..p).map(|j| (b[j] + bc[j]) - x_mean[j] * r_sum).collect();
                 (solve_min_norm(gram, &b)?, x_mean)
@@ -191,204 +196,15 @@ fn compensated_sum(values: impl Iterator<Item = f64>) -> f64 {
     s + c
 }
 
-/// Column means, summed in row order as scikit-learn's `mean_variance_axis` does.
-fn column_means(x: &CsrMatrix) -> Vec<f64> {
-    let mut sums = vec![0.0; x.ncols()];
-    for (idx, val) in x.rows() {
-        for (&j, &v) in idx.iter().zip(val) {
-            sums[j as usize] += v;
-        }
-    }
-    let n = x.nrows() as f64;
-    sums.iter().map(|s| s / n).collect()
-}
-
-/// `Xc = X − 1·x̄ᵀ` without forming it (scikit-learn's `LinearOperator`).
-struct CenteredOperator<'a> {
-    x: &'a CsrMatrix,
-    mean: &'a [f64],
-}
-
-impl CenteredOperator<'_> {
-    /// `out = Xc·v`
-    fn matvec(&self, v: &[f64], out: &mut [f64]) {
-        let shift: f64 = v.iter().zip(self.mean).map(|(a, b)| a * b).sum();
-        for (o, (idx, val)) in out.iter_mut().zip(self.x.rows()) {
-            let mut s = 0.0;
-            for (&j, &x) in idx.iter().zip(val) {
-                s += x * v[j as usize];
-            }
-            *o = s - shift;
-        }
-    }
-
-    /// `out = Xcᵀ·u`
-    fn rmatvec(&self, u: &[f64], out: &mut [f64]) {
-        out.iter_mut().for_each(|o| *o = 0.0);
-        let mut total = 0.0;
-        for (&ui, (idx, val)) in u.iter().zip(self.x.rows()) {
-            total += ui;
-            for (&j, &x) in idx.iter().zip(val) {
-                out[j as usize] += x * ui;
-            }
-        }
-        for (o, m) in out.iter_mut().zip(self.mean) {
-            *o -= m * total;
-        }
-    }
-}
-
-fn norm(v: &[f64]) -> f64 {
-    v.iter().map(|x| x * x).sum::<f64>().sqrt()
-}
-
-/// SciPy's `_sym_ortho`: a stable Givens rotation `(c, s, r)` with `[c s; -s c]·[a; b] = [r; 0]`.
-fn sym_ortho(a: f64, b: f64) -> (f64, f64, f64) {
-    let sign = |v: f64| {
-        if v > 0.0 {
-            1.0
-        } else if v < 0.0 {
-            -1.0
-        } else {
-            0.0
-        }
-    };
-    if b == 0.0 {
-        (sign(a), 0.0, a.abs())
-    } else if a == 0.0 {
-        (0.0, sign(b), b.abs())
-    } else if b.abs() > a.abs() {
-        let tau = a / b;
-        let s = sign(b) / (1.0 + tau * tau).sqrt();
-        let c = s * tau;
-        (c, s, b / s)
-    } else {
-        let tau = b / a;
-        let c = sign(a) / (1.0 + tau * tau).sqrt();
-        let s = c * tau;
-        (c, s, a / c)
-    }
-}
-
-/// LSQR (Paige & Saunders), step for step as SciPy's `scipy.sparse.linalg.lsqr` with
-/// `damp = 0`, `x0 = 0` and `iter_lim = 2·n`.
-fn lsqr(a: &CenteredOperator<'_>, b: &[f64], atol: f64, btol: f64, conlim: f64) -> Vec<f64> {
-    let m = b.len();
-    let n = a.mean.len();
-    let iter_lim = 2 * n;
-    let eps = f64::EPSILON;
-    let ctol = if conlim > 0.0 { 1.0 / conlim } else { 0.0 };
-    let mut x = vec![0.0; n];
-    if n == 0 {
-        return x;
-    }
-    let (mut anorm, mut ddnorm, mut xxnorm, mut z) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    let (mut cs2, mut sn2) = (-1.0f64, 0.0f64);
-
-    let mut u = b.to_vec();
-    let bnorm = norm(b);
-    let mut beta = bnorm;
-    let mut v = vec![0.0; n];
-    let mut alfa = 0.0;
-    if beta > 0.0 {
-        u.iter_mut().for_each(|e| *e *= 1.0 / beta);
-        a.rmatvec(&u, &mut v);
-        alfa = norm(&v);
-    }
-    if alfa > 0.0 {
-        v.iter_mut().for_each(|e| *e *= 1.0 / alfa);
-    }
-    let mut w = v.clone();
-    let mut rhobar = alfa;
-    let mut phibar = beta;
-    if alfa * beta == 0.0 {
-        return x;
-    }
-    let mut av = vec![0.0; m];
-    let mut atu = vec![0.0; n];
-    let mut itn = 0;
-    while itn < iter_lim {
-        itn += 1;
-        a.matvec(&v, &mut av);
-        for (ui, avi) in u.iter_mut().zip(&av) {
-            *ui = avi - alfa * *ui;
-        }
-        beta = norm(&u);
-        if beta > 0.0 {
-            let inv = 1.0 / beta;
-            u.iter_mut().for_each(|e| *e *= inv);
-            anorm = (anorm * anorm + alfa * alfa + beta * beta).sqrt();
-            a.rmatvec(&u, &mut atu);
-            for (vi, ai) in v.iter_mut().zip(&atu) {
-                *vi = ai - beta * *vi;
-            }
-            alfa = norm(&v);
-            if alfa > 0.0 {
-                let inv = 1.0 / alfa;
-                v.iter_mut().for_each(|e| *e *= inv);
-            }
-        }
-        let rhobar1 = rhobar;
-        let (cs, sn, rho) = sym_ortho(rhobar1, beta);
-        let theta = sn * alfa;
-        rhobar = -cs * alfa;
-        let phi = cs * phibar;
-        phibar *= sn;
-        let tau = sn * phi;
-
-        let t1 = phi / rho;
-        let t2 = -theta / rho;
-        let mut dk2 = 0.0;
-        for ((xi, wi), vi) in x.iter_mut().zip(w.iter_mut()).zip(&v) {
-            let dk = (1.0 / rho) * *wi;
-            dk2 += dk * dk;
-            *xi += t1 * *wi;
-            *wi = vi + t2 * *wi;
-        }
-        ddnorm += dk2;
-
-        let delta = sn2 * rho;
-        let gambar = -cs2 * rho;
-        let rhs = phi - delta * z;
-        let zbar = rhs / gambar;
-        let xnorm = (xxnorm + zbar * zbar).sqrt();
-        let gamma = (gambar * gambar + theta * theta).sqrt();
-        cs2 = gambar / gamma;
-        sn2 = theta / gamma;
-        z = rhs / gamma;
-        xxnorm += z * z;
-
-        let acond = anorm * ddnorm.sqrt();
-        let rnorm = phibar.abs();
-        let arnorm = alfa * tau.abs();
-        let test1 = rnorm / bnorm;
-        let test2 = arnorm / (anorm * rnorm + eps);
-        let test3 = 1.0 / (acond + eps);
-        let t1 = test1 / (1.0 + anorm * xnorm / bnorm);
-        let rtol = btol + atol * anorm * xnorm / bnorm;
-        let stop = itn >= iter_lim
-            || 1.0 + test3 <= 1.0
-            || 1.0 + test2 <= 1.0
-            || 1.0 + t1 <= 1.0
-            || test3 <= ctol
-            || test2 <= atol
-            || test1 <= rtol;
-        if stop {
-            break;
-        }
-    }
-    x
-}
-
 /// The centered Gram matrix `XcᵀXc` (or `XᵀX` without intercept) and the column means.
 fn centered_gram(x: &CsrMatrix, center: bool) -> (DMatrix<f64>, Vec<f64>) {
     let n = x.nrows();
     let p = x.ncols();
     const LIMIT: f64 = i32::MAX as f64;
-    let integral = x.values().all(|v| v.fract() == 0.0 && v.abs() <= LIMIT);
+    let integral = x.integral_within(LIMIT);
     if integral {
         // Exact: sums of products of integers below 2^31 fit in i128, and in i64 when small.
-        let max_abs = x.values().fold(0.0f64, |m, v| m.max(v.abs()));
+        let max_abs = x.fold_values(0.0f64, |m, v| m.max(v.abs()));
         let (c, s): (Vec<i128>, Vec<i128>) = if max_abs * max_abs * (n as f64) < 4.0e18 {
             let (c, s) = integer_sums::<i64>(x);
             (
@@ -423,11 +239,11 @@ fn centered_gram(x: &CsrMatrix, center: bool) -> (DMatrix<f64>, Vec<f64>) {
     let mut means = vec![0.0; p];
     if center {
         let mut comp = vec![0.0; p];
-        for (idx, val) in x.rows() {
+        x.for_each_row(|_, idx, val| {
             for (&j, &v) in idx.iter().zip(val) {
                 neumaier_add(&mut means[j as usize], &mut comp[j as usize], v);
             }
-        }
+        });
         for j in 0..p {
             means[j] = (means[j] + comp[j]) / n as f64;
         }
@@ -436,7 +252,7 @@ fn centered_gram(x: &CsrMatrix, center: bool) -> (DMatrix<f64>, Vec<f64>) {
     if center && p <= 32 {
         // Few columns: accumulate the exactly centered dense rows.
         let mut row = vec![0.0; p];
-        for (idx, val) in x.rows() {
+        x.for_each_row(|_, idx, val| {
             for (r, m) in row.iter_mut().zip(&means) {
                 *r = -m;
             }
@@ -448,15 +264,15 @@ fn centered_gram(x: &CsrMatrix, center: bool) -> (DMatrix<f64>, Vec<f64>) {
                     g[(a, b)] += row[a] * row[b];
                 }
             }
-        }
+        });
     } else {
-        for (idx, val) in x.rows() {
+        x.for_each_row(|_, idx, val| {
             for (a, (&ja, &va)) in idx.iter().zip(val).enumerate() {
                 for (&jb, &vb) in idx[a..].iter().zip(&val[a..]) {
                     g[(ja as usize, jb as usize)] += va * vb;
                 }
             }
-        }
+        });
         if center {
             for a in 0..p {
                 for b in a..p {
@@ -483,7 +299,7 @@ where
     let mut s = vec![T::default(); p];
     // The caller checked that every value is an integer that fits in an i32.
     let int = |v: f64| T::from(v as i32);
-    for (idx, val) in x.rows() {
+    x.for_each_row(|_, idx, val| {
         for (a, (&ja, &va)) in idx.iter().zip(val).enumerate() {
             let va = int(va);
             s[ja as usize] += va;
@@ -492,7 +308,7 @@ where
                 c[base + jb as usize] += va * int(vb);
             }
         }
-    }
+    });
     (c, s)
 }
 
@@ -566,28 +382,88 @@ impl FittedLinearRegression {
     /// Fails with [`PipelineError::FeatureMismatch`] if `x` does not have
     /// [`n_features`](Self::n_features) columns, and on non-finite values.
     pub fn predict(&self, x: &CsrMatrix) -> Result<Vec<f64>> {
+        let mut out = Vec::with_capacity(x.nrows());
+        self.for_each_prediction(x, |_, p| {
+            out.push(p);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Root mean squared error of the model's predictions of `x` against `y`: the value of
+    /// [`metrics::rmse`](crate::metrics::rmse)`(y, &self.predict(x)?)`, bit for bit, without
+    /// holding the predictions.
+    ///
+    /// ```
+    /// use mlpipeline::model::FittedLinearRegression;
+    /// use mlpipeline::sparse::CsrMatrix;
+    /// let model = FittedLinearRegression::from_parts(vec![2.0], 1.0)?;
+    /// let x = CsrMatrix::from_parts(2, 1, vec![0, 1, 2], vec![0, 0], vec![1.0, 2.0])?;
+    /// let y = [3.0, 7.0]; // predictions 3 and 5
+    /// assert_eq!(model.rmse(&x, &y)?, mlpipeline::metrics::rmse(&y, &model.predict(&x)?)?);
+    /// assert!((model.rmse(&x, &y)? - 2f64.sqrt()).abs() < 1e-15);
+    /// # Ok::<(), mlpipeline::PipelineError>(())
+    /// ```
+    pub fn rmse(&self, x: &CsrMatrix, y: &[f64]) -> Result<f64> {
+        if y.len() != x.nrows() {
+            return Err(PipelineError::ShapeMismatch {
+                context: "rmse: predictions for targets".into(),
+                expected: y.len(),
+                actual: x.nrows(),
+            });
+        }
+        if y.is_empty() {
+            return Err(PipelineError::EmptyData {
+                context: "rmse of zero rows".into(),
+            });
+        }
+        let (mut sum, mut comp) = (0.0f64, 0.0f64);
+        self.for_each_prediction(x, |row, p| {
+            let a = y[row];
+            let d = a - p;
+            if !d.is_finite() {
+                let (field, value) = if a.is_finite() {
+                    ("prediction", p)
+                } else {
+                    ("target", a)
+                };
+                return Err(PipelineError::NonFinite {
+                    field: field.into(),
+                    row,
+                    value,
+                });
+            }
+            neumaier_add(&mut sum, &mut comp, d * d);
+            Ok(())
+        })?;
+        Ok(((sum + comp) / y.len() as f64).sqrt())
+    }
+
+    /// Calls `f(row, prediction)` for every row of `x`, in order.
+    fn for_each_prediction(
+        &self,
+        x: &CsrMatrix,
+        mut f: impl FnMut(usize, f64) -> Result<()>,
+    ) -> Result<()> {
         if x.ncols() != self.coef.len() {
             return Err(PipelineError::FeatureMismatch {
                 vectorizer_features: x.ncols(),
                 model_features: self.coef.len(),
             });
         }
-        x.rows()
-            .enumerate()
-            .map(|(row, (idx, val))| {
-                let mut s = 0.0;
-                for (&j, &v) in idx.iter().zip(val) {
-                    if !v.is_finite() {
-                        return Err(PipelineError::NonFinite {
-                            field: format!("X column {j}"),
-                            row,
-                            value: v,
-                        });
-                    }
-                    s += v * self.coef[j as usize];
+        x.try_for_each_row(|row, idx, val| {
+            let mut s = 0.0;
+            for (&j, &v) in idx.iter().zip(val) {
+                if !v.is_finite() {
+                    return Err(PipelineError::NonFinite {
+                        field: format!("X column {j}"),
+                        row,
+                        value: v,
+                    });
                 }
-                Ok(s + self.intercept)
-            })
-            .collect()
+                s += v * self.coef[j as usize];
+            }
+            f(row, s + self.intercept)
+        })
     }
 }

@@ -15,12 +15,13 @@ use crate::sparse::CsrMatrix;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum FeatureColumn {
     /// Numbers: one feature, named by the column, with the value as is.
-    Numeric(Vec<f64>),
+    Numeric(#[serde(with = "crate::typed_array")] Vec<f64>),
     /// Strings, dictionary-encoded: row `i` has the value `levels[codes[i]]`.
     Categorical {
         /// The distinct strings.
         levels: Vec<String>,
         /// For each row, the position of its string in `levels`.
+        #[serde(with = "crate::typed_array")]
         codes: Vec<u32>,
     },
 }

@@ -37,6 +37,7 @@ pub mod sparse;
 pub mod stats;
 pub mod streaming;
 pub mod synth;
+mod typed_array;
 
 pub use error::{PipelineError, Result};
 

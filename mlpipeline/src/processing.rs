@@ -93,6 +93,7 @@ impl ProcessOptions {
 pub struct ProcessedTrips {
     encoding: Encoding,
     records: Records,
+    #[serde(with = "crate::typed_array::option")]
     target: Option<Vec<f64>>,
 }
 

@@ -1,6 +1,8 @@
 //! A stored result as JSON, without knowing its Rust type: CBOR is self-describing, so the value
-//! is read as a generic CBOR value and mapped to JSON (byte strings become arrays of numbers, map
-//! keys that are not text become their JSON text, tags are dropped, non-finite floats are `null`).
+//! is read as a generic CBOR value and mapped to JSON (byte strings become arrays of numbers, typed
+//! arrays (RFC 8746: a tagged byte string of integers or floats) arrays of their numbers, map keys
+//! that are not text become their JSON text, other tags are dropped, non-finite floats are
+//! `null`).
 
 use ciborium::Value as Cbor;
 use serde_json::Value as Json;
@@ -47,9 +49,63 @@ pub fn cbor_to_json(value: Cbor) -> Json {
                 })
                 .collect(),
         ),
-        Cbor::Tag(_, inner) => cbor_to_json(*inner),
+        Cbor::Tag(tag, inner) => match *inner {
+            Cbor::Bytes(bytes) => typed_array(tag, &bytes)
+                .unwrap_or_else(|| Json::Array(bytes.into_iter().map(Json::from).collect())),
+            inner => cbor_to_json(inner),
+        },
         _ => Json::Null,
     }
+}
+
+/// The numbers of an RFC 8746 typed array (tags 64–87: `0b010_f_s_e_ll`, float, signed,
+/// little-endian, length), `None` for another tag, a 16- or 128-bit float array, or a byte string
+/// that is not a whole number of values.
+fn typed_array(tag: u64, bytes: &[u8]) -> Option<Json> {
+    if !(64..=87).contains(&tag) {
+        return None;
+    }
+    let (float, signed, little) = (tag & 0x10 != 0, tag & 0x08 != 0, tag & 0x04 != 0);
+    let ll = (tag & 0x03) as u32;
+    let size = if float {
+        match ll {
+            1 => 4,
+            2 => 8,
+            _ => return None,
+        }
+    } else {
+        1usize << ll
+    };
+    if !bytes.len().is_multiple_of(size) || (!float && signed && little && size == 1) {
+        return None; // tag 76 is reserved
+    }
+    let number = |chunk: &[u8]| -> Json {
+        let mut raw = [0u8; 8];
+        if little {
+            raw[..size].copy_from_slice(chunk);
+        } else {
+            raw[8 - size..].copy_from_slice(chunk);
+        }
+        let bits = if little {
+            u64::from_le_bytes(raw)
+        } else {
+            u64::from_be_bytes(raw)
+        };
+        match (float, size) {
+            (true, 4) => serde_json::Number::from_f64(f64::from(f32::from_bits(bits as u32)))
+                .map_or(Json::Null, Json::Number),
+            (true, _) => {
+                serde_json::Number::from_f64(f64::from_bits(bits)).map_or(Json::Null, Json::Number)
+            }
+            (false, _) if signed => {
+                // Sign-extend the `size`-byte value.
+                let shift = 64 - 8 * size as u32;
+                Json::from(((bits << shift) as i64) >> shift)
+            }
+            (false, _) => Json::from(bits),
+        }
+    };
+    Some(Json::Array(bytes.chunks_exact(size).map(number).collect()))
 }
 
 #[cfg(test)]
@@ -93,5 +149,61 @@ mod tests {
             serde_json::json!({"name": "lr", "coef": [1.5, -2.0], "counts": {"7": 3},
                 "big": u64::MAX, "nothing": null})
         );
+    }
+
+    #[test]
+    fn typed_arrays_read_as_their_numbers() {
+        let tagged = |tag: u64, bytes: Vec<u8>| Cbor::Tag(tag, Box::new(Cbor::Bytes(bytes)));
+        let le = |values: &[f64]| values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let cases = [
+            (
+                tagged(86, le(&[1.5, -2.0, f64::NAN])),
+                serde_json::json!([1.5, -2.0, null]),
+            ),
+            (
+                tagged(82, 0.25f64.to_be_bytes().to_vec()),
+                serde_json::json!([0.25]),
+            ),
+            (
+                tagged(85, 3.5f32.to_le_bytes().to_vec()),
+                serde_json::json!([3.5]),
+            ),
+            (
+                tagged(
+                    70,
+                    [7u32, u32::MAX]
+                        .iter()
+                        .flat_map(|v| v.to_le_bytes())
+                        .collect(),
+                ),
+                serde_json::json!([7, u32::MAX]),
+            ),
+            (
+                tagged(78, (-5i32).to_le_bytes().to_vec()),
+                serde_json::json!([-5]),
+            ),
+            (
+                tagged(73, (-300i16).to_be_bytes().to_vec()),
+                serde_json::json!([-300]),
+            ),
+            (tagged(72, vec![0xff]), serde_json::json!([-1])),
+            (tagged(64, vec![1, 255]), serde_json::json!([1, 255])),
+            (
+                tagged(79, i64::MIN.to_le_bytes().to_vec()),
+                serde_json::json!([i64::MIN]),
+            ),
+            // Not typed arrays: the bytes, as any byte string.
+            (tagged(86, vec![1, 2, 3]), serde_json::json!([1, 2, 3])),
+            (tagged(84, vec![0, 60]), serde_json::json!([0, 60])),
+            (tagged(24, vec![9]), serde_json::json!([9])),
+            // Another tag's content is read as is.
+            (
+                Cbor::Tag(1, Box::new(Cbor::Integer(5.into()))),
+                serde_json::json!(5),
+            ),
+        ];
+        for (cbor, json) in cases {
+            assert_eq!(cbor_to_json(cbor.clone()), json, "{cbor:?}");
+        }
     }
 }

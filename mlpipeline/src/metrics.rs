@@ -22,15 +22,29 @@ pub fn rmse(y_true: &[f64], y_pred: &[f64]) -> Result<f64> {
             context: "rmse of zero rows".into(),
         });
     }
-    let mut sum = 0.0f64;
-    let mut comp = 0.0f64;
+    let mut errors = SquaredErrors::default();
     for (row, (&a, &b)) in y_true.iter().zip(y_pred).enumerate() {
-        let d = a - b;
+        errors.add(row, a, b)?;
+    }
+    Ok(errors.rmse(y_true.len()))
+}
+
+/// The compensated sum of squared errors behind [`rmse`], a row at a time.
+#[derive(Debug, Default)]
+pub(crate) struct SquaredErrors {
+    sum: f64,
+    comp: f64,
+}
+
+impl SquaredErrors {
+    /// Adds `(target − prediction)²` of `row`; fails naming a non-finite target or prediction.
+    pub(crate) fn add(&mut self, row: usize, target: f64, prediction: f64) -> Result<()> {
+        let d = target - prediction;
         if !d.is_finite() {
-            let (field, value) = if a.is_finite() {
-                ("prediction", b)
+            let (field, value) = if target.is_finite() {
+                ("prediction", prediction)
             } else {
-                ("target", a)
+                ("target", target)
             };
             return Err(PipelineError::NonFinite {
                 field: field.into(),
@@ -38,9 +52,14 @@ pub fn rmse(y_true: &[f64], y_pred: &[f64]) -> Result<f64> {
                 value,
             });
         }
-        neumaier_add(&mut sum, &mut comp, d * d);
+        neumaier_add(&mut self.sum, &mut self.comp, d * d);
+        Ok(())
     }
-    Ok(((sum + comp) / y_true.len() as f64).sqrt())
+
+    /// The root of the mean over `n` rows.
+    pub(crate) fn rmse(&self, n: usize) -> f64 {
+        ((self.sum + self.comp) / n as f64).sqrt()
+    }
 }
 
 /// Compensated (Neumaier) summation step: adds `x` to `sum` keeping the lost low bits in `comp`.

@@ -37,7 +37,7 @@ pub struct TrainReport {
 ///
 /// A month is largest while it is loaded (its table and target: ~66 MB for 1.37M rows) and much
 /// smaller once extracted (~27 MB), so the test month is loaded only after the training month is
-/// extracted: two loaded months are never held at once (measured: 93–105 MB peak RSS instead of
+/// extracted: two loaded months are never held at once (measured: 106–112 MB peak RSS instead of
 /// 143–147 MB with both months processed at once, for 1.37M-row months). Under the Concurrent
 /// runner the model's fit and its training RMSE run beside the test month's processing.
 #[flow(name = "Model training", version = "1.0", tags = ["ml"])]

@@ -417,26 +417,9 @@ impl FittedLinearRegression {
                 context: "rmse of zero rows".into(),
             });
         }
-        let (mut sum, mut comp) = (0.0f64, 0.0f64);
-        self.for_each_prediction(x, |row, p| {
-            let a = y[row];
-            let d = a - p;
-            if !d.is_finite() {
-                let (field, value) = if a.is_finite() {
-                    ("prediction", p)
-                } else {
-                    ("target", a)
-                };
-                return Err(PipelineError::NonFinite {
-                    field: field.into(),
-                    row,
-                    value,
-                });
-            }
-            neumaier_add(&mut sum, &mut comp, d * d);
-            Ok(())
-        })?;
-        Ok(((sum + comp) / y.len() as f64).sqrt())
+        let mut errors = crate::metrics::SquaredErrors::default();
+        self.for_each_prediction(x, |row, p| errors.add(row, y[row], p))?;
+        Ok(errors.rmse(y.len()))
     }
 
     /// Calls `f(row, prediction)` for every row of `x`, in order.

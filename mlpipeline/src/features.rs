@@ -12,6 +12,10 @@ use crate::error::{PipelineError, Result};
 use crate::sparse::CsrMatrix;
 
 /// The values of one key of the records.
+///
+/// Serialized (a persisted `processing` result) as CBOR typed arrays (RFC 8746) in a binary format —
+/// written for CBOR, flowcore's result format — and as arrays of numbers in a human-readable one
+/// (JSON).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum FeatureColumn {
     /// Numbers: one feature, named by the column, with the value as is.
@@ -286,7 +290,11 @@ impl FittedDictVectorizer {
             // Integers (the notebook encoding's) are kept as such: half the memory.
             let integral = dense.iter().all(|(_, column)| {
                 column.iter().all(|&v| {
-                    v.fract() == 0.0 && v >= f64::from(i32::MIN) && v <= f64::from(i32::MAX)
+                    // Not -0.0: its sign would be lost.
+                    v.fract() == 0.0
+                        && v >= f64::from(i32::MIN)
+                        && v <= f64::from(i32::MAX)
+                        && (v != 0.0 || v.is_sign_positive())
                 })
             });
             if integral {
@@ -385,6 +393,15 @@ mod tests {
         assert_eq!(x.to_dense(), vec![vec![1.0, 2.0], vec![3.0, 0.0]]);
         assert_eq!(x.nnz(), 4);
         assert_eq!(x, general(&x));
+        // Fractions, and a negative zero (an integer would lose its sign), stay as they are.
+        for odd in [0.5, -0.0] {
+            let mut r = Records::new(2);
+            r.push_column("a", FeatureColumn::Numeric(vec![1.0, odd]))
+                .unwrap();
+            let x = DictVectorizer::new().fit(&r).transform(&r).unwrap();
+            assert_eq!(x.data()[1].to_bits(), odd.to_bits());
+            assert_eq!(x, general(&x));
+        }
 
         let mut onehot = Records::new(3);
         onehot

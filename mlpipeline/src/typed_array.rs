@@ -4,6 +4,10 @@
 //! human-readable format (JSON) gets an array of numbers, and an array of numbers (a result
 //! written before) is read too. flowcore's result view turns the typed arrays back into numbers.
 //!
+//! The binary form is written for CBOR (ciborium, what flowcore persists results with): another
+//! binary format gets ciborium's tag wrapper, readable back by the same code but not by data it
+//! wrote before as plain sequences.
+//!
 //! Used through `#[serde(with = "crate::typed_array")]` (a `Vec<f64>` or `Vec<u32>` field) and
 //! `#[serde(with = "crate::typed_array::option")]` (an `Option` of one).
 

@@ -368,6 +368,14 @@ fn model_refuses_a_matrix_with_another_feature_count() {
         matches!(err, PipelineError::FeatureMismatch { .. }),
         "{err:?}"
     );
+    // The RMSE without held predictions says the same first, whatever else is wrong.
+    for y in [&[][..], &[1.0, f64::NAN][..]] {
+        let rmse_err = model.rmse(&x_refit, y).unwrap_err();
+        assert!(
+            matches!(rmse_err, PipelineError::FeatureMismatch { .. }),
+            "{rmse_err:?}"
+        );
+    }
     let msg = err.to_string();
     assert!(
         msg.contains(&format!("produces {} features", x_refit.ncols())),

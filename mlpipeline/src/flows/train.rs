@@ -38,8 +38,9 @@ pub struct TrainReport {
 /// A month is largest while it is loaded (its table and target: ~66 MB for 1.37M rows) and much
 /// smaller once extracted (~27 MB), so the test month is loaded only after the training month is
 /// extracted: two loaded months are never held at once (measured: 106–112 MB peak RSS instead of
-/// 143–147 MB with both months processed at once, for 1.37M-row months). Under the Concurrent
-/// runner the model's fit and its training RMSE run beside the test month's processing.
+/// 143–147 MB with both months processed at once, for 1.37M-row months). The model's fit and its
+/// training RMSE (submitted tasks, on the runner's workers) run beside the test month's processing
+/// (a subflow called from the flow's body), under either runner.
 #[flow(name = "Model training", version = "1.0", tags = ["ml"])]
 pub async fn train_flow(params: TrainParameters) -> Result<TrainReport, FlowError> {
     params.validate()?;

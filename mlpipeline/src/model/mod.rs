@@ -392,7 +392,8 @@ impl FittedLinearRegression {
 
     /// Root mean squared error of the model's predictions of `x` against `y`: the value of
     /// [`metrics::rmse`](crate::metrics::rmse)`(y, &self.predict(x)?)`, bit for bit, without
-    /// holding the predictions.
+    /// holding the predictions. The errors are theirs, checked in the same order except that a
+    /// non-finite value (in `x` or `y`) is reported at the first row that has one.
     ///
     /// ```
     /// use mlpipeline::model::FittedLinearRegression;
@@ -405,6 +406,7 @@ impl FittedLinearRegression {
     /// # Ok::<(), mlpipeline::PipelineError>(())
     /// ```
     pub fn rmse(&self, x: &CsrMatrix, y: &[f64]) -> Result<f64> {
+        self.check_features(x)?;
         if y.len() != x.nrows() {
             return Err(PipelineError::ShapeMismatch {
                 context: "rmse: predictions for targets".into(),
@@ -422,18 +424,24 @@ impl FittedLinearRegression {
         Ok(errors.rmse(y.len()))
     }
 
-    /// Calls `f(row, prediction)` for every row of `x`, in order.
-    fn for_each_prediction(
-        &self,
-        x: &CsrMatrix,
-        mut f: impl FnMut(usize, f64) -> Result<()>,
-    ) -> Result<()> {
+    /// Fails unless `x` has the model's number of features.
+    fn check_features(&self, x: &CsrMatrix) -> Result<()> {
         if x.ncols() != self.coef.len() {
             return Err(PipelineError::FeatureMismatch {
                 vectorizer_features: x.ncols(),
                 model_features: self.coef.len(),
             });
         }
+        Ok(())
+    }
+
+    /// Calls `f(row, prediction)` for every row of `x`, in order.
+    fn for_each_prediction(
+        &self,
+        x: &CsrMatrix,
+        mut f: impl FnMut(usize, f64) -> Result<()>,
+    ) -> Result<()> {
+        self.check_features(x)?;
         x.try_for_each_row(|row, idx, val| {
             let mut s = 0.0;
             for (&j, &v) in idx.iter().zip(val) {

@@ -42,7 +42,7 @@ enum EncodingArg {
 enum RunnerArg {
     /// Submitted tasks run one at a time.
     Sequential,
-    /// Submitted tasks (and the two months' processing) run concurrently.
+    /// Submitted tasks run concurrently (the model's fit beside the test month's processing).
     Concurrent,
 }
 

@@ -11,7 +11,8 @@ use crate::processing::{ProcessOptions, ProcessedTrips};
 ///
 /// With `with_target` (training and evaluation data): load → compute the target → filter outliers →
 /// encode. Without (prediction data): load → encode, keeping every row. The tasks are submitted, so
-/// under the Concurrent runner they run on worker threads and two processing runs overlap; each
+/// under the Concurrent runner they run on worker threads (and two processing runs called at once
+/// overlap; `train_flow` calls them one after the other to hold one loaded month at a time); each
 /// step's output moves to the next without a copy.
 ///
 /// The flow persists its result (`persist_result`; its steps do not): a training run resumed after

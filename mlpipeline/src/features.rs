@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{PipelineError, Result};
-use crate::sparse::CsrMatrix;
+use crate::sparse::{exact_i32, CsrMatrix};
 
 /// The values of one key of the records.
 ///
@@ -288,22 +288,16 @@ impl FittedDictVectorizer {
             && dense.iter().enumerate().all(|(c, &(j, _))| j as usize == c)
         {
             // Integers (the notebook encoding's) are kept as such: half the memory.
-            let integral = dense.iter().all(|(_, column)| {
-                column.iter().all(|&v| {
-                    // Not -0.0: its sign would be lost.
-                    v.fract() == 0.0
-                        && v >= f64::from(i32::MIN)
-                        && v <= f64::from(i32::MAX)
-                        && (v != 0.0 || v.is_sign_positive())
-                })
+            let mut ints = Vec::with_capacity(n * k);
+            let integral = (0..n).all(|r| {
+                dense
+                    .iter()
+                    .all(|&(_, column)| exact_i32(column[r]).map(|v| ints.push(v)).is_some())
             });
             if integral {
-                let mut values = Vec::with_capacity(n * k);
-                for r in 0..n {
-                    values.extend(dense.iter().map(|&(_, column)| column[r] as i32));
-                }
-                return Ok(CsrMatrix::dense_int(n, ncols, values));
+                return Ok(CsrMatrix::dense_int(n, ncols, ints));
             }
+            drop(ints);
             let mut values = Vec::with_capacity(n * k);
             for r in 0..n {
                 values.extend(dense.iter().map(|&(_, column)| column[r]));

@@ -10,23 +10,29 @@ use crate::error::{PipelineError, Result};
 /// # Ok::<(), mlpipeline::PipelineError>(())
 /// ```
 pub fn rmse(y_true: &[f64], y_pred: &[f64]) -> Result<f64> {
-    if y_true.len() != y_pred.len() {
-        return Err(PipelineError::ShapeMismatch {
-            context: "rmse: predictions for targets".into(),
-            expected: y_true.len(),
-            actual: y_pred.len(),
-        });
-    }
-    if y_true.is_empty() {
-        return Err(PipelineError::EmptyData {
-            context: "rmse of zero rows".into(),
-        });
-    }
+    check_rows(y_true.len(), y_pred.len())?;
     let mut errors = SquaredErrors::default();
     for (row, (&a, &b)) in y_true.iter().zip(y_pred).enumerate() {
         errors.add(row, a, b)?;
     }
     Ok(errors.rmse(y_true.len()))
+}
+
+/// Fails unless there are as many predictions as targets, and some.
+pub(crate) fn check_rows(targets: usize, predictions: usize) -> Result<()> {
+    if targets != predictions {
+        return Err(PipelineError::ShapeMismatch {
+            context: "rmse: predictions for targets".into(),
+            expected: targets,
+            actual: predictions,
+        });
+    }
+    if targets == 0 {
+        return Err(PipelineError::EmptyData {
+            context: "rmse of zero rows".into(),
+        });
+    }
+    Ok(())
 }
 
 /// The compensated sum of squared errors behind [`rmse`], a row at a time.

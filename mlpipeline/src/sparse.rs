@@ -73,6 +73,12 @@ struct Built {
     data: OnceLock<Vec<f64>>,
 }
 
+/// `v` as an `i32`, if it is exactly one (not `-0.0`: its sign would be lost).
+pub(crate) fn exact_i32(v: f64) -> Option<i32> {
+    let i = v as i32;
+    (f64::from(i) == v && (v != 0.0 || v.is_sign_positive())).then_some(i)
+}
+
 impl PartialEq for CsrMatrix {
     fn eq(&self, other: &Self) -> bool {
         if self.nrows != other.nrows || self.ncols != other.ncols {
@@ -320,11 +326,10 @@ impl CsrMatrix {
 
     /// Calls `f(i, indices, values)` for every row `i`, in order, reading the compact form.
     pub(crate) fn for_each_row(&self, mut f: impl FnMut(usize, &[u32], &[f64])) {
-        let mut buf = Vec::with_capacity(self.ncols.min(64));
-        for i in 0..self.nrows {
-            let (idx, val) = self.row_with(i, &mut buf);
+        let Ok(()) = self.try_for_each_row(|i, idx, val| {
             f(i, idx, val);
-        }
+            Ok::<(), std::convert::Infallible>(())
+        });
     }
 
     /// [`for_each_row`](Self::for_each_row) stopping at the first error.

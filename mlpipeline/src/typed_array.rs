@@ -19,6 +19,10 @@ use serde::de::{self, DeserializeOwned, Deserializer, SeqAccess, Visitor};
 use serde::ser::{Serialize, Serializer};
 use serde::Deserialize;
 
+use flowcore::results::typed_array::{self, TypedArrayError, TypedValue};
+
+use crate::sparse::exact_i32;
+
 /// A value a typed array can hold.
 pub(crate) trait Element: Copy + Serialize + DeserializeOwned {
     /// What the values are, for errors.
@@ -47,20 +51,16 @@ impl Element for f64 {
     /// Integers (the notebook encoding's zones and passenger counts) as the narrowest signed
     /// integers that hold them, other columns as 64-bit floats.
     fn encode(values: &[f64]) -> (u64, Cow<'_, [u8]>) {
-        let (mut lo, mut hi) = (0.0f64, 0.0f64);
+        let (mut lo, mut hi) = (0i32, 0i32);
         let integral = values.iter().all(|&v| {
-            lo = lo.min(v);
-            hi = hi.max(v);
-            // Not -0.0: its sign would be lost.
-            v.fract() == 0.0
-                && (-2147483648.0..=2147483647.0).contains(&v)
-                && (v != 0.0 || v.is_sign_positive())
+            exact_i32(v)
+                .map(|i| (lo, hi) = (lo.min(i), hi.max(i)))
+                .is_some()
         });
         if !integral {
             return (FLOAT64_LE, le_bytes(values));
         }
-        let fits =
-            |bits: u32| lo >= -(2f64.powi(bits as i32 - 1)) && hi < 2f64.powi(bits as i32 - 1);
+        let fits = |bits: u32| lo >= -(1 << (bits - 1)) && hi < 1 << (bits - 1);
         if fits(8) {
             (
                 SINT8,
@@ -142,46 +142,19 @@ impl ToLe for u32 {
     }
 }
 
-/// The values of a typed array (RFC 8746 tags 64–87: `0b010_f_s_e_ll`, float, signed,
-/// little-endian, length), each converted exactly, or what is wrong with it.
+/// The values of a typed array, each converted exactly, or what is wrong with it.
 fn decode<T: Element>(tag: u64, bytes: &[u8]) -> Result<Vec<T>, String> {
-    let (float, signed, little) = (tag & 0x10 != 0, tag & 0x08 != 0, tag & 0x04 != 0);
-    let ll = (tag & 0x03) as u32;
-    let size = match (float, ll) {
-        (false, _) => 1usize << ll,
-        (true, 1) => 4,
-        (true, 2) => 8,
-        _ => 0,
-    };
-    if !(64..=87).contains(&tag) || size == 0 || (!float && signed && little && size == 1) {
-        return Err(format!("tag {tag} is not a typed array of {}", T::NAME));
-    }
-    if !bytes.len().is_multiple_of(size) {
-        return Err(format!(
-            "a typed array of {size}-byte values holds {} bytes, not a multiple of {size}",
-            bytes.len()
-        ));
-    }
-    bytes
-        .chunks_exact(size)
+    let values = typed_array::values(tag, bytes).map_err(|e| match e {
+        TypedArrayError::NotTyped(tag) => format!("tag {tag} is not a typed array of {}", T::NAME),
+        ragged => ragged.to_string(),
+    })?;
+    values
         .enumerate()
-        .map(|(i, chunk)| {
-            let mut raw = [0u8; 8];
-            let bits = if little {
-                raw[..size].copy_from_slice(chunk);
-                u64::from_le_bytes(raw)
-            } else {
-                raw[8 - size..].copy_from_slice(chunk);
-                u64::from_be_bytes(raw)
-            };
-            let value = match (float, size) {
-                (true, 4) => T::from_float(f64::from(f32::from_bits(bits as u32))),
-                (true, _) => T::from_float(f64::from_bits(bits)),
-                (false, _) if signed => {
-                    let shift = 64 - 8 * size as u32;
-                    T::from_int(i128::from(((bits << shift) as i64) >> shift))
-                }
-                (false, _) => T::from_int(i128::from(bits)),
+        .map(|(i, v)| {
+            let value = match v {
+                TypedValue::Int(v) => T::from_int(i128::from(v)),
+                TypedValue::UInt(v) => T::from_int(i128::from(v)),
+                TypedValue::Float(v) => T::from_float(v),
             };
             value.ok_or_else(|| {
                 format!(

@@ -8,6 +8,7 @@ use ciborium::Value as Cbor;
 use serde_json::Value as Json;
 
 use super::record::{ResultMetadata, ResultRecord};
+use super::typed_array::TypedValue;
 
 /// The record in `bytes` with its value as JSON.
 pub fn to_json(bytes: &[u8]) -> Result<(ResultMetadata, Json), String> {
@@ -58,54 +59,21 @@ pub fn cbor_to_json(value: Cbor) -> Json {
     }
 }
 
-/// The numbers of an RFC 8746 typed array (tags 64–87: `0b010_f_s_e_ll`, float, signed,
-/// little-endian, length), `None` for another tag, a 16- or 128-bit float array, or a byte string
-/// that is not a whole number of values.
+/// The numbers of a typed array as JSON, `None` when the bytes are not one (see
+/// [`typed_array::values`](super::typed_array::values)).
 fn typed_array(tag: u64, bytes: &[u8]) -> Option<Json> {
-    if !(64..=87).contains(&tag) {
-        return None;
-    }
-    let (float, signed, little) = (tag & 0x10 != 0, tag & 0x08 != 0, tag & 0x04 != 0);
-    let ll = (tag & 0x03) as u32;
-    let size = if float {
-        match ll {
-            1 => 4,
-            2 => 8,
-            _ => return None,
-        }
-    } else {
-        1usize << ll
-    };
-    if !bytes.len().is_multiple_of(size) || (!float && signed && little && size == 1) {
-        return None; // tag 76 is reserved
-    }
-    let number = |chunk: &[u8]| -> Json {
-        let mut raw = [0u8; 8];
-        if little {
-            raw[..size].copy_from_slice(chunk);
-        } else {
-            raw[8 - size..].copy_from_slice(chunk);
-        }
-        let bits = if little {
-            u64::from_le_bytes(raw)
-        } else {
-            u64::from_be_bytes(raw)
-        };
-        match (float, size) {
-            (true, 4) => serde_json::Number::from_f64(f64::from(f32::from_bits(bits as u32)))
-                .map_or(Json::Null, Json::Number),
-            (true, _) => {
-                serde_json::Number::from_f64(f64::from_bits(bits)).map_or(Json::Null, Json::Number)
-            }
-            (false, _) if signed => {
-                // Sign-extend the `size`-byte value.
-                let shift = 64 - 8 * size as u32;
-                Json::from(((bits << shift) as i64) >> shift)
-            }
-            (false, _) => Json::from(bits),
-        }
-    };
-    Some(Json::Array(bytes.chunks_exact(size).map(number).collect()))
+    let values = super::typed_array::values(tag, bytes).ok()?;
+    Some(Json::Array(
+        values
+            .map(|v| match v {
+                TypedValue::Int(i) => Json::from(i),
+                TypedValue::UInt(u) => Json::from(u),
+                TypedValue::Float(f) => {
+                    serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number)
+                }
+            })
+            .collect(),
+    ))
 }
 
 #[cfg(test)]

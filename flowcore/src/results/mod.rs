@@ -8,11 +8,13 @@
 //!   [`ResultMetadata`] (which task run produced it, when it expires) and the value.
 //! - [`cache`]: cache policies and the keys they compute.
 //! - [`json`]: a stored value as JSON, for the API and the UI.
+//! - [`typed_array`]: CBOR typed arrays (RFC 8746) read back as numbers.
 
 pub mod cache;
 pub mod json;
 pub mod record;
 pub mod storage;
+pub mod typed_array;
 
 pub use cache::{CacheKeyFn, CachePolicy};
 pub use record::{ResultMetadata, ResultRecord};

@@ -196,23 +196,9 @@ impl Trips {
                 actual: keep.len(),
             });
         }
-        fn retain<T: Copy>(v: &mut Vec<T>, keep: &[bool]) {
-            let mut w = 0;
-            for r in 0..v.len() {
-                if keep[r] {
-                    v[w] = v[r];
-                    w += 1;
-                }
-            }
-            v.truncate(w);
-        }
-        retain(&mut self.pickup_ns, keep);
-        retain(&mut self.dropoff_ns, keep);
-        retain(&mut self.pu_location_id, keep);
-        retain(&mut self.do_location_id, keep);
-        retain(&mut self.passenger_count, keep);
+        self.retain_loaded(|r| keep[r]);
         if let Some(d) = self.duration.as_mut() {
-            retain(d, keep);
+            retain_where(d, |r| keep[r]);
         }
         Ok(())
     }
@@ -221,26 +207,22 @@ impl Trips {
     /// duration column is compacted last, so each column reads the original durations).
     /// Returns `false` (and changes nothing) if there is no duration column.
     pub(crate) fn retain_by_duration(&mut self, keep: impl Fn(f64) -> bool) -> bool {
-        let Some(duration) = self.duration.as_mut() else {
+        let Some(mut duration) = self.duration.take() else {
             return false;
         };
-        fn retain<T: Copy>(v: &mut Vec<T>, duration: &[f64], keep: &impl Fn(f64) -> bool) {
-            let mut w = 0;
-            for r in 0..v.len() {
-                if keep(duration[r]) {
-                    v[w] = v[r];
-                    w += 1;
-                }
-            }
-            v.truncate(w);
-        }
-        retain(&mut self.pickup_ns, duration, &keep);
-        retain(&mut self.dropoff_ns, duration, &keep);
-        retain(&mut self.pu_location_id, duration, &keep);
-        retain(&mut self.do_location_id, duration, &keep);
-        retain(&mut self.passenger_count, duration, &keep);
+        self.retain_loaded(|r| keep(duration[r]));
         duration.retain(|&d| keep(d));
+        self.duration = Some(duration);
         true
+    }
+
+    /// Keeps the rows `r` of the five loaded columns for which `keep(r)` is true.
+    fn retain_loaded(&mut self, keep: impl Fn(usize) -> bool) {
+        retain_where(&mut self.pickup_ns, &keep);
+        retain_where(&mut self.dropoff_ns, &keep);
+        retain_where(&mut self.pu_location_id, &keep);
+        retain_where(&mut self.do_location_id, &keep);
+        retain_where(&mut self.passenger_count, &keep);
     }
 
     /// Appends all rows of `other` (which must be of the same color).
@@ -314,6 +296,18 @@ impl Trips {
         self.do_location_id.shrink_to_fit();
         self.passenger_count.shrink_to_fit();
     }
+}
+
+/// Keeps the elements `v[r]` for which `keep(r)` is true, in order.
+fn retain_where<T: Copy>(v: &mut Vec<T>, keep: impl Fn(usize) -> bool) {
+    let mut w = 0;
+    for r in 0..v.len() {
+        if keep(r) {
+            v[w] = v[r];
+            w += 1;
+        }
+    }
+    v.truncate(w);
 }
 
 /// Mutable access to the five loaded columns, for the readers.

@@ -407,18 +407,7 @@ impl FittedLinearRegression {
     /// ```
     pub fn rmse(&self, x: &CsrMatrix, y: &[f64]) -> Result<f64> {
         self.check_features(x)?;
-        if y.len() != x.nrows() {
-            return Err(PipelineError::ShapeMismatch {
-                context: "rmse: predictions for targets".into(),
-                expected: y.len(),
-                actual: x.nrows(),
-            });
-        }
-        if y.is_empty() {
-            return Err(PipelineError::EmptyData {
-                context: "rmse of zero rows".into(),
-            });
-        }
+        crate::metrics::check_rows(y.len(), x.nrows())?;
         let mut errors = crate::metrics::SquaredErrors::default();
         self.for_each_prediction(x, |row, p| errors.add(row, y[row], p))?;
         Ok(errors.rmse(y.len()))

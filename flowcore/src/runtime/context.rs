@@ -5,16 +5,14 @@
 //! any argument passing.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures_util::future::BoxFuture;
 
 use super::task_runner::TaskRunner;
-use crate::runtime::run_record::{FlowRunMeta, TaskRunMeta};
-use crate::runtime::state::State;
-use crate::runtime::upstream::Upstream;
-use crate::schemas::runs::TaskRun;
+use super::task_runs::TaskRuns;
+use crate::runtime::run_record::{FlowRunMeta, RunRecord, TaskRunMeta};
 
 tokio::task_local! {
     static FLOW_RUN: Arc<FlowRunContext>;
@@ -26,6 +24,10 @@ pub(crate) struct FlowRunContext {
     /// The runner override in force for this run and its subflows.
     pub(crate) runner_override: Option<TaskRunner>,
     inner: Mutex<Inner>,
+    /// Its submitted task runs that have not finished yet (tasks submitted by tasks included),
+    /// and the signal that the count reached zero.
+    unfinished: AtomicUsize,
+    all_finished: tokio::sync::Notify,
     /// Set when the flow run was stopped (its timeout, a cancellation): its queued tasks do not
     /// start.
     stopped: std::sync::OnceLock<String>,
@@ -39,38 +41,13 @@ pub(crate) struct FlowRunContext {
     pub(crate) resume_scope: String,
 }
 
-/// One of a flow run's task runs: its live record while it may still change, its final snapshot
-/// once it completed — a flow of a million task runs holds each finished one as one compact
-/// record, which becomes its [`FlowState`](crate::FlowState)'s entry in place.
-enum Slot {
-    Live(Arc<TaskRunMeta>),
-    Done(TaskRun),
-}
-
-impl Slot {
-    /// Its current state and whether its outcome was observed (a completed run's always counts
-    /// as observed: nothing about it is left to report).
-    fn look<R>(&self, f: impl FnOnce(Option<&State>, bool) -> R) -> R {
-        match self {
-            Slot::Live(meta) => f(meta.record.state().as_ref(), meta.record.is_observed()),
-            Slot::Done(run) => f(Some(run.state()), true),
-        }
-    }
-
-    fn into_task_run(self) -> TaskRun {
-        match self {
-            Slot::Live(meta) => meta.into_snapshot(),
-            Slot::Done(run) => run,
-        }
-    }
-}
-
 #[derive(Default)]
 struct Inner {
-    task_runs: Vec<Slot>,
+    /// Its task runs' records, in creation order: what its [`FlowState`](crate::FlowState) keeps
+    /// (see [`TaskRuns`](super::task_runs::TaskRuns)).
+    task_runs: Vec<Arc<TaskRunMeta>>,
     subflow_task_runs: Vec<crate::schemas::runs::TaskRun>,
     counters: HashMap<&'static str, u32>,
-    submitted: Vec<Weak<dyn Upstream>>,
     sequential: Option<tokio::sync::mpsc::UnboundedSender<BoxFuture<'static, ()>>>,
 }
 
@@ -92,6 +69,8 @@ impl FlowRunContext {
             runner,
             runner_override,
             inner: Mutex::default(),
+            unfinished: AtomicUsize::new(0),
+            all_finished: tokio::sync::Notify::new(),
             stopped: std::sync::OnceLock::new(),
             cancel,
             persist_results,
@@ -133,56 +112,40 @@ impl FlowRunContext {
     }
 
     pub(crate) fn register_task_run(&self, meta: Arc<TaskRunMeta>) {
-        let mut inner = self.inner();
-        meta.slot.store(inner.task_runs.len(), Ordering::Relaxed);
-        inner.task_runs.push(Slot::Live(meta));
+        self.inner().task_runs.push(meta);
     }
 
-    /// Nothing will hold a task run of this flow run for long any more (a plain call returned; a
-    /// submitted run's last future went): once `Completed` (final, observed or not alike) its
-    /// live record is replaced by its snapshot, which is what the flow's state will hold. A run
-    /// whose future outlives the flow body is snapshotted when the flow run ends, as before.
-    pub(crate) fn task_run_released(&self, meta: &Arc<TaskRunMeta>) {
-        if !meta.record.state().is_some_and(|s| s.is_completed()) {
-            return;
-        }
-        let i = meta.slot.load(Ordering::Relaxed);
-        let snapshot = meta.snapshot();
-        let mut inner = self.inner();
-        if let Some(slot) = inner.task_runs.get_mut(i) {
-            if matches!(slot, Slot::Live(m) if Arc::ptr_eq(m, meta)) {
-                *slot = Slot::Done(snapshot);
-            }
+    /// Counts a submitted task run the flow run waits for (until
+    /// [`submitted_finished`](Self::submitted_finished)). Only a count: a million submitted runs
+    /// cost the flow run nothing more to wait for.
+    pub(crate) fn register_submitted(&self) {
+        self.unfinished.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A submitted task run has finished (or its job was dropped).
+    pub(crate) fn submitted_finished(&self) {
+        if self.unfinished.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.all_finished.notify_waiters();
         }
     }
 
-    /// Registers a submitted task so the flow run waits for it. Held weakly: a run whose result nobody
-    /// holds any more has finished, and its value can move to its last consumer without a clone.
-    pub(crate) fn register_submitted(&self, upstream: Weak<dyn Upstream>) {
-        self.inner().submitted.push(upstream);
-    }
-
-    /// Folds `f` over the task runs from the `first`-th on, given each one's state and whether its
-    /// outcome was observed.
+    /// Folds `f` over the records of the task runs from the `first`-th on.
     pub(crate) fn fold_task_runs_since<R>(
         &self,
         first: usize,
         init: R,
-        mut f: impl FnMut(R, Option<&State>, bool) -> R,
+        f: impl FnMut(R, &RunRecord) -> R,
     ) -> R {
         let inner = self.inner();
+        let mut f = f;
         inner.task_runs[first.min(inner.task_runs.len())..]
             .iter()
-            .fold(init, |acc, slot| {
-                slot.look(|state, observed| f(acc, state, observed))
-            })
+            .fold(init, |acc, meta| f(acc, &meta.record))
     }
 
-    /// Takes the task runs out of a finished flow run, as its final record (in place: the
-    /// finished ones already are).
-    pub(crate) fn take_task_runs(&self) -> Vec<TaskRun> {
-        let slots = std::mem::take(&mut self.inner().task_runs);
-        slots.into_iter().map(Slot::into_task_run).collect()
+    /// Takes the task runs' records out of a finished flow run, as its final record.
+    pub(crate) fn take_task_runs(&self) -> TaskRuns {
+        TaskRuns::new(std::mem::take(&mut self.inner().task_runs))
     }
 
     /// Records the task runs of a finished subflow (and of its own subflows).
@@ -215,10 +178,8 @@ impl FlowRunContext {
             let live: Vec<Arc<TaskRunMeta>> = inner
                 .task_runs
                 .iter()
-                .filter_map(|slot| match slot {
-                    Slot::Live(meta) => Some(Arc::clone(meta)),
-                    Slot::Done(_) => None,
-                })
+                .filter(|meta| !meta.record.is_final())
+                .cloned()
                 .collect();
             (live, inner.sequential.take())
         };
@@ -259,26 +220,14 @@ impl FlowRunContext {
     /// Waits until every task submitted in this flow run has finished, including tasks submitted by
     /// tasks while waiting. Then stops the sequential worker.
     pub(crate) async fn wait_for_submitted(&self) {
-        let mut seen = 0;
         loop {
-            let batch: Vec<Weak<dyn Upstream>> = {
-                let inner = self.inner();
-                if seen == inner.submitted.len() {
-                    break;
-                }
-                inner.submitted[seen..].to_vec()
-            };
-            seen += batch.len();
-            for upstream in batch {
-                // A run that cannot be upgraded any more has completed and been consumed.
-                if let Some(upstream) = upstream.upgrade() {
-                    upstream.wait().await;
-                }
+            // Heard from its creation on: a count reaching zero after the check below wakes it.
+            let finished = self.all_finished.notified();
+            if self.unfinished.load(Ordering::SeqCst) == 0 {
+                break;
             }
+            finished.await;
         }
-        let mut inner = self.inner();
-        inner.sequential = None;
-        // Every one has finished: their handles' memory goes now, not with the flow run.
-        inner.submitted = Vec::new();
+        self.inner().sequential = None;
     }
 }

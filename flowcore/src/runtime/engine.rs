@@ -202,11 +202,6 @@ pub(crate) async fn run_task<T: Send + 'static>(
         run_hooks(hooks, &run, &scope);
     }
     super::task_params::forget_parameters(meta);
-    if !meta.has_future.load(std::sync::atomic::Ordering::Relaxed) {
-        if let Some(ctx) = FlowRunContext::current() {
-            ctx.task_run_released(meta);
-        }
-    }
     outcome.map_err(|(_, failure)| {
         error(match failure {
             AttemptFailure::Error(e) => TaskRunFailure::Error(Arc::new(e)),
@@ -517,6 +512,7 @@ pub(crate) async fn run_flow<T: Send + 'static>(
     if let Some(parent) = &parent {
         parent.add_subflow_task_runs(
             task_runs
+                .get()
                 .iter()
                 .cloned()
                 .chain(subflow_task_runs.iter().cloned()),
@@ -534,9 +530,12 @@ pub(crate) async fn run_flow<T: Send + 'static>(
 /// `Some("3 task runs did not run: an upstream task run failed")` for this attempt's task runs
 /// that ended `UpstreamFailed`.
 fn never_ran(ctx: &FlowRunContext, first_task: usize) -> Option<String> {
-    let n = ctx.fold_task_runs_since(first_task, 0, |n, state, _| {
+    let n = ctx.fold_task_runs_since(first_task, 0, |n, record| {
         n + usize::from(
-            state.is_some_and(|s| s.has_name(crate::runtime::state::StateName::UpstreamFailed)),
+            record.ended_unsuccessfully()
+                && record
+                    .state()
+                    .is_some_and(|s| s.has_name(crate::runtime::state::StateName::UpstreamFailed)),
         )
     });
     match n {
@@ -552,11 +551,11 @@ fn never_ran(ctx: &FlowRunContext, first_task: usize) -> Option<String> {
 fn unobserved_failures(ctx: &FlowRunContext, first_task: usize) -> Option<String> {
     // (failed, failed and unobserved, all) in one pass.
     let (failed, unobserved, n) =
-        ctx.fold_task_runs_since(first_task, (0, 0, 0), |(f, u, n), state, observed| {
-            let failed = state.is_some_and(|s| !s.is_completed());
+        ctx.fold_task_runs_since(first_task, (0, 0, 0), |(f, u, n), record| {
+            let failed = record.ended_unsuccessfully();
             (
                 f + usize::from(failed),
-                u + usize::from(failed && !observed),
+                u + usize::from(failed && !record.is_observed()),
                 n + 1,
             )
         });

@@ -7,8 +7,7 @@
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::sync::atomic::{fence, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -22,109 +21,169 @@ use crate::schemas::runs::TaskRun;
 
 /// The shared completion cell behind a [`TaskFuture`].
 ///
-/// The outcome (success, or the error) is set once and readable by everyone; the value itself sits
-/// beside it so that the last holder can take it: a future passed by value to its only consumer hands
-/// the value over without a clone.
+/// One lock guards what the run produced: nothing yet (and, once someone waits, the `Notify` that
+/// wakes them), the value, or the error. The value is kept as it came, so that the last holder
+/// takes it without a clone (a future passed by value to its only consumer hands it over); the
+/// first consumer that wants it shared moves it into an `Arc`, without copying what it owns. A
+/// flow keeps a million of these cells when it keeps its futures: one allocation of 48 bytes for a
+/// word-sized value, not two.
 pub(crate) struct Completion<T> {
     pub(crate) meta: Arc<TaskRunMeta>,
-    /// Set once: `None` for a run that completed, its error (boxed: most runs succeed, and a
-    /// flow keeps a million of these cells) otherwise.
-    outcome: OnceLock<Option<Box<TaskRunError>>>,
-    value: Mutex<Option<Arc<T>>>,
-    /// Made by the first waiter that finds the run unfinished: most runs finish before anyone
-    /// waits, and need none.
-    notify: OnceLock<Arc<Notify>>,
+    outcome: Mutex<Outcome<T>>,
 }
 
-impl<T> Drop for Completion<T> {
-    /// The last handle on the run went: its flow run may keep its compact snapshot instead.
-    fn drop(&mut self) {
-        if let Some(ctx) = FlowRunContext::current() {
-            ctx.task_run_released(&self.meta);
+/// What a task run produced, as its futures see it.
+enum Outcome<T> {
+    /// Not finished; the `Notify` is made by the first waiter (most runs finish before anyone
+    /// waits, and need none).
+    Running(Option<Arc<Notify>>),
+    /// Completed: the value, as the body returned it.
+    Value(T),
+    /// Completed: the value, shared with a consumer that asked for an `Arc`.
+    Shared(Arc<T>),
+    /// Completed, and the value moved to its last holder.
+    Taken,
+    /// Did not complete (boxed: most runs succeed).
+    Failed(Box<TaskRunError>),
+}
+
+impl<T> Outcome<T> {
+    /// `None` while running, else whether the run completed (or its error).
+    fn finished(&self) -> Option<Result<(), &TaskRunError>> {
+        match self {
+            Outcome::Running(_) => None,
+            Outcome::Failed(error) => Some(Err(error)),
+            Outcome::Value(_) | Outcome::Shared(_) | Outcome::Taken => Some(Ok(())),
         }
     }
 }
 
 impl<T> Completion<T> {
     pub(crate) fn new(meta: Arc<TaskRunMeta>) -> Arc<Completion<T>> {
-        meta.has_future
-            .store(true, std::sync::atomic::Ordering::Relaxed);
         Arc::new(Completion {
             meta,
-            outcome: OnceLock::new(),
-            value: Mutex::new(None),
-            notify: OnceLock::new(),
+            outcome: Mutex::new(Outcome::Running(None)),
         })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Outcome<T>> {
+        self.outcome.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Sets the outcome and wakes the waiters. Takes the producer's handle and lets go of it before
     /// waking anyone, so that a consumer holding the last handle can take the value without a clone.
     pub(crate) fn complete(this: Arc<Completion<T>>, outcome: Result<T, TaskRunError>) {
-        let failure = match outcome {
-            Ok(value) => {
-                *this.value.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(value));
-                None
-            }
-            Err(e) => Some(Box::new(e)),
+        let finished = match outcome {
+            Ok(value) => Outcome::Value(value),
+            Err(e) => Outcome::Failed(Box::new(e)),
         };
-        let _ = this.outcome.set(failure);
-        // Pairs with the fence in `wait`: either this sees the waiter's `Notify`, or the waiter
-        // sees the outcome just set.
-        fence(Ordering::SeqCst);
-        let notify = this.notify.get().cloned();
+        let notify = {
+            let mut slot = this.lock();
+            match &*slot {
+                Outcome::Running(_) => match std::mem::replace(&mut *slot, finished) {
+                    Outcome::Running(notify) => notify,
+                    _ => unreachable!("the outcome was running a moment ago"),
+                },
+                // Completed once already: the first outcome stands.
+                _ => None,
+            }
+        };
         drop(this);
         if let Some(notify) = notify {
             notify.notify_waiters();
         }
     }
 
-    pub(crate) async fn wait(&self) -> Result<(), &TaskRunError> {
-        loop {
-            if let Some(outcome) = self.get() {
-                return outcome;
+    /// Waits until the run has finished; gives its error when it did not complete.
+    pub(crate) async fn wait(&self) -> Result<(), TaskRunError> {
+        let notify = {
+            let mut slot = self.lock();
+            match &mut *slot {
+                Outcome::Running(notify) => Arc::clone(notify.get_or_insert_with(Default::default)),
+                done => return done.finished().expect("finished").map_err(Clone::clone),
             }
-            let notify = self.notify.get_or_init(|| Arc::new(Notify::new()));
-            // A `Notified` hears every `notify_waiters` from its creation on, polled or not.
+        };
+        loop {
             let notified = notify.notified();
-            fence(Ordering::SeqCst);
-            if let Some(outcome) = self.get() {
-                return outcome;
+            tokio::pin!(notified);
+            // Registered before looking again: a completion from now on wakes it.
+            notified.as_mut().enable();
+            if let Some(done) = self.get() {
+                return done;
             }
             notified.await;
         }
     }
 
     /// The outcome, once the run has finished.
-    pub(crate) fn get(&self) -> Option<Result<(), &TaskRunError>> {
-        self.outcome.get().map(|failure| match failure {
-            None => Ok(()),
-            Some(error) => Err(&**error),
-        })
+    pub(crate) fn get(&self) -> Option<Result<(), TaskRunError>> {
+        self.lock().finished().map(|r| r.map_err(Clone::clone))
     }
 
-    /// The value of a completed run, shared.
+    /// Whether the run has finished.
+    pub(crate) fn is_done(&self) -> bool {
+        !matches!(&*self.lock(), Outcome::Running(_))
+    }
+
+    /// Whether the run completed.
+    pub(crate) fn completed(&self) -> bool {
+        matches!(self.lock().finished(), Some(Ok(())))
+    }
+
+    /// The value of a completed run, shared (moved into an `Arc` the first time: not copied).
     pub(crate) fn shared(&self) -> Option<Arc<T>> {
-        self.value.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        let mut slot = self.lock();
+        match &*slot {
+            Outcome::Shared(value) => Some(Arc::clone(value)),
+            Outcome::Value(_) => {
+                let Outcome::Value(value) = std::mem::replace(&mut *slot, Outcome::Taken) else {
+                    unreachable!("the value was there a moment ago")
+                };
+                let value = Arc::new(value);
+                *slot = Outcome::Shared(Arc::clone(&value));
+                Some(value)
+            }
+            _ => None,
+        }
     }
 
     /// The value of a completed run: moved out when `this` is the last handle on the cell, else cloned.
     pub(crate) fn take_or_clone(this: &Arc<Completion<T>>, clone: fn(&T) -> T) -> Option<T> {
-        let mut slot = this.value.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slot = this.lock();
         if Arc::strong_count(this) == 1 {
-            let value = slot.take()?;
-            return Some(Arc::try_unwrap(value).unwrap_or_else(|shared| clone(&shared)));
+            return match std::mem::replace(&mut *slot, Outcome::Taken) {
+                Outcome::Value(value) => Some(value),
+                Outcome::Shared(value) => {
+                    Some(Arc::try_unwrap(value).unwrap_or_else(|shared| clone(&shared)))
+                }
+                other => {
+                    *slot = other;
+                    None
+                }
+            };
         }
-        slot.as_deref().map(clone)
+        match &*slot {
+            Outcome::Value(value) => Some(clone(value)),
+            Outcome::Shared(value) => Some(clone(value)),
+            _ => None,
+        }
     }
 }
 
 /// The producer's handle on a completion: completes it when the run ends, and — should the job be
 /// dropped before that (a runtime shutting down) — completes it as `Crashed`, so no waiter hangs.
-pub(crate) struct Producer<T>(Option<Arc<Completion<T>>>);
+/// Its flow run (if any) counts it among the runs it waits for until then.
+pub(crate) struct Producer<T>(Option<Arc<Completion<T>>>, Option<Arc<FlowRunContext>>);
 
 impl<T> Producer<T> {
-    pub(crate) fn new(completion: Arc<Completion<T>>) -> Producer<T> {
-        Producer(Some(completion))
+    pub(crate) fn new(
+        completion: Arc<Completion<T>>,
+        flow: Option<Arc<FlowRunContext>>,
+    ) -> Producer<T> {
+        if let Some(flow) = &flow {
+            flow.register_submitted();
+        }
+        Producer(Some(completion), flow)
     }
 
     pub(crate) fn meta(&self) -> &Arc<TaskRunMeta> {
@@ -154,6 +213,9 @@ impl<T> Drop for Producer<T> {
             };
             Completion::complete(done, Err(error));
         }
+        if let Some(flow) = self.1.take() {
+            flow.submitted_finished();
+        }
     }
 }
 
@@ -169,10 +231,10 @@ impl<T: Send + Sync + 'static> Upstream for Completion<T> {
     }
 
     fn succeeded(&self) -> bool {
-        matches!(self.get(), Some(Ok(())))
+        self.completed()
     }
 
-    fn error(&self) -> Option<&TaskRunError> {
+    fn error(&self) -> Option<TaskRunError> {
         self.get().and_then(Result::err)
     }
 }
@@ -194,7 +256,7 @@ impl<T> fmt::Debug for TaskFuture<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskFuture")
             .field("task_run", &self.completion.meta.record.name())
-            .field("done", &self.completion.get().is_some())
+            .field("done", &self.completion.is_done())
             .finish()
     }
 }
@@ -212,7 +274,7 @@ impl<T: Send + Sync + 'static> TaskFuture<T> {
 
     /// Whether the task run has finished.
     pub fn is_done(&self) -> bool {
-        self.completion.get().is_some()
+        self.completion.is_done()
     }
 
     /// The task run's current state (its final state once [`is_done`](Self::is_done)).
@@ -242,7 +304,7 @@ impl<T: Send + Sync + 'static> TaskFuture<T> {
     pub async fn result_shared(&self) -> Result<Arc<T>, TaskRunError> {
         if let Err(e) = Completion::wait(&self.completion).await {
             self.completion.meta.record.mark_observed();
-            return Err(e.clone());
+            return Err(e);
         }
         Ok(self
             .completion
@@ -262,7 +324,7 @@ impl<T: Clone + Send + Sync + 'static> IntoFuture for TaskFuture<T> {
         Box::pin(async move {
             if let Err(e) = Completion::wait(&self.completion).await {
                 self.completion.meta.record.mark_observed();
-                return Err(e.clone());
+                return Err(e);
             }
             Ok(Completion::take_or_clone(&self.completion, T::clone)
                 .expect("a completed task run's value stays while a future holds it"))
@@ -276,5 +338,74 @@ impl<T: Clone + Send + Sync + 'static> IntoFuture for &TaskFuture<T> {
 
     fn into_future(self) -> Self::IntoFuture {
         self.clone().into_future()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::lifecycle::create_task_run;
+
+    fn cell<T>() -> Arc<Completion<T>> {
+        Completion::new(create_task_run(None, "t", None, &[], Vec::new()))
+    }
+
+    #[test]
+    fn a_kept_future_costs_one_small_allocation() {
+        // A flow that keeps a million futures keeps a million of these (plus the `Arc` counts).
+        assert!(std::mem::size_of::<Completion<usize>>() <= 32);
+    }
+
+    #[tokio::test]
+    async fn the_last_holder_takes_the_value_others_clone_or_share_it() {
+        let _harness = crate::testing::harness();
+        let done: Arc<Completion<Vec<u8>>> = cell();
+        let other = Arc::clone(&done);
+        assert!(!done.is_done() && done.get().is_none() && done.shared().is_none());
+        Completion::complete(Arc::clone(&done), Ok(vec![1, 2, 3]));
+        assert!(done.is_done() && done.completed());
+        assert!(done.wait().await.is_ok());
+        // Two handles: a clone.
+        assert_eq!(
+            Completion::take_or_clone(&done, Vec::clone),
+            Some(vec![1, 2, 3])
+        );
+        // Shared: moved into an `Arc` once, the same buffer every time.
+        let (a, b) = (done.shared().unwrap(), other.shared().unwrap());
+        assert!(Arc::ptr_eq(&a, &b));
+        let buffer = a.as_ptr();
+        drop((a, b, other));
+        // The last handle, nobody sharing it any more: the value itself, not a copy.
+        let taken = Completion::take_or_clone(&done, Vec::clone).unwrap();
+        assert_eq!(taken.as_ptr(), buffer);
+        assert!(
+            done.is_done() && done.completed(),
+            "taken is still completed"
+        );
+        assert_eq!(Completion::take_or_clone(&done, Vec::clone), None);
+    }
+
+    #[tokio::test]
+    async fn a_waiter_wakes_when_the_run_fails_and_a_second_outcome_is_ignored() {
+        let _harness = crate::testing::harness();
+        let done: Arc<Completion<u32>> = cell();
+        let waiter = {
+            let done = Arc::clone(&done);
+            tokio::spawn(async move { done.wait().await })
+        };
+        tokio::task::yield_now().await;
+        let error = TaskRunError {
+            task_run_name: Arc::from("t-0"),
+            task_run_id: done.meta.record.id(),
+            failure: crate::runtime::error::TaskRunFailure::Crashed("boom".into()),
+            root: None,
+        };
+        Completion::complete(Arc::clone(&done), Err(error));
+        Completion::complete(Arc::clone(&done), Ok(7));
+        let seen = waiter.await.unwrap().unwrap_err();
+        assert!(seen.to_string().contains("boom"), "{seen}");
+        assert!(done.is_done() && !done.completed());
+        assert!(Upstream::error(&*done).is_some() && !Upstream::succeeded(&*done));
+        assert_eq!(done.shared(), None);
     }
 }

@@ -65,11 +65,9 @@ pub(crate) fn create_task_run_as(
         record: RunRecord::new(RunKind::Task, name, flow_run_id),
         task_name,
         tags: tags.iter().map(|t| t.to_string()).collect(),
-        inputs,
+        inputs: inputs.into_boxed_slice(),
         parameters: std::sync::Mutex::new(None),
         name_pending,
-        slot: std::sync::atomic::AtomicUsize::new(usize::MAX),
-        has_future: std::sync::atomic::AtomicBool::new(false),
     });
     if let Some(ctx) = ctx {
         ctx.register_task_run(Arc::clone(&meta));
@@ -78,8 +76,8 @@ pub(crate) fn create_task_run_as(
         run: meta.record.run.clone(),
         task_name: task_name.to_string(),
         flow_run_id: meta.flow_run_id(),
-        tags: meta.tags.clone(),
-        inputs: meta.inputs.clone(),
+        tags: meta.tags.to_vec(),
+        inputs: meta.inputs.to_vec(),
         created: chrono::Utc::now(),
     });
     let _ = meta.record.propose(first);
@@ -104,12 +102,10 @@ pub(crate) fn adopt_task_run(
             queued.flow_run_id,
         ),
         task_name,
-        tags: queued.tags.clone(),
-        inputs: Vec::new(),
+        tags: queued.tags.clone().into_boxed_slice(),
+        inputs: Box::default(),
         parameters: std::sync::Mutex::new(None),
         name_pending: false,
-        slot: std::sync::atomic::AtomicUsize::new(usize::MAX),
-        has_future: std::sync::atomic::AtomicBool::new(false),
     });
     let _ = meta.record.adopt(State::pending());
     if claimed.claims <= 1 {

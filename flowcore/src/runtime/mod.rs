@@ -35,6 +35,7 @@ pub mod task;
 pub mod task_params;
 pub(crate) mod task_queue;
 pub(crate) mod task_runner;
+pub(crate) mod task_runs;
 pub(crate) mod task_spec;
 pub(crate) mod upstream;
 

@@ -164,6 +164,15 @@ impl RunRecord {
             .is_some_and(|kind| kind.is_final())
     }
 
+    /// Whether the run has a state and it is not `Completed` (its outcome a failure, a crash, a
+    /// cancellation — or not final yet). Reads the kind only: no state is copied.
+    pub(crate) fn ended_unsuccessfully(&self) -> bool {
+        self.progress()
+            .history
+            .last_kind()
+            .is_some_and(|kind| kind != super::state::StateType::Completed)
+    }
+
     /// The policy's decision on `state`, recorded when accepted.
     #[allow(clippy::result_large_err)]
     fn apply(&self, state: State) -> Result<State, Rejection> {
@@ -220,8 +229,9 @@ pub(crate) struct TaskRunMeta {
     /// Inline: a task run's record lives and goes with its description.
     pub(crate) record: RunRecord,
     pub(crate) task_name: &'static str,
-    pub(crate) tags: Vec<String>,
-    pub(crate) inputs: Vec<TaskInput>,
+    /// Boxed slices (two words each, not three: a flow keeps a million of these records).
+    pub(crate) tags: Box<[String]>,
+    pub(crate) inputs: Box<[TaskInput]>,
     /// The parameters the body was called with, as a JSON object's text (see
     /// [`task_params`](super::task_params)): set when the first attempt takes its arguments,
     /// dropped when the run has finished and its hooks ran (a flow holds every task run's record
@@ -230,11 +240,6 @@ pub(crate) struct TaskRunMeta {
     /// Whether the run has its default name only because its `task_run_name` showed an argument
     /// an upstream run had not produced yet: it is renamed when the body takes its arguments.
     pub(crate) name_pending: bool,
-    /// Its place among its flow run's task runs (`usize::MAX` outside a flow run).
-    pub(crate) slot: std::sync::atomic::AtomicUsize,
-    /// Whether it has a future (a submitted run): its flow run snapshots it when the future goes,
-    /// not when the run ends.
-    pub(crate) has_future: AtomicBool,
 }
 
 impl TaskRunMeta {
@@ -244,7 +249,7 @@ impl TaskRunMeta {
     }
 
     /// The final snapshot of a finished run, made without copying what nobody else holds: a flow
-    /// of a million task runs does not hold each run's record twice while it gathers them.
+    /// of a million task runs does not hold each run's record twice while its snapshots are made.
     pub(crate) fn into_snapshot(self: Arc<Self>) -> TaskRun {
         let meta = match Arc::try_unwrap(self) {
             Ok(meta) => meta,
@@ -271,8 +276,8 @@ impl TaskRunMeta {
             name,
             task_name: task_name.to_string(),
             flow_run_id,
-            tags,
-            inputs,
+            tags: tags.into_vec(),
+            inputs: inputs.into_vec(),
             history,
             attempts,
             start_time,
@@ -294,8 +299,8 @@ impl TaskRunMeta {
             name: self.record.name().to_string(),
             task_name: self.task_name.to_string(),
             flow_run_id: self.flow_run_id(),
-            tags: self.tags.clone(),
-            inputs: self.inputs.clone(),
+            tags: self.tags.to_vec(),
+            inputs: self.inputs.to_vec(),
             history,
             attempts,
             start_time,

@@ -122,7 +122,7 @@ impl<T: Send + 'static> TaskCall<T> {
         let completion = Completion::new(meta);
         let is_sync = matches!(self.body, Body::Sync(_));
         let upstream = self.edges.upstream.clone();
-        let producer = Producer::new(Arc::clone(&completion));
+        let producer = Producer::new(Arc::clone(&completion), ctx.clone());
         let TaskCall {
             spec,
             edges,
@@ -135,11 +135,6 @@ impl<T: Send + 'static> TaskCall<T> {
             let outcome = engine::run_task(spec, edges, body, persistence, &meta).await;
             producer.complete(outcome);
         };
-        if let Some(ctx) = &ctx {
-            let weak: std::sync::Weak<dyn Upstream> =
-                Arc::downgrade(&completion) as std::sync::Weak<Completion<T>>;
-            ctx.register_submitted(weak);
-        }
         let job: BoxFuture<'static, ()> = match &ctx {
             Some(ctx) => Box::pin(FlowRunContext::scope(Arc::clone(ctx), job)),
             None => Box::pin(job),

@@ -12,5 +12,5 @@ pub(crate) trait Upstream: Send + Sync {
     fn wait(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
     fn succeeded(&self) -> bool;
     /// Why the run did not complete, once it ended so.
-    fn error(&self) -> Option<&TaskRunError>;
+    fn error(&self) -> Option<TaskRunError>;
 }

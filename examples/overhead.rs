@@ -5,7 +5,9 @@
 //! ```
 //! `--mode seq` awaits each task in turn (a plain call); `--mode submit` submits them all to the
 //! Concurrent runner and lets the flow wait for them. `--body async` uses an `async fn` task instead of
-//! a sync one (sync bodies submitted to the Concurrent runner run on flowcore's worker threads). Prints (and with `--json` writes)
+//! a sync one (sync bodies submitted to the Concurrent runner run on flowcore's worker threads).
+//! `--read-task-runs` reads the finished flow's task runs afterwards (their snapshots are made on
+//! that first read; the wall time printed does not include it). Prints (and with `--json` writes)
 //! `{"tasks":N,"mode":"seq","wall_s":..,"us_per_task":..,"state":"Completed"}`.
 
 use std::path::PathBuf;
@@ -44,6 +46,10 @@ struct Cli {
     /// Sync task bodies (run on flowcore's worker threads when submitted) or async ones.
     #[arg(long, value_enum, default_value_t = Body::Sync)]
     body: Body,
+    /// Afterwards, read the flow run's task runs (`FlowState::task_runs`: their snapshots are made
+    /// on this first read) and check that every one completed.
+    #[arg(long)]
+    read_task_runs: bool,
     /// Also write the result as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -92,6 +98,16 @@ fn main() -> anyhow::Result<()> {
     let start = Instant::now();
     let state = overhead.run_blocking(cli.tasks, cli.mode, cli.body);
     let wall = start.elapsed().as_secs_f64();
+    if cli.read_task_runs {
+        let runs = state.task_runs();
+        anyhow::ensure!(
+            runs.len() == cli.tasks && runs.iter().all(|r| r.state().is_completed()),
+            "expected {} completed task runs, found {} ({} completed)",
+            cli.tasks,
+            runs.len(),
+            runs.iter().filter(|r| r.state().is_completed()).count()
+        );
+    }
     let report = serde_json::json!({
         "tasks": cli.tasks,
         "mode": cli.mode,

@@ -119,7 +119,7 @@ pub(crate) async fn run_task<T: Send + 'static>(
     };
 
     // A task run with tags first takes a slot of every limited tag it has.
-    let slots = if meta.tags.is_empty() {
+    let slots = if meta.tags().is_empty() {
         None
     } else {
         slots::wait_for_slots(meta).await

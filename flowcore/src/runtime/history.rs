@@ -4,11 +4,14 @@
 //! names and without a message — yet a [`State`] has room for a name and a message (64 bytes). A
 //! flow holds the live record of every task run it has a future for, so a million of them would
 //! keep ~200 bytes of history each; kept here as a timestamp and a kind (24 bytes), with the name and
-//! message boxed only when a state has them, the same history takes 72.
+//! message boxed only when a state has them, the same history takes 72 — inline in the record for
+//! the three states most runs have (`Pending`, `Running`, a final state), without an allocation of
+//! its own; a run that goes through more (a retry) moves its history to the heap.
 
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
+use smallvec::SmallVec;
 
 use super::state::{State, StateType};
 
@@ -59,17 +62,10 @@ impl Kept {
 /// The states a live run went through, oldest first.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct History {
-    states: Vec<Kept>,
+    states: SmallVec<[Kept; 3]>,
 }
 
 impl History {
-    /// An empty history with room for `n` states.
-    pub(crate) fn with_capacity(n: usize) -> History {
-        History {
-            states: Vec::with_capacity(n),
-        }
-    }
-
     /// Appends a state.
     pub(crate) fn push(&mut self, state: State) {
         self.states.push(Kept::new(state));
@@ -127,7 +123,7 @@ mod tests {
             State::new(StateType::Failed).with_message("boom"),
             State::named(StateType::Completed, "Cached"),
         ];
-        let mut history = History::with_capacity(3);
+        let mut history = History::default();
         for state in states.clone() {
             history.push(state);
         }
@@ -138,6 +134,8 @@ mod tests {
         assert_eq!(history.end_time(), Some(states[5].timestamp));
         assert_eq!(history.clone().into_states(), states);
         assert_eq!(std::mem::size_of::<Kept>(), 24);
+        // Three states inline, and the length: no larger than a `Vec` and its 72-byte buffer.
+        assert_eq!(std::mem::size_of::<History>(), 80);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use super::context::FlowRunContext;
 use super::error::TimedOut;
 use super::retry::RetryPolicy;
-use super::run_record::{RunRecord, TaskRunMeta};
+use super::run_record::{Links, RunRecord, TaskRunMeta};
 use super::state::State;
 use crate::reporting::logging::{self, RunScope, FLOW_RUN_SPAN, TARGET, TASK_RUN_SPAN};
 use crate::reporting::{destination, reporter};
@@ -64,8 +64,7 @@ pub(crate) fn create_task_run_as(
     let meta = Arc::new(TaskRunMeta {
         record: RunRecord::new(RunKind::Task, name, flow_run_id),
         task_name,
-        tags: tags.iter().map(|t| t.to_string()).collect(),
-        inputs: inputs.into_boxed_slice(),
+        links: Links::of(tags.iter().map(|t| t.to_string()).collect(), inputs),
         parameters: std::sync::Mutex::new(None),
         name_pending,
     });
@@ -76,8 +75,8 @@ pub(crate) fn create_task_run_as(
         run: meta.record.run.clone(),
         task_name: task_name.to_string(),
         flow_run_id: meta.flow_run_id(),
-        tags: meta.tags.to_vec(),
-        inputs: meta.inputs.to_vec(),
+        tags: meta.tags().to_vec(),
+        inputs: meta.inputs().to_vec(),
         created: chrono::Utc::now(),
     });
     let _ = meta.record.propose(first);
@@ -102,8 +101,7 @@ pub(crate) fn adopt_task_run(
             queued.flow_run_id,
         ),
         task_name,
-        tags: queued.tags.clone().into_boxed_slice(),
-        inputs: Box::default(),
+        links: Links::of(queued.tags.clone(), Vec::new()),
         parameters: std::sync::Mutex::new(None),
         name_pending: false,
     });

@@ -141,7 +141,7 @@ pub(crate) async fn run_remote<T: Send + 'static>(
         task_run_name: record.name().to_string(),
         flow_run_id: meta.flow_run_id(),
         parameters,
-        tags: meta.tags.to_vec(),
+        tags: meta.tags().to_vec(),
         retries: i64::from(spec.retries),
         storage_key: key.storage_key.clone(),
         cache_key: key.cache_key,

@@ -92,7 +92,7 @@ fn flow_info(meta: &FlowRunMeta) -> FlowRunInfo {
         name: meta.record.name().to_string(),
         flow_name: meta.flow_name.to_string(),
         parameters: meta.parameters.clone(),
-        tags: meta.tags.to_vec(),
+        tags: meta.tags.clone(),
         attempt,
         start_time,
     }
@@ -121,7 +121,7 @@ pub fn task_run() -> Option<TaskRunInfo> {
         task_name: meta.task_name.to_string(),
         flow_run_id: meta.flow_run_id(),
         parameters: super::task_params::parameters_of(&meta),
-        tags: meta.tags.to_vec(),
+        tags: meta.tags().to_vec(),
         attempt,
         start_time,
     })

@@ -91,11 +91,7 @@ impl RunRecord {
                 },
             },
             renamed: OnceLock::new(),
-            progress: Mutex::new(Progress {
-                // Pending, Running and a final state: most runs need no more (a retry grows it).
-                history: History::with_capacity(3),
-                ..Progress::default()
-            }),
+            progress: Mutex::new(Progress::default()),
             observed: AtomicBool::new(false),
         }
     }
@@ -223,15 +219,29 @@ impl RunRecord {
     }
 }
 
+/// A task run's tags and upstream edges.
+#[derive(Debug, Default)]
+pub(crate) struct Links {
+    tags: Vec<String>,
+    inputs: Vec<TaskInput>,
+}
+
+impl Links {
+    /// `None` when there is neither a tag nor an edge.
+    pub(crate) fn of(tags: Vec<String>, inputs: Vec<TaskInput>) -> Option<Box<Links>> {
+        (!tags.is_empty() || !inputs.is_empty()).then(|| Box::new(Links { tags, inputs }))
+    }
+}
+
 /// The static description of a task run, fixed when it is created.
 #[derive(Debug)]
 pub(crate) struct TaskRunMeta {
     /// Inline: a task run's record lives and goes with its description.
     pub(crate) record: RunRecord,
     pub(crate) task_name: &'static str,
-    /// Boxed slices (two words each, not three: a flow keeps a million of these records).
-    pub(crate) tags: Box<[String]>,
-    pub(crate) inputs: Box<[TaskInput]>,
+    /// Its tags and upstream edges, when it has any (most runs have neither: one null pointer;
+    /// a flow keeps a million of these records).
+    pub(crate) links: Option<Box<Links>>,
     /// The parameters the body was called with, as a JSON object's text (see
     /// [`task_params`](super::task_params)): set when the first attempt takes its arguments,
     /// dropped when the run has finished and its hooks ran (a flow holds every task run's record
@@ -248,6 +258,16 @@ impl TaskRunMeta {
         self.record.run.flow_run_id
     }
 
+    /// Its tags.
+    pub(crate) fn tags(&self) -> &[String] {
+        self.links.as_ref().map_or(&[], |links| &links.tags)
+    }
+
+    /// Its upstream edges.
+    pub(crate) fn inputs(&self) -> &[TaskInput] {
+        self.links.as_ref().map_or(&[], |links| &links.inputs)
+    }
+
     /// The final snapshot of a finished run, made without copying what nobody else holds: a flow
     /// of a million task runs does not hold each run's record twice while its snapshots are made.
     pub(crate) fn into_snapshot(self: Arc<Self>) -> TaskRun {
@@ -259,10 +279,10 @@ impl TaskRunMeta {
         let TaskRunMeta {
             record,
             task_name,
-            tags,
-            inputs,
+            links,
             ..
         } = meta;
+        let Links { tags, inputs } = links.map(|links| *links).unwrap_or_default();
         let (id, name) = (record.id(), record.name().to_string());
         let Parts {
             history,
@@ -276,8 +296,8 @@ impl TaskRunMeta {
             name,
             task_name: task_name.to_string(),
             flow_run_id,
-            tags: tags.into_vec(),
-            inputs: inputs.into_vec(),
+            tags,
+            inputs,
             history,
             attempts,
             start_time,
@@ -299,8 +319,8 @@ impl TaskRunMeta {
             name: self.record.name().to_string(),
             task_name: self.task_name.to_string(),
             flow_run_id: self.flow_run_id(),
-            tags: self.tags.to_vec(),
-            inputs: self.inputs.to_vec(),
+            tags: self.tags().to_vec(),
+            inputs: self.inputs().to_vec(),
             history,
             attempts,
             start_time,

@@ -245,7 +245,7 @@ pub(crate) async fn wait_for_slots(meta: &TaskRunMeta) -> Option<Held> {
     loop {
         let (reply, answer) = oneshot::channel();
         service()
-            .send(Request::Acquire(id, meta.tags.to_vec(), reply))
+            .send(Request::Acquire(id, meta.tags().to_vec(), reply))
             .ok()?;
         match answer.await {
             Ok(Ok(answer)) if answer.acquired => return Some(Held(Some(id))),

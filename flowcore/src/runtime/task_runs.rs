@@ -63,8 +63,7 @@ mod tests {
                 let meta = Arc::new(TaskRunMeta {
                     record: RunRecord::new(RunKind::Task, name.to_string(), None),
                     task_name: "t",
-                    tags: Box::default(),
-                    inputs: Box::default(),
+                    links: None,
                     parameters: Mutex::new(None),
                     name_pending: false,
                 });

@@ -58,7 +58,12 @@ impl<'a> Runs<'a> {
     /// The entry of `run`, which must keep the kind it was first mentioned with.
     fn slot(&mut self, run: &'a RunRef) -> Result<&mut RunEntry<'a>, StoreError> {
         let next = self.order.len();
-        let i = *self.index.entry(run.id).or_insert(next);
+        // A run's events mostly come one after another (created, `Pending`, `Running`, final):
+        // the run mentioned last needs no lookup.
+        let i = match self.order.last() {
+            Some(last) if last.0.id == run.id => next - 1,
+            _ => *self.index.entry(run.id).or_insert(next),
+        };
         if i == next {
             self.order.push((run, None, Vec::new()));
         }
@@ -160,12 +165,21 @@ impl<'a> Runs<'a> {
                 continue;
             }
             let current = stored.get(&run.id).and_then(|s| s.state.as_ref());
-            let mut accepted: Vec<Cow<'_, State>> = Vec::with_capacity(states.len());
-            for state in states.drain(..) {
-                let before = accepted.last().map(|s| &**s).or(current);
-                match decide(before, state.as_ref().clone()) {
-                    Decision::Accept(decided) if decided == *state => accepted.push(state),
-                    Decision::Accept(decided) => accepted.push(Cow::Owned(decided)),
+            // In place: the accepted states move to the front, in order; the refused are dropped.
+            let mut kept = 0;
+            for i in 0..states.len() {
+                let before = match kept {
+                    0 => current,
+                    k => Some(&*states[k - 1]),
+                };
+                match decide(before, states[i].as_ref().clone()) {
+                    Decision::Accept(decided) => {
+                        if decided != *states[i] {
+                            states[i] = Cow::Owned(decided);
+                        }
+                        states.swap(kept, i);
+                        kept += 1;
+                    }
                     Decision::Reject(r) => refused.push(RefusedTransition {
                         run_id: run.id,
                         current: r.current,
@@ -174,7 +188,7 @@ impl<'a> Runs<'a> {
                     }),
                 }
             }
-            *states = accepted;
+            states.truncate(kept);
         }
         refused
     }
@@ -374,9 +388,10 @@ impl Store {
         caller: Caller,
         fast: Option<&mut FastTaskRuns>,
     ) -> Result<Ingested, StoreError> {
+        // Most runs a batch mentions have a few events each (the store writer's batches: four).
         let mut runs = Runs {
-            order: Vec::new(),
-            index: HashMap::default(),
+            order: Vec::with_capacity(batch.len() / 3 + 1),
+            index: HashMap::with_capacity_and_hasher(batch.len() / 3 + 1, Default::default()),
         };
         let mut flows: Vec<(&str, String)> = Vec::new();
         let mut logs: Vec<&LogRecord> = Vec::new();

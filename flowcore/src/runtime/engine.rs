@@ -501,8 +501,9 @@ pub(crate) async fn run_flow<T: Send + 'static>(
             }
         });
     }
-    // The run's final record is gathered while the sinks write what is left: a flow of many tasks
-    // spends that time in both places at once.
+    // The run's final record, taken while the sinks write what is left. Its task runs stay
+    // records until someone reads them (see `TaskRuns`); a subflow's are read at once, for its
+    // parent.
     let flow_run = meta.snapshot();
     let task_runs = ctx.take_task_runs();
     let subflow_task_runs = ctx.subflow_task_runs();

@@ -162,11 +162,10 @@ impl<T> Completion<T> {
                 }
             };
         }
-        match &*slot {
-            Outcome::Value(value) => Some(clone(value)),
-            Outcome::Shared(value) => Some(clone(value)),
-            _ => None,
-        }
+        drop(slot);
+        // Cloned outside the lock (a large value takes a while; others may be asking whether the
+        // run is done): shared first, as `shared` does.
+        this.shared().map(|value| clone(&value))
     }
 }
 

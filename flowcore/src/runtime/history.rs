@@ -2,8 +2,8 @@
 //!
 //! Most states a run goes through are plain — `Pending`, `Running`, `Completed` under their default
 //! names and without a message — yet a [`State`] has room for a name and a message (64 bytes). A
-//! flow holds the live record of every task run it has a future for, so a million of them would
-//! keep ~200 bytes of history each; kept here as a timestamp and a kind (24 bytes), with the name and
+//! flow holds the record of every task run it has (and its `FlowState` keeps them after it ends),
+//! so a million of them would keep ~200 bytes of history each; kept here as a timestamp and a kind (24 bytes), with the name and
 //! message boxed only when a state has them, the same history takes 72 — inline in the record for
 //! the three states most runs have (`Pending`, `Running`, a final state), without an allocation of
 //! its own; a run that goes through more (a retry) moves its history to the heap.

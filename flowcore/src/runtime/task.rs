@@ -133,6 +133,9 @@ impl<T: Send + 'static> TaskCall<T> {
         let job = async move {
             let meta = Arc::clone(producer.meta());
             let outcome = engine::run_task(spec, edges, body, persistence, &meta).await;
+            // Let go of the record first: a flow that reads its task runs right after waiting
+            // for this one then moves it into its snapshot instead of copying it.
+            drop(meta);
             producer.complete(outcome);
         };
         let job: BoxFuture<'static, ()> = match &ctx {

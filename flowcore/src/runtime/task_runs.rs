@@ -20,7 +20,10 @@ pub(crate) struct TaskRuns {
 }
 
 impl TaskRuns {
-    /// The task runs of a flow run that has finished (none of them changes any more).
+    /// The task runs of a flow run that has finished: all in final states (a stopped flow run
+    /// cancelled those that were not), save one that a stopped flow's uninterruptible sync body
+    /// created at the very end, which is cancelled when it tries to start — the snapshot shows
+    /// what the record says when it is first read.
     pub(crate) fn new(records: Vec<Arc<TaskRunMeta>>) -> TaskRuns {
         TaskRuns {
             records: Mutex::new(records),

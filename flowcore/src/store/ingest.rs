@@ -52,6 +52,8 @@ struct Runs<'a> {
     order: Vec<RunEntry<'a>>,
     /// foldhash, seeded per process: SipHash was ~4 % of the writer's instructions.
     index: HashMap<Uuid, usize, foldhash::fast::RandomState>,
+    /// The entry of the run the previous event was about.
+    last: usize,
 }
 
 impl<'a> Runs<'a> {
@@ -59,11 +61,12 @@ impl<'a> Runs<'a> {
     fn slot(&mut self, run: &'a RunRef) -> Result<&mut RunEntry<'a>, StoreError> {
         let next = self.order.len();
         // A run's events mostly come one after another (created, `Pending`, `Running`, final):
-        // the run mentioned last needs no lookup.
-        let i = match self.order.last() {
-            Some(last) if last.0.id == run.id => next - 1,
+        // the run the previous event was about needs no lookup.
+        let i = match self.order.get(self.last) {
+            Some(last) if last.0.id == run.id => self.last,
             _ => *self.index.entry(run.id).or_insert(next),
         };
+        self.last = i;
         if i == next {
             self.order.push((run, None, Vec::new()));
         }
@@ -392,6 +395,7 @@ impl Store {
         let mut runs = Runs {
             order: Vec::with_capacity(batch.len() / 3 + 1),
             index: HashMap::with_capacity_and_hasher(batch.len() / 3 + 1, Default::default()),
+            last: usize::MAX,
         };
         let mut flows: Vec<(&str, String)> = Vec::new();
         let mut logs: Vec<&LogRecord> = Vec::new();

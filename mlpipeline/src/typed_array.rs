@@ -62,22 +62,11 @@ impl Element for f64 {
         }
         let fits = |bits: u32| lo >= -(1 << (bits - 1)) && hi < 1 << (bits - 1);
         if fits(8) {
-            (
-                SINT8,
-                Cow::Owned(values.iter().map(|&v| v as i8 as u8).collect()),
-            )
+            (SINT8, narrowed(values, |v| [v as i8 as u8]))
         } else if fits(16) {
-            let bytes = values
-                .iter()
-                .flat_map(|&v| (v as i16).to_le_bytes())
-                .collect();
-            (SINT16_LE, Cow::Owned(bytes))
+            (SINT16_LE, narrowed(values, |v| (v as i16).to_le_bytes()))
         } else {
-            let bytes = values
-                .iter()
-                .flat_map(|&v| (v as i32).to_le_bytes())
-                .collect();
-            (SINT32_LE, Cow::Owned(bytes))
+            (SINT32_LE, narrowed(values, |v| (v as i32).to_le_bytes()))
         }
     }
     fn from_int(v: i128) -> Option<f64> {
@@ -95,13 +84,9 @@ impl Element for u32 {
     fn encode(values: &[u32]) -> (u64, Cow<'_, [u8]>) {
         let hi = values.iter().copied().max().unwrap_or(0);
         if hi <= u32::from(u8::MAX) {
-            (UINT8, Cow::Owned(values.iter().map(|&v| v as u8).collect()))
+            (UINT8, narrowed(values, |v| [v as u8]))
         } else if hi <= u32::from(u16::MAX) {
-            let bytes = values
-                .iter()
-                .flat_map(|&v| (v as u16).to_le_bytes())
-                .collect();
-            (UINT16_LE, Cow::Owned(bytes))
+            (UINT16_LE, narrowed(values, |v| (v as u16).to_le_bytes()))
         } else {
             (UINT32_LE, le_bytes(values))
         }
@@ -112,6 +97,14 @@ impl Element for u32 {
     fn from_float(_: f64) -> Option<u32> {
         None
     }
+}
+
+/// Each value, narrowed to a smaller type that holds it, as that type's little-endian bytes.
+fn narrowed<'a, T: Copy, const N: usize>(
+    values: &[T],
+    narrow: impl Fn(T) -> [u8; N],
+) -> Cow<'a, [u8]> {
+    Cow::Owned(values.iter().flat_map(|&v| narrow(v)).collect())
 }
 
 /// The values' little-endian bytes: the values themselves on a little-endian machine.

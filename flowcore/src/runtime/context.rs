@@ -134,10 +134,9 @@ impl FlowRunContext {
         &self,
         first: usize,
         init: R,
-        f: impl FnMut(R, &RunRecord) -> R,
+        mut f: impl FnMut(R, &RunRecord) -> R,
     ) -> R {
         let inner = self.inner();
-        let mut f = f;
         inner.task_runs[first.min(inner.task_runs.len())..]
             .iter()
             .fold(init, |acc, meta| f(acc, &meta.record))

@@ -135,8 +135,8 @@ pub trait Flow: Send + Sync + 'static {
 /// What a flow run returns: its final state, its record, its task runs, and its result.
 ///
 /// Its task runs are kept as their compact records and made into [`TaskRun`] snapshots the first
-/// time [`task_runs`](Self::task_runs) (or a method reading them, or `{:?}`) is called: a flow of a million
-/// task runs that nobody inspects keeps ~0.4 KB per run, not ~0.9.
+/// time [`task_runs`](Self::task_runs) (or a method reading them, or `{:?}`) is called: a flow
+/// of a million task runs that nobody inspects keeps ~0.4 KB per run, not ~0.9.
 #[derive(Debug)]
 pub struct FlowState<T> {
     flow_run: FlowRun,

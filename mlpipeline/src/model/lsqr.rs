@@ -54,6 +54,16 @@ fn norm(v: &[f64]) -> f64 {
     v.iter().map(|x| x * x).sum::<f64>().sqrt()
 }
 
+/// Scales `v` to unit length unless it is zero; gives its length before.
+fn normalize(v: &mut [f64]) -> f64 {
+    let length = norm(v);
+    if length > 0.0 {
+        let inv = 1.0 / length;
+        v.iter_mut().for_each(|e| *e *= inv);
+    }
+    length
+}
+
 /// SciPy's `_sym_ortho`: a stable Givens rotation `(c, s, r)` with `[c s; -s c]·[a; b] = [r; 0]`.
 fn sym_ortho(a: f64, b: f64) -> (f64, f64, f64) {
     let sign = |v: f64| {
@@ -104,17 +114,13 @@ pub(super) fn lsqr(
     let (mut cs2, mut sn2) = (-1.0f64, 0.0f64);
 
     let mut u = b.to_vec();
-    let bnorm = norm(b);
-    let mut beta = bnorm;
+    let mut beta = normalize(&mut u);
+    let bnorm = beta;
     let mut v = vec![0.0; n];
     let mut alfa = 0.0;
     if beta > 0.0 {
-        u.iter_mut().for_each(|e| *e *= 1.0 / beta);
         a.rmatvec(&u, &mut v);
-        alfa = norm(&v);
-    }
-    if alfa > 0.0 {
-        v.iter_mut().for_each(|e| *e *= 1.0 / alfa);
+        alfa = normalize(&mut v);
     }
     let mut w = v.clone();
     let mut rhobar = alfa;
@@ -131,20 +137,14 @@ pub(super) fn lsqr(
         for (ui, avi) in u.iter_mut().zip(&av) {
             *ui = avi - alfa * *ui;
         }
-        beta = norm(&u);
+        beta = normalize(&mut u);
         if beta > 0.0 {
-            let inv = 1.0 / beta;
-            u.iter_mut().for_each(|e| *e *= inv);
             anorm = (anorm * anorm + alfa * alfa + beta * beta).sqrt();
             a.rmatvec(&u, &mut atu);
             for (vi, ai) in v.iter_mut().zip(&atu) {
                 *vi = ai - beta * *vi;
             }
-            alfa = norm(&v);
-            if alfa > 0.0 {
-                let inv = 1.0 / alfa;
-                v.iter_mut().for_each(|e| *e *= inv);
-            }
+            alfa = normalize(&mut v);
         }
         let rhobar1 = rhobar;
         let (cs, sn, rho) = sym_ortho(rhobar1, beta);

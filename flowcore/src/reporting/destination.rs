@@ -55,7 +55,7 @@ fn init_with(server_known: bool) {
 }
 
 /// Attaches the default record, once (until [`detach`]). Never blocks on the database: the sink
-/// connects on the reporter thread.
+/// connects on its own writer thread.
 pub(crate) fn init() {
     init_with(false)
 }

@@ -209,7 +209,7 @@ where
                 &mut line,
                 timestamp,
                 (*meta.level()).into(),
-                prefix,
+                &[prefix],
                 &message,
             );
             reporter::print(line);

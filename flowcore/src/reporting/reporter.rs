@@ -185,7 +185,13 @@ const FINISHED: &str = "Finished in state ";
 
 /// The runtime's line about a run reaching a final state.
 pub(crate) fn finished_line(state: &State) -> String {
-    format!("{FINISHED}{state}")
+    use std::fmt::Write as _;
+    // Sized for the common line (`Finished in state Completed()`): one allocation, no regrowth.
+    let message = state.message.as_deref().map_or(0, |m| m.len() + 4);
+    let mut line = String::with_capacity(FINISHED.len() + state.name.len() + 2 + message);
+    line.push_str(FINISHED);
+    let _ = write!(line, "{state}");
+    line
 }
 
 /// Whether `log` is the runtime's "Finished in state …" line of a task run. The store does not keep
@@ -224,12 +230,13 @@ fn lifecycle_log(event: &Event, out: &mut String) -> Option<LogRecord> {
         }
         _ => return None,
     };
-    let label = run.label();
     if console::prints_itself() {
         if console::enabled(level) {
+            let label = console::label_pieces(run);
             console::format_line(out, timestamp, level, &label, &message);
         }
     } else {
+        let label = run.label();
         match level {
             LogLevel::Error => tracing::error!(target: "flowcore", run = %label, "{message}"),
             LogLevel::Warning => tracing::warn!(target: "flowcore", run = %label, "{message}"),
@@ -244,4 +251,25 @@ fn lifecycle_log(event: &Event, out: &mut String) -> Option<LogRecord> {
         message,
         timestamp,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finished_lines_spell_the_state_as_prefect_does() {
+        for state in [
+            State::completed(),
+            State::failed("boom: 'quoted'"),
+            State::cached("Cached: reused 'x'"),
+            State::crashed(""),
+        ] {
+            assert_eq!(finished_line(&state), format!("Finished in state {state}"));
+        }
+        assert_eq!(
+            finished_line(&State::failed("boom")),
+            "Finished in state Failed('boom')"
+        );
+    }
 }

@@ -24,6 +24,8 @@ struct Queue {
 
 struct Shared {
     queue: Mutex<Queue>,
+    /// The pending events that start a write without waiting for `at_most`.
+    at_least: usize,
     wake: Condvar,
     progress: Condvar,
 }
@@ -36,6 +38,10 @@ impl Shared {
 
 /// What a spool's thread does with the batches.
 pub(crate) trait Consumer {
+    /// Called once on the spool's thread before anything is spooled: where a consumer gets ready
+    /// (connects) while the runs it will record are starting, not after their first batch.
+    fn start(&mut self) {}
+
     /// Consumes the batches that waited, in order.
     fn consume(&mut self, batches: Vec<Arc<[Event]>>);
 }
@@ -66,6 +72,7 @@ impl Spool {
         let mut consumer = consumer;
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
+            at_least,
             wake: Condvar::new(),
             progress: Condvar::new(),
         });
@@ -75,6 +82,11 @@ impl Spool {
             .spawn(move || {
                 super::backlog::mark_draining_thread();
                 let shared = thread_shared;
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| consumer.start()))
+                    .is_err()
+                {
+                    eprintln!("flowcore: a recording thread failed to start; it tries again later");
+                }
                 loop {
                     let (batches, n) = {
                         let mut queue = shared.lock();
@@ -129,11 +141,18 @@ impl Spool {
         }
         let mut queue = self.shared.lock();
         queue.batches.push(Arc::clone(batch));
+        let before = queue.pending;
         queue.pending += batch.len();
         queue.queued += batch.len() as u64;
         super::backlog::spooled(batch.len());
         queue.oldest.get_or_insert_with(Instant::now);
-        self.shared.wake.notify_one();
+        // The thread waits without a deadline only while nothing is pending, and with `at_most`
+        // as its deadline otherwise: it needs waking when the first events arrive and when enough
+        // are pending, not at every batch (a wake-up per batch was a context switch per few tasks).
+        let at_least = self.shared.at_least;
+        if before == 0 || (before < at_least && queue.pending >= at_least) {
+            self.shared.wake.notify_one();
+        }
     }
 
     /// Waits until everything pushed before this call was consumed.

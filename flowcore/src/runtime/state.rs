@@ -353,9 +353,14 @@ impl State {
 /// Prefect's notation: `Completed()`, `Failed('message')`.
 impl fmt::Display for State {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)?;
         match &self.message {
-            None => write!(f, "{}()", self.name),
-            Some(m) => write!(f, "{}('{}')", self.name, m),
+            None => f.write_str("()"),
+            Some(m) => {
+                f.write_str("('")?;
+                f.write_str(m)?;
+                f.write_str("')")
+            }
         }
     }
 }

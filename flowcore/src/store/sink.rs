@@ -17,7 +17,7 @@ const WRITE_AT: usize = 16384;
 const WRITE_AFTER: Duration = Duration::from_millis(500);
 
 /// Records every event in a [`Store`]. The reporter hands batches over without copying them; a
-/// writer thread connects on first use and writes what waits in one transaction (on SQLite, a large
+/// writer thread connects as the sink is made and writes what waits in one transaction (on SQLite, a large
 /// batch's new task runs in a second one: see `fast_sqlite`). A failure is
 /// reported once on stderr and the flow goes on.
 pub struct StoreSink {
@@ -25,7 +25,7 @@ pub struct StoreSink {
 }
 
 enum Conn {
-    /// Not connected yet: connects on the first write (never on a task's thread).
+    /// Not connected yet: connects as the writer thread starts (never on a task's thread).
     Pending(String),
     /// Connected; on SQLite, a checkpointer thread copies the log back into the database, and
     /// new task runs go through a connection of the writer's own (see `fast_sqlite`).
@@ -52,8 +52,9 @@ impl Writer {
     }
 }
 
-impl Consumer for Writer {
-    fn consume(&mut self, batches: Vec<Arc<[Event]>>) {
+impl Writer {
+    /// Connects (and migrates) unless it did before.
+    fn connect(&mut self) {
         if let Conn::Pending(url) = &self.conn {
             let url = url.clone();
             self.conn = match self.runtime.block_on(Store::connect(&url)) {
@@ -74,6 +75,18 @@ impl Consumer for Writer {
                 }
             };
         }
+    }
+}
+
+impl Consumer for Writer {
+    /// Connects as the sink starts, on this thread: the database is open and migrated by the time
+    /// the first batch is written, instead of the first batch waiting for it.
+    fn start(&mut self) {
+        self.connect();
+    }
+
+    fn consume(&mut self, batches: Vec<Arc<[Event]>>) {
+        self.connect();
         if let Conn::Ready(store, checkpointer, fast) = &mut self.conn {
             let events = flatten(&batches);
             let written = self.runtime.block_on(store.write_events(
@@ -95,7 +108,7 @@ impl Consumer for Writer {
 }
 
 impl StoreSink {
-    /// A sink for the database at `url`, connected lazily.
+    /// A sink for the database at `url`, connected on its writer thread (this returns at once).
     pub fn new(url: impl Into<String>) -> std::io::Result<StoreSink> {
         let writer = Writer {
             runtime: tokio::runtime::Builder::new_current_thread()

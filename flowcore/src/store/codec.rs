@@ -14,6 +14,13 @@ use crate::schemas::events::RunKind;
 /// instructions: the part up to the seconds is formatted by chrono once per second and thread,
 /// the microseconds are appended to it.
 pub(crate) fn ts(t: &DateTime<Utc>) -> String {
+    let mut out = String::with_capacity(27);
+    push_ts(&mut out, t);
+    out
+}
+
+/// Appends [`ts`]`(t)` to `out`.
+pub(crate) fn push_ts(out: &mut String, t: &DateTime<Utc>) {
     thread_local! {
         /// The last whole second spelt on this thread, without its `Z`.
         static SECOND: std::cell::RefCell<(i64, String)> =
@@ -22,7 +29,8 @@ pub(crate) fn ts(t: &DateTime<Utc>) -> String {
     let nanos = t.timestamp_subsec_nanos();
     if nanos >= 1_000_000_000 {
         // A leap second: as chrono spells it.
-        return t.to_rfc3339_opts(SecondsFormat::Micros, true);
+        out.push_str(&t.to_rfc3339_opts(SecondsFormat::Micros, true));
+        return;
     }
     SECOND.with(|second| {
         let mut second = second.borrow_mut();
@@ -33,7 +41,6 @@ pub(crate) fn ts(t: &DateTime<Utc>) -> String {
             prefix.pop(); // the `Z`
             *second = (secs, prefix);
         }
-        let mut out = String::with_capacity(second.1.len() + 8);
         out.push_str(&second.1);
         let mut buffer = itoa::Buffer::new();
         let micros = buffer.format(nanos / 1000);
@@ -41,8 +48,12 @@ pub(crate) fn ts(t: &DateTime<Utc>) -> String {
         out.extend(std::iter::repeat_n('0', 6 - micros.len()));
         out.push_str(micros);
         out.push('Z');
-        out
     })
+}
+
+/// Appends an id as the database spells it (hyphenated, lower case), without `fmt`.
+pub(crate) fn push_id(out: &mut String, id: Uuid) {
+    out.push_str(id.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
 }
 
 pub(crate) fn parse_ts(table: &'static str, s: &str) -> Result<DateTime<Utc>, StoreError> {

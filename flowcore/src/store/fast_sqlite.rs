@@ -218,26 +218,25 @@ impl Insert {
 
     fn bind(&mut self, rows: &[TaskRunRow<'_>]) -> rusqlite::Result<()> {
         for (r, row) in rows.iter().enumerate() {
-            let s = &row.state;
             let at = (r * WIDTH) as c_int;
-            self.text(at + 1, Some(&row.id))?;
-            self.text(at + 2, row.flow_run_id.as_deref())?;
+            self.text(at + 1, Some(row.id()))?;
+            self.text(at + 2, row.flow_run_id())?;
             self.text(at + 3, Some(row.task_name))?;
             self.text(at + 4, Some(row.name))?;
             self.text(at + 5, Some(&row.tags))?;
             self.text(at + 6, Some(&row.inputs))?;
-            self.text(at + 7, Some(&row.created))?;
-            self.text(at + 8, s.state_type)?;
-            self.text(at + 9, s.state_name)?;
-            self.text(at + 10, s.state_message)?;
-            self.text(at + 11, s.time.as_deref())?;
-            self.text(at + 12, s.start.as_deref())?;
-            self.text(at + 13, s.end())?;
+            self.text(at + 7, Some(row.created()))?;
+            self.text(at + 8, row.state_type)?;
+            self.text(at + 9, row.state_name)?;
+            self.text(at + 10, row.state_message)?;
+            self.text(at + 11, row.time())?;
+            self.text(at + 12, row.start())?;
+            self.text(at + 13, row.end())?;
             // SAFETY: a live statement; the index is one of its parameters.
             check(unsafe {
-                ffi::sqlite3_bind_int64(self.statement.as_ptr(), at + 14, s.attempts)
+                ffi::sqlite3_bind_int64(self.statement.as_ptr(), at + 14, row.attempts)
             })?;
-            self.text(at + 15, Some(&s.history))?;
+            self.text(at + 15, Some(row.history()))?;
         }
         Ok(())
     }

@@ -23,7 +23,8 @@ use std::ptr::NonNull;
 use rusqlite::{ffi, Connection, OpenFlags, TransactionBehavior};
 
 use super::connect::SQLITE_PRAGMAS;
-use super::write::{placeholders, RunEntry, TaskRunRow, TASK_RUN_COLUMNS};
+use super::rows::{RunEntry, TaskRunRow};
+use super::write::{placeholders, TASK_RUN_COLUMNS};
 
 /// Fewer new task runs than this in a batch go through sqlx with the rest of it (one transaction
 /// is cheaper than two for a few rows). Only batches written as several statements (over

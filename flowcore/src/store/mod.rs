@@ -25,6 +25,7 @@ mod migrate;
 mod read;
 mod results;
 mod retention;
+mod rows;
 mod scheduling;
 mod schema;
 mod sink;

@@ -34,7 +34,7 @@ fn parse_history(history: &str) -> Result<Vec<State>, StoreError> {
                 table: "history",
                 message: format!("{line:?}: {message}"),
             };
-            let entry: super::write::HistoryEntry<'_> =
+            let entry: super::rows::HistoryEntry<'_> =
                 serde_json::from_str(line).map_err(|e| corrupt(e.to_string()))?;
             Ok(State {
                 kind: entry.kind,

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::codec::{parse_id, state_type_str, ts};
 use super::connect::{Store, StoreError};
-use super::write::history_line;
+use super::rows::history_line;
 use crate::runtime::state::{State, StateName};
 use crate::schemas::deployments::{StoredDeployment, AUTO_SCHEDULED};
 

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::connect::{sqlite_url, Backend, Store, StoreError};
 use super::filter::FlowRunFilter;
-use super::{schema, write};
+use super::{rows, schema, write};
 use crate::schemas::events::RunKind;
 
 /// A flow run's creation and start (and a log line of it with `log`).
@@ -134,8 +134,8 @@ async fn schema_3_finished_lines_show_once() {
     let task = "01a21ba6-ec75-7208-8085-a59b11b12883";
     let history = format!(
         "{}{}",
-        write::history_line(&crate::State::running()),
-        write::history_line(&crate::State::completed())
+        rows::history_line(&crate::State::running()),
+        rows::history_line(&crate::State::completed())
     );
     for statement in [
         format!(
@@ -288,15 +288,15 @@ fn history_lines_are_the_json_of_their_entries() {
         timestamp: chrono::DateTime::from_timestamp_micros(-1_234_567).unwrap(),
     });
     for state in &states {
-        let entry = write::HistoryEntry {
+        let entry = rows::HistoryEntry {
             kind: state.kind,
             name: Cow::Borrowed(&state.name),
             message: state.message.as_deref().map(Cow::Borrowed),
             at: state.timestamp.timestamp_micros(),
         };
         let expected = format!("{}\n", serde_json::to_string(&entry).unwrap());
-        assert_eq!(write::history_line(state), expected, "{state:?}");
-        let parsed: write::HistoryEntry<'_> = serde_json::from_str(expected.trim_end()).unwrap();
+        assert_eq!(rows::history_line(state), expected, "{state:?}");
+        let parsed: rows::HistoryEntry<'_> = serde_json::from_str(expected.trim_end()).unwrap();
         assert_eq!(parsed.name, state.name);
     }
 }

@@ -186,8 +186,8 @@ const FINISHED: &str = "Finished in state ";
 /// The runtime's line about a run reaching a final state.
 pub(crate) fn finished_line(state: &State) -> String {
     use std::fmt::Write as _;
-    // Sized for the common line (`Finished in state Completed()`): one allocation, no regrowth.
-    let message = state.message.as_deref().map_or(0, |m| m.len() + 4);
+    // Sized for the line (`Finished in state Completed()`, `… Failed('boom')`): one allocation.
+    let message = state.message.as_deref().map_or(0, |m| m.len() + 2);
     let mut line = String::with_capacity(FINISHED.len() + state.name.len() + 2 + message);
     line.push_str(FINISHED);
     let _ = write!(line, "{state}");

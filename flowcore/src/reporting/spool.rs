@@ -38,8 +38,9 @@ impl Shared {
 
 /// What a spool's thread does with the batches.
 pub(crate) trait Consumer {
-    /// Called once on the spool's thread before anything is spooled: where a consumer gets ready
-    /// (connects) while the runs it will record are starting, not after their first batch.
+    /// Called once on the spool's thread before anything is consumed (batches may be spooled
+    /// meanwhile): where a consumer gets ready (connects) while the runs it will record are
+    /// starting, not after their first batch.
     fn start(&mut self) {}
 
     /// Consumes the batches that waited, in order.
@@ -85,7 +86,7 @@ impl Spool {
                 if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| consumer.start()))
                     .is_err()
                 {
-                    eprintln!("flowcore: a recording thread failed to start; it tries again later");
+                    eprintln!("flowcore: a recording thread failed as it started");
                 }
                 loop {
                     let (batches, n) = {
@@ -106,9 +107,14 @@ impl Spool {
                                 queue.flush_wanted = false;
                                 queue = shared.wake.wait(queue).unwrap_or_else(|e| e.into_inner());
                             } else {
+                                // Until the oldest has waited `at_most` (pushes do not wake
+                                // the thread before `at_least`).
+                                let left = queue
+                                    .oldest
+                                    .map_or(at_most, |t| at_most.saturating_sub(t.elapsed()));
                                 queue = shared
                                     .wake
-                                    .wait_timeout(queue, at_most)
+                                    .wait_timeout(queue, left)
                                     .unwrap_or_else(|e| e.into_inner())
                                     .0;
                             }

@@ -26,6 +26,11 @@ impl Store {
                 return Ok(());
             }
         }
+        // Within one process, migrations wait for each other (the store writer's, which starts as
+        // its sink is attached, and a caller's such as `resume`) instead of on the database's
+        // lock and its timeout; across processes the database's lock orders them.
+        static MIGRATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let _one_at_a_time = MIGRATING.lock().await;
         let mut tx = self.begin_write().await?;
         if self.backend == Backend::Postgres {
             // Processes starting together on one database migrate one after the other.

@@ -82,9 +82,10 @@ pub(crate) fn fold_states<'s, S: Borrow<State>>(
 }
 
 /// A new task run's row: what both ways of inserting it (a multi-row statement through sqlx, the
-/// SQLite fast path) write, in [`TASK_RUN_COLUMNS`] order. What it spells (ids, times, history)
-/// is in one buffer: one allocation per row, where a string per column was six, with their frees
-/// a tenth of the store writer's instructions.
+/// SQLite fast path) write, in [`TASK_RUN_COLUMNS`](super::write::TASK_RUN_COLUMNS) order. What
+/// it spells (ids, times, history) is in one buffer: the fast path binds it in place, one
+/// allocation per row where a string per column was six (with their frees, a tenth of the store
+/// writer's instructions); sqlx's statements copy each value into a string of its own.
 pub(crate) struct TaskRunRow<'a> {
     text: String,
     id: Span,

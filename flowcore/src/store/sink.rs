@@ -50,11 +50,11 @@ impl Writer {
             );
         }
     }
-}
 
-impl Writer {
-    /// Connects (and migrates) unless it did before.
-    fn connect(&mut self) {
+    /// Connects (and migrates) unless it did before. A failure is final (reported once, nothing
+    /// written) only on the `last_try`: the attempt as the sink starts may lose to another
+    /// connection's migration and is repeated at the first write.
+    fn connect(&mut self, last_try: bool) {
         if let Conn::Pending(url) = &self.conn {
             let url = url.clone();
             self.conn = match self.runtime.block_on(Store::connect(&url)) {
@@ -66,6 +66,7 @@ impl Writer {
                     let fast = sqlite.then(|| FastTaskRuns::open(&url)).flatten();
                     Conn::Ready(store, checkpointer, fast)
                 }
+                Err(_) if !last_try => Conn::Pending(url),
                 Err(e) => {
                     self.warn_once(&format!(
                         "cannot open the run database {}: {e}",
@@ -82,11 +83,11 @@ impl Consumer for Writer {
     /// Connects as the sink starts, on this thread: the database is open and migrated by the time
     /// the first batch is written, instead of the first batch waiting for it.
     fn start(&mut self) {
-        self.connect();
+        self.connect(false);
     }
 
     fn consume(&mut self, batches: Vec<Arc<[Event]>>) {
-        self.connect();
+        self.connect(true);
         if let Conn::Ready(store, checkpointer, fast) = &mut self.conn {
             let events = flatten(&batches);
             let written = self.runtime.block_on(store.write_events(

@@ -17,8 +17,8 @@ const WRITE_AT: usize = 16384;
 const WRITE_AFTER: Duration = Duration::from_millis(500);
 
 /// Records every event in a [`Store`]. The reporter hands batches over without copying them; a
-/// writer thread connects as the sink is made and writes what waits in one transaction (on SQLite, a large
-/// batch's new task runs in a second one: see `fast_sqlite`). A failure is
+/// writer thread connects as the sink is made and writes what waits in one transaction (on
+/// SQLite, a large batch's new task runs in a second one: see `fast_sqlite`). A failure is
 /// reported once on stderr and the flow goes on.
 pub struct StoreSink {
     spool: Spool,

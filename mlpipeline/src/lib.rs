@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod artifacts;
+mod civil;
 pub mod data;
 pub mod download;
 pub mod error;
@@ -33,6 +34,7 @@ pub mod model;
 pub mod months;
 pub mod predictions;
 pub mod processing;
+mod rng;
 pub mod sparse;
 pub mod stats;
 pub mod streaming;

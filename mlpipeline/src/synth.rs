@@ -20,8 +20,10 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
+use crate::civil::push_timestamp;
 use crate::data::{TaxiColor, BATCH_SIZE};
 use crate::error::{PipelineError, Result};
+use crate::rng::Rng;
 
 /// Number of taxi zones (IDs 1..=265, as in the TLC's zone lookup table).
 pub const N_ZONES: usize = 265;
@@ -74,33 +76,6 @@ impl SynthConfig {
             });
         }
         Ok(())
-    }
-}
-
-/// SplitMix64: small, fast, and the same everywhere.
-#[derive(Debug, Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    fn f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-    /// Standard normal (Box–Muller).
-    fn normal(&mut self) -> f64 {
-        let u1 = self.f64().max(1e-300);
-        let u2 = self.f64();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
     }
 }
 
@@ -201,7 +176,7 @@ impl TripGenerator {
     /// A generator for `config`.
     pub fn new(config: SynthConfig) -> Result<Self> {
         config.validate()?;
-        let days = |y: i32, m: u32| crate::data::days_from_civil(i64::from(y), i64::from(m), 1);
+        let days = |y: i32, m: u32| crate::civil::days_from_civil(i64::from(y), i64::from(m), 1);
         let start = days(config.year, config.month);
         let (ny, nm) = if config.month == 12 {
             (config.year + 1, 1)
@@ -559,35 +534,6 @@ fn csv_field(line: &mut String, name: &str, t: &Trip) {
         "congestion_surcharge" => num(line, t.congestion_surcharge),
         _ => num(line, t.airport_fee),
     }
-}
-
-fn push_timestamp(line: &mut String, us: i64) {
-    use std::fmt::Write as _;
-    let secs = us.div_euclid(1_000_000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    let _ = write!(
-        line,
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    );
-}
-
-/// The date of a day count since 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// Which files [`write_month`] writes.

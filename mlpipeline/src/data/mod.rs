@@ -8,8 +8,6 @@ mod csv;
 mod parquet;
 pub mod stream;
 
-pub(crate) use self::csv::days_from_civil;
-
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};

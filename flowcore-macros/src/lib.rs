@@ -7,6 +7,8 @@
 
 mod attr;
 mod expand;
+mod expand_flow;
+mod expand_task;
 
 use proc_macro::TokenStream;
 use syn::{parse_macro_input, ItemFn};
@@ -25,7 +27,7 @@ use syn::{parse_macro_input, ItemFn};
 pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
     let args = parse_macro_input!(args as attr::TaskArgs);
     let item = parse_macro_input!(item as ItemFn);
-    expand::task(args.0, item)
+    expand_task::task(args.0, item)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }
@@ -42,7 +44,7 @@ pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
 pub fn flow(args: TokenStream, item: TokenStream) -> TokenStream {
     let args = parse_macro_input!(args as attr::FlowArgs);
     let item = parse_macro_input!(item as ItemFn);
-    expand::flow(args.0, item)
+    expand_flow::flow(args.0, item)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

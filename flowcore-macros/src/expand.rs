@@ -78,6 +78,13 @@ pub(crate) fn params(item: &ItemFn, what: &str) -> syn::Result<Vec<Param>> {
         .collect()
 }
 
+/// The parameters' identifiers, and their names as runs record them (`r#type` is `type`).
+pub(crate) fn param_names(params: &[Param]) -> (Vec<&syn::Ident>, Vec<String>) {
+    let names: Vec<_> = params.iter().map(|p| &p.ident).collect();
+    let strs = names.iter().map(|n| n.unraw().to_string()).collect();
+    (names, strs)
+}
+
 pub(crate) fn output(ret: &ReturnType) -> Output {
     let ty = match ret {
         ReturnType::Default => {

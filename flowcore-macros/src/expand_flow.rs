@@ -9,8 +9,8 @@ use syn::ItemFn;
 
 use crate::attr::{Args, Runner};
 use crate::expand::{
-    controls, convert, display_name, local, named_in, opt_str, output, params, retry_delay,
-    split_docs,
+    controls, convert, display_name, local, named_in, opt_str, output, param_names, params,
+    retry_delay, split_docs,
 };
 
 pub(crate) fn flow(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
@@ -52,8 +52,7 @@ pub(crate) fn flow(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
     );
     let validate = args.validate_parameters.as_ref().is_none_or(|b| b.value);
     let value = &out.value;
-    let names: Vec<_> = params.iter().map(|p| &p.ident).collect();
-    let name_strs: Vec<_> = names.iter().map(|n| n.unraw().to_string()).collect();
+    let (names, name_strs) = param_names(&params);
     let typed: Vec<_> = params
         .iter()
         .map(|p| {

@@ -9,8 +9,8 @@ use syn::{ItemFn, Visibility};
 
 use crate::attr::Args;
 use crate::expand::{
-    controls, convert, display_name, local, named_in, opt_str, output, params, persistence,
-    retry_delay, split_docs, vis_in_child, Output, Param,
+    controls, convert, display_name, local, named_in, opt_str, output, param_names, params,
+    persistence, retry_delay, split_docs, vis_in_child, Output, Param,
 };
 
 /// Task runs on task workers: the body a call takes when it is sent to the workers (inside
@@ -30,8 +30,7 @@ fn remote(
 ) -> (TokenStream, TokenStream, TokenStream) {
     let value = &out.value;
     let tys: Vec<_> = params.iter().map(|p| &p.ty).collect();
-    let names: Vec<_> = params.iter().map(|p| &p.ident).collect();
-    let name_strs: Vec<_> = names.iter().map(|n| n.unraw().to_string()).collect();
+    let (names, name_strs) = param_names(params);
     // Types holding references are never `DeserializeOwned`; probing them would be a lifetime
     // error rather than a miss.
     let borrows = std::iter::once(quote!(#value))
@@ -132,8 +131,7 @@ pub(crate) fn task(args: Args, item: ItemFn) -> syn::Result<TokenStream> {
     let description = opt_str(&args.description);
     let delay = retry_delay(&args);
     let value = &out.value;
-    let names: Vec<_> = params.iter().map(|p| &p.ident).collect();
-    let name_strs: Vec<_> = names.iter().map(|n| n.unraw().to_string()).collect();
+    let (names, name_strs) = param_names(&params);
     let inputs: Vec<_> = params
         .iter()
         .map(|p| {

@@ -53,25 +53,22 @@ async fn claims_exactly_once(database_url: &str) {
         .await
         .unwrap();
     create_runs(&client, &d, 5).await;
-    let claimed: Vec<ClaimedRun> = client
-        .post(
-            "/work_queues/default/claim",
-            &json!({"agent": "agent-c", "limit": 10}),
-        )
-        .await
-        .unwrap();
+    let claim_c = async || -> Vec<ClaimedRun> {
+        client
+            .post(
+                "/work_queues/default/claim",
+                &json!({"agent": "agent-c", "limit": 10}),
+            )
+            .await
+            .unwrap()
+    };
+    let claimed = claim_c().await;
     assert_eq!(claimed.len(), 3, "50 running + 3 = the limit of 53");
     let _: Value = client
         .post("/work_queues/default/pause", &json!({}))
         .await
         .unwrap();
-    let claimed: Vec<ClaimedRun> = client
-        .post(
-            "/work_queues/default/claim",
-            &json!({"agent": "agent-c", "limit": 10}),
-        )
-        .await
-        .unwrap();
+    let claimed = claim_c().await;
     assert!(claimed.is_empty(), "a paused queue hands out nothing");
     // Queue names travel in URLs: a name that cannot is refused, naming the field.
     let err = client

@@ -30,6 +30,8 @@ PRAGMAS = (
     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768; "
     "PRAGMA wal_autocheckpoint=8192;"
 )
+STATES = (("PENDING", "Pending", 0), ("RUNNING", "Running", 1), ("COMPLETED", "Completed", 3))
+
 
 def select(shape: str, batch_no: int) -> str:
     """The SELECT of one batch's row values (over `s(x)`) for `shape`."""
@@ -44,14 +46,17 @@ def select(shape: str, batch_no: int) -> str:
     def time(k: int) -> str:
         if "T" in shape:
             return f"1765118408123456+x+{k}"
-        return f"printf('2026-12-07T14:%02d:%02d.%06dZ', x/60000000%60, x/1000000%60, (x+{k})%1000000)"
+        return (
+            f"printf('2026-12-07T14:%02d:%02d.%06dZ', x/60000000%60, x/1000000%60, "
+            f"(x+{k})%1000000)"
+        )
 
     if "H" in shape:
         history = "CAST(printf('0%08d1%08d3%08d', x, x+1, x+3) AS BLOB)"
     else:
         history = "||char(10)||".join(
             f"""'{{"t":"{t}","n":"{n}","at":'||(1765118408123456+x+{k})||'}}'"""
-            for t, n, k in (("PENDING", "Pending", 0), ("RUNNING", "Running", 1), ("COMPLETED", "Completed", 3))
+            for t, n, k in STATES
         ) + "||char(10)"
     return (
         f"SELECT {ids}, 'noop', 'noop-'||x, '[]', '[]', {time(3)}, 'COMPLETED', 'Completed', "
@@ -66,8 +71,9 @@ def schema(shape: str) -> str:
     ht = "BLOB" if "H" in shape else "TEXT"
     return (
         f"{PRAGMAS} PRAGMA temp_store=MEMORY;"
-        f"CREATE TABLE task_runs (id {idt} PRIMARY KEY, flow_run_id {idt}, task_name TEXT NOT NULL, "
-        f"name TEXT NOT NULL, tags TEXT NOT NULL, inputs TEXT NOT NULL DEFAULT '[]', "
+        f"CREATE TABLE task_runs (id {idt} PRIMARY KEY, flow_run_id {idt}, "
+        f"task_name TEXT NOT NULL, name TEXT NOT NULL, tags TEXT NOT NULL, "
+        f"inputs TEXT NOT NULL DEFAULT '[]', "
         f"created {tt} NOT NULL, state_type TEXT, state_name TEXT, state_message TEXT, "
         f"state_time {tt}, start_time {tt}, end_time {tt}, attempts INTEGER, history {ht});"
         + ("" if "N" in shape else "CREATE INDEX task_runs_flow_run ON task_runs (flow_run_id);")
@@ -87,7 +93,8 @@ def values(shape: str, rows: int, batch: int) -> str:
 def inserts(rows: int, batch: int) -> str:
     """The timed part: each batch of `src` into task_runs in a transaction of its own."""
     return "\n".join(
-        f"BEGIN; INSERT INTO task_runs SELECT * FROM temp.src WHERE rowid BETWEEN {lo + 1} AND {lo + batch}; COMMIT;"
+        f"BEGIN; INSERT INTO task_runs SELECT * FROM temp.src "
+        f"WHERE rowid BETWEEN {lo + 1} AND {lo + batch}; COMMIT;"
         for lo in range(0, rows // batch * batch, batch)
     )
 
@@ -128,9 +135,11 @@ def main() -> None:
         for s in shapes:
             seconds, size[s] = run(s, args.rows, args.batch)
             spent[s].append(seconds)
-
     rows = args.rows // args.batch * args.batch
-    print(f"{rows} rows, {args.batch} per transaction, SQLite {sqlite3.sqlite_version}, median of {args.runs}")
+    print(
+        f"{rows} rows, {args.batch} per transaction, SQLite {sqlite3.sqlite_version}, "
+        f"median of {args.runs}"
+    )
     print("| shape | insert CPU per row | database size |")
     print("| --- | ---: | ---: |")
     for s in shapes:
